@@ -1,0 +1,95 @@
+"""Connector instances, their activation codes and health."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from connectors.choices import ActivationState, HealthState
+from connectors.versions import is_at_least
+from console.fields import EncryptedTextField
+
+
+class Connector(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    host = models.CharField(max_length=255, blank=True)
+    url = models.URLField(
+        "agent URL", blank=True, help_text="Where the service reaches the agent, e.g. http://h:8443"
+    )
+    version = models.CharField(max_length=32, blank=True)
+    activation_state = models.CharField(
+        max_length=16, choices=ActivationState.choices, default=ActivationState.PENDING
+    )
+    health = models.CharField(max_length=16, choices=HealthState.choices, default=HealthState.UNKNOWN)
+    health_message = models.CharField(max_length=500, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    secret = EncryptedTextField(blank=True, editable=False)
+    # Lease that keeps a connector on one directory sync at a time (rule S11).
+    claimed_by_run = models.ForeignKey(
+        "synclog.SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    claim_until = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(name=""), name="%(app_label)s_%(class)s_name_not_empty"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("connectors:connector_list") + f"#connector-{self.pk}"
+
+    @property
+    def is_outdated(self) -> bool:
+        """Older than the version the Sync Connectors feature needs (rule S5)."""
+        return not is_at_least(self.version, settings.MINIMUM_CONNECTOR_VERSION)
+
+    @property
+    def is_active(self) -> bool:
+        return self.activation_state == ActivationState.ACTIVE
+
+    @property
+    def health_colour(self) -> str:
+        return HealthState.colour(self.health)
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(code.strip().encode()).hexdigest()
+
+
+class ActivationCode(models.Model):
+    """A single-use code an agent exchanges for its connector secret."""
+
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="activation_codes")
+    code_sha256 = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    @classmethod
+    def issue(cls, connector: Connector) -> tuple[ActivationCode, str]:
+        code = secrets.token_urlsafe(24)
+        ttl = timedelta(hours=settings.ACTIVATION_CODE_TTL_HOURS)
+        row = cls.objects.create(
+            connector=connector, code_sha256=hash_code(code), expires_at=timezone.now() + ttl
+        )
+        return row, code
+
+    @property
+    def is_usable(self) -> bool:
+        return self.used_at is None and self.expires_at > timezone.now()

@@ -1,0 +1,82 @@
+"""Adding connectors, activating agents, and recording their health."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from connectors.choices import ActivationState, HealthState
+from connectors.models import ActivationCode, Connector, hash_code
+from connectors.versions import parse_version
+
+
+@transaction.atomic
+def add_connector(name: str) -> tuple[Connector, str]:
+    """Create a connector waiting for its agent; returns it and the one-time activation code."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Enter a name for the connector."})
+    if Connector.objects.filter(name__iexact=name).exists():
+        raise ValidationError({"name": f"A connector named {name} already exists."})
+    connector = Connector.objects.create(name=name)
+    _, code = ActivationCode.issue(connector)
+    return connector, code
+
+
+@transaction.atomic
+def new_activation_code(connector: Connector) -> str:
+    """Issue a fresh code (e.g. to move the connector to a new host); older codes stop working."""
+    connector.activation_codes.filter(used_at__isnull=True).update(used_at=timezone.now())
+    _, code = ActivationCode.issue(connector)
+    return code
+
+
+def activate(code: str, url: str, host: str, version: str) -> tuple[Connector, str]:
+    """Exchange a single-use code for the connector's secret and record the agent's details."""
+    errors = {}
+    try:
+        parse_version(version)
+    except ValueError as exc:
+        errors["version"] = str(exc)
+    if not url.startswith(("http://", "https://")):
+        errors["url"] = "Give the agent's URL, e.g. http://host:8443."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        row = (
+            ActivationCode.objects.select_for_update()
+            .select_related("connector")
+            .filter(code_sha256=hash_code(code or ""))
+            .first()
+        )
+        if row is None or not row.is_usable:
+            raise ValidationError(
+                {"code": "This activation code is unknown, already used or expired."}
+            )
+        row.used_at = timezone.now()
+        row.save(update_fields=["used_at"])
+        connector = row.connector
+        secret = secrets.token_urlsafe(32)
+        connector.secret = secret
+        connector.url = url.rstrip("/")
+        connector.host = host[:255]
+        connector.version = version
+        connector.activation_state = ActivationState.ACTIVE
+        connector.health = HealthState.OUTDATED if connector.is_outdated else HealthState.OK
+        connector.last_seen = timezone.now()
+        connector.save()
+    return connector, secret
+
+
+def record_health(connector: Connector, health: str, message: str = "", version: str = "") -> None:
+    fields = {"health": health, "health_message": message[:500]}
+    if health in (HealthState.OK, HealthState.OUTDATED):
+        fields["last_seen"] = timezone.now()
+    if version:
+        fields["version"] = version
+    Connector.objects.filter(pk=connector.pk).update(**fields)
+    for key, value in fields.items():
+        setattr(connector, key, value)

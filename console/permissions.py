@@ -1,0 +1,39 @@
+"""Role checks shared by console views and the REST API."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+
+class RolePermission(BasePermission):
+    """Any admin reads; Super and Directory Admins write; a view may ask for Super Admin."""
+
+    message = "Your role does not allow changes."
+
+    def has_permission(self, request, view) -> bool:  # noqa: ANN001
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if request.method in SAFE_METHODS:
+            return True
+        if getattr(view, "requires_super_admin", False):
+            return user.can_manage_connectors
+        return user.can_change
+
+
+class ChangeRequiredMixin:
+    """Console views: reads for every admin, any other method only for roles that may change."""
+
+    requires_super_admin = False
+
+    def dispatch(self, request, *args, **kwargs):  # noqa: ANN001, ANN201
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            allowed = (
+                request.user.can_manage_connectors
+                if self.requires_super_admin
+                else request.user.can_change
+            )
+            if not allowed:
+                raise PermissionDenied("Your role does not allow changes.")
+        return super().dispatch(request, *args, **kwargs)

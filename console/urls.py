@@ -1,0 +1,17 @@
+"""Root URLs: console pages, REST API and schema."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/", include("console.api_urls")),
+    path("connectors/", include("connectors.urls")),
+    path("sync-log/", include("synclog.urls")),
+    path("", include("directories.urls")),
+]

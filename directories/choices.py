@@ -1,0 +1,67 @@
+"""Enumerations for directories and their sync settings."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class DirectoryType(models.TextChoices):
+    ACTIVE_DIRECTORY = "ad", "Active Directory over LDAP"
+    LDAP = "ldap", "LDAP Directory"
+
+
+class Security(models.TextChoices):
+    NONE = "none", "None"
+    SSL = "ssl", "SSL (LDAPS)"
+    STARTTLS = "starttls", "StartTLS"
+
+
+class SyncFrequency(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    HOURLY = "hourly", "Every hour"
+    EVERY_3_HOURS = "3h", "Every 3 hours"
+    EVERY_6_HOURS = "6h", "Every 6 hours"
+    EVERY_12_HOURS = "12h", "Every 12 hours"
+    DAILY = "daily", "Once a day"
+    WEEKLY = "weekly", "Once a week"
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 1, "Monday"
+    TUESDAY = 2, "Tuesday"
+    WEDNESDAY = 3, "Wednesday"
+    THURSDAY = 4, "Thursday"
+    FRIDAY = 5, "Friday"
+    SATURDAY = 6, "Saturday"
+    SUNDAY = 0, "Sunday"
+
+
+MAPPED_FIELDS = ("username", "first_name", "last_name", "email", "display_name")
+
+DEFAULT_MAPPED_ATTRIBUTES = {
+    DirectoryType.LDAP: {
+        "username": "uid",
+        "first_name": "givenName",
+        "last_name": "sn",
+        "email": "mail",
+        "display_name": "displayName",
+    },
+    DirectoryType.ACTIVE_DIRECTORY: {
+        "username": "sAMAccountName",
+        "first_name": "givenName",
+        "last_name": "sn",
+        "email": "mail",
+        "display_name": "displayName",
+    },
+}
+
+DEFAULT_FILTERS = {
+    DirectoryType.LDAP: (
+        "(objectClass=inetOrgPerson)",
+        "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))",
+    ),
+    DirectoryType.ACTIVE_DIRECTORY: (
+        "(&(objectCategory=person)(objectClass=user))",
+        "(objectClass=group)",
+    ),
+}

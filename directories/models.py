@@ -1,0 +1,205 @@
+"""Directories, identity providers, Sync Connectors lists and the synced store."""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+from console.fields import EncryptedTextField
+from directories.choices import DirectoryType, Security, SyncFrequency, Weekday
+
+
+class IdentityProvider(models.Model):
+    """The WorkspaceIDP: a directory's identity provider and its associated connectors."""
+
+    name = models.CharField(max_length=100, unique=True)
+    connectors = models.ManyToManyField(
+        "connectors.Connector", blank=True, related_name="identity_providers"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("directories:identityprovider_detail", args=[self.pk])
+
+
+class Directory(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    type = models.CharField(max_length=8, choices=DirectoryType.choices)
+    identity_provider = models.ForeignKey(
+        IdentityProvider, on_delete=models.PROTECT, related_name="directories"
+    )
+    # The connector chosen at creation; it syncs alone while the list is empty (rule S3).
+    sync_connector = models.ForeignKey(
+        "connectors.Connector", on_delete=models.PROTECT, related_name="directories_as_sync"
+    )
+
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField(
+        default=389, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    security = models.CharField(max_length=10, choices=Security.choices, default=Security.NONE)
+    base_dn = models.CharField("base DN", max_length=500)
+    bind_dn = models.CharField("bind DN", max_length=500)
+    bind_password = EncryptedTextField(blank=True)
+
+    user_dns = models.JSONField("user DNs", default=list, blank=True)
+    user_filter = models.CharField(max_length=1000, blank=True)
+    group_dns = models.JSONField("group DNs", default=list, blank=True)
+    group_filter = models.CharField(max_length=1000, blank=True)
+    mapped_attributes = models.JSONField(default=dict, blank=True)
+
+    sync_frequency = models.CharField(
+        max_length=8, choices=SyncFrequency.choices, default=SyncFrequency.MANUAL
+    )
+    sync_time = models.TimeField(default="02:00", help_text="Time of day for daily and weekly syncs")
+    sync_weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, default=Weekday.SUNDAY)
+
+    # Safeguards: a sync that would change more than this share of users/groups stops unapplied.
+    safeguard_users_percent = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    safeguard_groups_percent = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+
+    # Bumped on every save of the Sync Connectors list; a form based on an older one is stale.
+    sync_connectors_version = models.PositiveIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "directories"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(port__gte=1, port__lte=65535),
+                name="%(app_label)s_%(class)s_port_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(safeguard_users_percent__gte=1, safeguard_users_percent__lte=100)
+                & models.Q(safeguard_groups_percent__gte=1, safeguard_groups_percent__lte=100),
+                name="%(app_label)s_%(class)s_safeguard_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("directories:directory_detail", args=[self.pk])
+
+
+class SyncConnectorEntry(models.Model):
+    """One place in a directory's Sync Connectors list (failover order)."""
+
+    directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="sync_entries")
+    connector = models.ForeignKey(
+        "connectors.Connector", on_delete=models.PROTECT, related_name="sync_entries"
+    )
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["directory", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["directory", "connector"], name="%(app_label)s_%(class)s_unique_connector"
+            ),
+            models.UniqueConstraint(
+                fields=["directory", "position"], name="%(app_label)s_%(class)s_unique_position"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(position__gte=1), name="%(app_label)s_%(class)s_position_from_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.directory} #{self.position}: {self.connector}"
+
+
+class DirectoryUser(models.Model):
+    directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="users")
+    external_id = models.CharField(max_length=64, help_text="entryUUID or objectGUID")
+    dn = models.TextField("DN")
+    username = models.CharField(max_length=255)
+    first_name = models.CharField(max_length=255, blank=True)
+    last_name = models.CharField(max_length=255, blank=True)
+    email = models.CharField(max_length=255, blank=True)
+    display_name = models.CharField(max_length=255, blank=True)
+    upn = models.CharField("user principal name", max_length=255, blank=True)
+    disabled = models.BooleanField(default=False)
+    synced_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["directory", "external_id"], name="%(app_label)s_%(class)s_unique_id"
+            ),
+        ]
+        indexes = [models.Index(fields=["directory", "username"])]
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class DirectoryGroup(models.Model):
+    directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="groups")
+    external_id = models.CharField(max_length=64)
+    dn = models.TextField("DN")
+    name = models.CharField(max_length=255)
+    synced_at = models.DateTimeField()
+    members = models.ManyToManyField(
+        DirectoryUser, through="GroupMembership", related_name="memberships"
+    )
+    subgroups = models.ManyToManyField(
+        "self", through="GroupNesting", symmetrical=False, related_name="parent_groups"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["directory", "external_id"], name="%(app_label)s_%(class)s_unique_id"
+            ),
+        ]
+        indexes = [models.Index(fields=["directory", "name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GroupMembership(models.Model):
+    """A user who is a direct member of a group."""
+
+    group = models.ForeignKey(DirectoryGroup, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(DirectoryUser, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "user"], name="%(app_label)s_%(class)s_unique"),
+        ]
+
+
+class GroupNesting(models.Model):
+    """A group that is a direct member of another group."""
+
+    parent = models.ForeignKey(DirectoryGroup, on_delete=models.CASCADE, related_name="+")
+    child = models.ForeignKey(DirectoryGroup, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["parent", "child"], name="%(app_label)s_%(class)s_unique"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(parent=models.F("child")),
+                name="%(app_label)s_%(class)s_not_self",
+            ),
+        ]

@@ -1,0 +1,233 @@
+"""Domain operations on directories, identity providers and Sync Connectors lists."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from connectors.models import Connector
+from directories.choices import DEFAULT_FILTERS, DEFAULT_MAPPED_ATTRIBUTES, SyncFrequency
+from directories.models import Directory, IdentityProvider, SyncConnectorEntry
+
+
+class SyncConnectorsUnavailable(Exception):
+    """The Sync Connectors feature is switched off (cloud mode or outdated connectors)."""
+
+
+class StaleSyncConnectors(Exception):
+    """The list was saved by someone else since the form was loaded."""
+
+
+@dataclass(frozen=True)
+class FeatureState:
+    available: bool
+    reason: str = ""
+    outdated: list[Connector] = field(default_factory=list)
+
+
+def sync_connectors_feature() -> FeatureState:
+    """Rules S5 and S6: the tab exists on premises when every connector is 19.03.0.0 or later."""
+    if settings.DEPLOYMENT_MODE == "cloud":
+        return FeatureState(False, "Sync Connectors lists are not available in cloud mode.")
+    outdated = [c for c in Connector.objects.order_by("name") if c.is_outdated]
+    if outdated:
+        names = ", ".join(f"{c.name} ({c.version or 'version unknown'})" for c in outdated)
+        return FeatureState(
+            False,
+            f"Every connector must run {settings.MINIMUM_CONNECTOR_VERSION} or later "
+            f"to use Sync Connectors lists. Upgrade: {names}.",
+            outdated,
+        )
+    return FeatureState(True)
+
+
+def sync_connector_list(directory: Directory) -> list[Connector]:
+    """The saved list in failover order (may be empty)."""
+    return [e.connector for e in directory.sync_entries.select_related("connector")]
+
+
+def effective_sync_connectors(directory: Directory) -> tuple[list[Connector], bool]:
+    """Connectors a sync will try, and whether fallback applies.
+
+    An empty list, cloud mode, or outdated connectors mean the sync connector alone with
+    no fallback (rules S3 and S6).
+    """
+    if sync_connectors_feature().available:
+        entries = sync_connector_list(directory)
+        if entries:
+            return entries, True
+    return [directory.sync_connector], False
+
+
+@transaction.atomic
+def create_directory(*, identity_provider: IdentityProvider | None = None, **fields) -> Directory:
+    """Create a directory whose list starts with its sync connector (rule S4)."""
+    dtype = fields["type"]
+    user_default, group_default = DEFAULT_FILTERS[dtype]
+    fields.setdefault("user_filter", user_default)
+    fields.setdefault("group_filter", group_default)
+    mapped = {**DEFAULT_MAPPED_ATTRIBUTES[dtype], **(fields.pop("mapped_attributes", None) or {})}
+    if identity_provider is None:
+        identity_provider, _ = IdentityProvider.objects.get_or_create(name="WorkspaceIDP")
+    directory = Directory(identity_provider=identity_provider, mapped_attributes=mapped, **fields)
+    directory.full_clean()
+    directory.save()
+    SyncConnectorEntry.objects.create(
+        directory=directory, connector=directory.sync_connector, position=1
+    )
+    directory.sync_connectors_version = 1
+    directory.save(update_fields=["sync_connectors_version"])
+    identity_provider.connectors.add(directory.sync_connector)
+    update_schedule(directory)
+    return directory
+
+
+def save_sync_connectors(
+    directory: Directory, connector_ids: list[int], expected_version: int | None = None
+) -> list[Connector]:
+    """Replace the list with `connector_ids` in that order (rules S1, S8, S9).
+
+    Nothing is stored unless the whole list is valid; positions come out 1..n.
+    """
+    feature = sync_connectors_feature()
+    if not feature.available:
+        raise SyncConnectorsUnavailable(feature.reason)
+    ids = [int(i) for i in connector_ids]
+    seen: set[int] = set()
+    for cid in ids:
+        if cid in seen:
+            name = Connector.objects.filter(pk=cid).values_list("name", flat=True).first()
+            raise ValidationError(
+                f"{name or cid} is already in the Sync Connectors list; a connector can be "
+                "listed once.",
+                code="duplicate",
+            )
+        seen.add(cid)
+    connectors = Connector.objects.in_bulk(ids)
+    missing = [cid for cid in ids if cid not in connectors]
+    if missing:
+        raise ValidationError(
+            f"Unknown connector id(s): {', '.join(map(str, missing))}.", code="unknown"
+        )
+    with transaction.atomic():
+        locked = Directory.objects.select_for_update().get(pk=directory.pk)
+        if expected_version is not None and locked.sync_connectors_version != expected_version:
+            raise StaleSyncConnectors(
+                "Someone else saved this directory's Sync Connectors list after you opened it. "
+                "Reload to see their list, then make your change again."
+            )
+        locked.sync_entries.all().delete()
+        SyncConnectorEntry.objects.bulk_create(
+            SyncConnectorEntry(directory=locked, connector=connectors[cid], position=pos)
+            for pos, cid in enumerate(ids, start=1)
+        )
+        locked.sync_connectors_version += 1
+        locked.save(update_fields=["sync_connectors_version", "updated"])
+    directory.sync_connectors_version = locked.sync_connectors_version
+    return [connectors[cid] for cid in ids]
+
+
+def append_sync_connector(directory: Directory, connector: Connector) -> None:
+    """Add one connector at the end of the list (used by the API and the demo)."""
+    ids = [c.pk for c in sync_connector_list(directory)] + [connector.pk]
+    save_sync_connectors(directory, ids)
+
+
+@transaction.atomic
+def set_identity_provider_connectors(idp: IdentityProvider, connector_ids: list[int]) -> None:
+    """Rule S7: the connectors associated with a WorkspaceIDP.
+
+    A connector that is a directory's sync connector cannot be taken away from its IdP.
+    """
+    ids = list(dict.fromkeys(int(i) for i in connector_ids))
+    found = Connector.objects.in_bulk(ids)
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise ValidationError(f"Unknown connector id(s): {', '.join(map(str, missing))}.")
+    required = Connector.objects.filter(directories_as_sync__identity_provider=idp).distinct()
+    kept_out = [c.name for c in required if c.pk not in found]
+    if kept_out:
+        raise ValidationError(
+            f"{', '.join(kept_out)} syncs a directory of {idp.name} and cannot be removed from it."
+        )
+    idp.connectors.set(found.values())
+
+
+def schedule_collisions(directory: Directory) -> list[Directory]:
+    """Rule S11: other directories on the same schedule whose sync would use the same connector.
+
+    Two directories collide when they are synced on the same schedule and their lists start
+    with the same connector (same set in the same order, or the same first choice).
+    """
+    if directory.sync_frequency == SyncFrequency.MANUAL:
+        return []
+    mine, _ = effective_sync_connectors(directory)
+    if not mine:
+        return []
+    others = Directory.objects.exclude(pk=directory.pk).filter(
+        sync_frequency=directory.sync_frequency
+    )
+    if directory.sync_frequency in (SyncFrequency.DAILY, SyncFrequency.WEEKLY):
+        others = others.filter(sync_time=directory.sync_time)
+    if directory.sync_frequency == SyncFrequency.WEEKLY:
+        others = others.filter(sync_weekday=directory.sync_weekday)
+    return [d for d in others if effective_sync_connectors(d)[0][:1] == mine[:1]]
+
+
+def _crontab_for(directory: Directory) -> dict | None:
+    t = directory.sync_time
+    minute, hour = str(t.minute), str(t.hour)
+    return {
+        SyncFrequency.MANUAL: None,
+        SyncFrequency.HOURLY: {"minute": minute, "hour": "*"},
+        SyncFrequency.EVERY_3_HOURS: {"minute": minute, "hour": f"{t.hour % 3}-23/3"},
+        SyncFrequency.EVERY_6_HOURS: {"minute": minute, "hour": f"{t.hour % 6}-23/6"},
+        SyncFrequency.EVERY_12_HOURS: {"minute": minute, "hour": f"{t.hour % 12}-23/12"},
+        SyncFrequency.DAILY: {"minute": minute, "hour": hour},
+        SyncFrequency.WEEKLY: {
+            "minute": minute,
+            "hour": hour,
+            "day_of_week": str(directory.sync_weekday),
+        },
+    }[directory.sync_frequency]
+
+
+def schedule_task_name(directory: Directory) -> str:
+    return f"sync-directory-{directory.pk}"
+
+
+def update_schedule(directory: Directory) -> None:
+    """Keep the directory's beat schedule in step with its sync frequency.
+
+    Saved with `.save()` so django-celery-beat notices the change.
+    """
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    name = schedule_task_name(directory)
+    spec = _crontab_for(directory)
+    if spec is None:
+        PeriodicTask.objects.filter(name=name).delete()
+        return
+    crontab, _ = CrontabSchedule.objects.get_or_create(
+        day_of_month="*", month_of_year="*", timezone=settings.TIME_ZONE,
+        **{"day_of_week": "*", **spec},
+    )
+    task = PeriodicTask.objects.filter(name=name).first() or PeriodicTask(name=name)
+    task.task = "directories.tasks.scheduled_sync"
+    task.crontab = crontab
+    task.interval = None
+    task.kwargs = json.dumps({"directory_id": directory.pk})
+    task.enabled = True
+    task.save()
+
+
+def delete_directory(directory: Directory) -> None:
+    from django_celery_beat.models import PeriodicTask
+
+    with transaction.atomic():
+        PeriodicTask.objects.filter(name=schedule_task_name(directory)).delete()
+        directory.delete()

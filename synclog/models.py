@@ -1,0 +1,138 @@
+"""Sync runs, the connectors each tried, and the changes each applied (Sync Details)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from synclog.choices import AttemptOutcome, ChangeAction, ChangeKind, RunStatus, Trigger
+
+
+class SyncRun(models.Model):
+    directory = models.ForeignKey(
+        "directories.Directory", on_delete=models.CASCADE, related_name="sync_runs"
+    )
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    requested_by = models.ForeignKey(
+        "console.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The list this run used, frozen at start (rule S9): [{"id", "name", "position"}, ...].
+    connector_snapshot = models.JSONField(default=list, blank=True)
+    used_fallback_list = models.BooleanField(
+        default=True, help_text="False when the list was empty and the sync connector was used"
+    )
+    connector_used = models.ForeignKey(
+        "connectors.Connector", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    connector_used_name = models.CharField(max_length=100, blank=True)
+    current_connector_name = models.CharField(max_length=100, blank=True)
+    entries_received = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    first_sync = models.BooleanField(default=False)
+
+    users_added = models.PositiveIntegerField(default=0)
+    users_updated = models.PositiveIntegerField(default=0)
+    users_deleted = models.PositiveIntegerField(default=0)
+    groups_added = models.PositiveIntegerField(default=0)
+    groups_updated = models.PositiveIntegerField(default=0)
+    groups_deleted = models.PositiveIntegerField(default=0)
+    memberships_added = models.PositiveIntegerField(default=0)
+    memberships_removed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            # At most one running sync and one waiting follow-up per directory, on any worker.
+            models.UniqueConstraint(
+                fields=["directory"],
+                condition=models.Q(status="running"),
+                name="%(app_label)s_%(class)s_one_running_per_directory",
+            ),
+            models.UniqueConstraint(
+                fields=["directory"],
+                condition=models.Q(status="queued"),
+                name="%(app_label)s_%(class)s_one_queued_per_directory",
+            ),
+        ]
+        indexes = [models.Index(fields=["directory", "-created"])]
+
+    def __str__(self) -> str:
+        return f"Sync #{self.pk} of {self.directory_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("synclog:syncrun_detail", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+    @property
+    def status_colour(self) -> str:
+        return RunStatus.colour(self.status)
+
+    @property
+    def duration(self):  # noqa: ANN201
+        if not self.started_at:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at
+
+    @property
+    def snapshot_names(self) -> list[str]:
+        return [entry["name"] for entry in self.connector_snapshot]
+
+
+class SyncAttempt(models.Model):
+    """One connector tried by a run, in order."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="attempts")
+    position = models.PositiveSmallIntegerField()
+    connector = models.ForeignKey(
+        "connectors.Connector", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    connector_name = models.CharField(max_length=100)
+    outcome = models.CharField(
+        max_length=16, choices=AttemptOutcome.choices, default=AttemptOutcome.RUNNING
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    entries_received = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "position"], name="%(app_label)s_%(class)s_unique_position"
+            ),
+        ]
+
+    @property
+    def duration(self):  # noqa: ANN201
+        return (self.finished_at or timezone.now()) - self.started_at
+
+    @property
+    def outcome_colour(self) -> str:
+        return AttemptOutcome.colour(self.outcome)
+
+
+class SyncChange(models.Model):
+    """One user or group added, updated or deleted by a run."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="changes")
+    kind = models.CharField(max_length=8, choices=ChangeKind.choices)
+    action = models.CharField(max_length=8, choices=ChangeAction.choices)
+    external_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=255)
+    dn = models.TextField("DN", blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+        indexes = [models.Index(fields=["run", "kind", "action"])]

@@ -1,0 +1,33 @@
+"""Starting sync runs: one queued follow-up at most per directory."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from synclog.choices import RunStatus, Trigger
+from synclog.models import SyncRun
+
+
+def trigger_sync(directory, trigger: str = Trigger.MANUAL, user=None) -> tuple[SyncRun, bool]:  # noqa: ANN001
+    """Queue a run of `directory`, or return the one already waiting.
+
+    Returns (run, created). A trigger while a run is queued joins that run, so a directory
+    never piles up more than one follow-up behind the running sync.
+    """
+    from directories.tasks import sync_directory
+
+    existing = SyncRun.objects.filter(directory=directory, status=RunStatus.QUEUED).first()
+    if existing:
+        return existing, False
+    try:
+        with transaction.atomic():
+            run = SyncRun.objects.create(
+                directory=directory,
+                trigger=trigger,
+                requested_by=user if user and user.is_authenticated else None,
+            )
+    except IntegrityError:
+        # Another trigger queued one between our check and insert: join it.
+        return SyncRun.objects.get(directory=directory, status=RunStatus.QUEUED), False
+    sync_directory.delay_on_commit(run.pk)
+    return run, True

@@ -1,0 +1,77 @@
+"""Shared fixtures: admins of each role, connectors, and a directory with its WorkspaceIDP."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.choices import ActivationState, HealthState
+from connectors.models import Connector
+from console.models import Role, User
+from directories.choices import DirectoryType
+from directories.services import create_directory
+
+PASSWORD = "correct-horse-battery"
+
+
+def make_user(username: str, role: str) -> User:
+    return User.objects.create_user(username=username, password=PASSWORD, role=role)
+
+
+@pytest.fixture
+def super_admin(db) -> User:
+    return make_user("super", Role.SUPER_ADMIN)
+
+
+@pytest.fixture
+def directory_admin(db) -> User:
+    return make_user("diradmin", Role.DIRECTORY_ADMIN)
+
+
+@pytest.fixture
+def readonly_admin(db) -> User:
+    return make_user("reader", Role.READ_ONLY_ADMIN)
+
+
+@pytest.fixture
+def admin_client(client, super_admin):
+    client.force_login(super_admin)
+    return client
+
+
+@pytest.fixture
+def readonly_client(client, readonly_admin):
+    client.force_login(readonly_admin)
+    return client
+
+
+def make_connector(name: str, version: str = "19.03.0.0", url: str = "") -> Connector:
+    return Connector.objects.create(
+        name=name,
+        host=f"{name}.example.com",
+        url=url or f"http://127.0.0.1:9/{name}",
+        version=version,
+        activation_state=ActivationState.ACTIVE,
+        health=HealthState.OK,
+        secret=f"secret-of-{name}",
+    )
+
+
+@pytest.fixture
+def connectors(db) -> list[Connector]:
+    return [make_connector(f"connector-{n}") for n in (1, 2, 3)]
+
+
+@pytest.fixture
+def directory(db, connectors):
+    return create_directory(
+        name="corp.example.com",
+        type=DirectoryType.LDAP,
+        sync_connector=connectors[0],
+        host="127.0.0.1",
+        port=389,
+        base_dn="dc=example,dc=com",
+        bind_dn="cn=admin,dc=example,dc=com",
+        bind_password="s3cret-bind",
+        user_dns=["ou=people,dc=example,dc=com"],
+        group_dns=["ou=groups,dc=example,dc=com"],
+    )
