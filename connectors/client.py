@@ -77,8 +77,9 @@ class SyncStream:
     decides what a missing `end` record means.
     """
 
-    def __init__(self, url: str, secret: str, body: dict, connect_timeout: float,
-                 read_timeout: float) -> None:
+    def __init__(
+        self, url: str, secret: str, body: dict, connect_timeout: float, read_timeout: float
+    ) -> None:
         self.url = url
         self._conn, prefix = _connection(url, connect_timeout)
         self._read_timeout = read_timeout
@@ -123,10 +124,13 @@ class SyncStream:
                         yield json.loads(line)
         except (OSError, http.client.HTTPException) as exc:
             raise AgentError(
-                "incomplete", f"the stream from {self.url} broke: {_describe(exc, self.url, self._read_timeout)}"
+                "incomplete",
+                f"the stream from {self.url} broke: {_describe(exc, self.url, self._read_timeout)}",
             ) from exc
         except ValueError as exc:
-            raise AgentError("incomplete", f"the stream from {self.url} held a broken record") from exc
+            raise AgentError(
+                "incomplete", f"the stream from {self.url} held a broken record"
+            ) from exc
 
     def close(self) -> None:
         try:

@@ -26,7 +26,9 @@ class Connector(models.Model):
     activation_state = models.CharField(
         max_length=16, choices=ActivationState.choices, default=ActivationState.PENDING
     )
-    health = models.CharField(max_length=16, choices=HealthState.choices, default=HealthState.UNKNOWN)
+    health = models.CharField(
+        max_length=16, choices=HealthState.choices, default=HealthState.UNKNOWN
+    )
     health_message = models.CharField(max_length=500, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
     secret = EncryptedTextField(blank=True, editable=False)
@@ -72,7 +74,9 @@ def hash_code(code: str) -> str:
 class ActivationCode(models.Model):
     """A single-use code an agent exchanges for its connector secret."""
 
-    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="activation_codes")
+    connector = models.ForeignKey(
+        Connector, on_delete=models.CASCADE, related_name="activation_codes"
+    )
     code_sha256 = models.CharField(max_length=64, unique=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
@@ -89,6 +93,9 @@ class ActivationCode(models.Model):
             connector=connector, code_sha256=hash_code(code), expires_at=timezone.now() + ttl
         )
         return row, code
+
+    def __str__(self) -> str:
+        return f"activation code for {self.connector}"
 
     @property
     def is_usable(self) -> bool:

@@ -39,12 +39,12 @@ def decrypt(token: str) -> str:
 class EncryptedTextField(models.TextField):
     """Stores the Fernet token; Python code only ever sees the plain value."""
 
-    def from_db_value(self, value, expression, connection):  # noqa: ANN001
+    def from_db_value(self, value, expression, connection):
         if value is None or value == "":
             return value
         return decrypt(value)
 
-    def get_prep_value(self, value):  # noqa: ANN001
+    def get_prep_value(self, value):
         value = super().get_prep_value(value)
         if value is None or value == "":
             return value

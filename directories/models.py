@@ -58,7 +58,9 @@ class Directory(models.Model):
     sync_frequency = models.CharField(
         max_length=8, choices=SyncFrequency.choices, default=SyncFrequency.MANUAL
     )
-    sync_time = models.TimeField(default="02:00", help_text="Time of day for daily and weekly syncs")
+    sync_time = models.TimeField(
+        default="02:00", help_text="Time of day for daily and weekly syncs"
+    )
     sync_weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, default=Weekday.SUNDAY)
 
     # Safeguards: a sync that would change more than this share of users/groups stops unapplied.
@@ -134,6 +136,8 @@ class DirectoryUser(models.Model):
     display_name = models.CharField(max_length=255, blank=True)
     upn = models.CharField("user principal name", max_length=255, blank=True)
     disabled = models.BooleanField(default=False)
+    # Digest of the synced attributes: a resync compares digests instead of every column.
+    fingerprint = models.CharField(max_length=32)
     synced_at = models.DateTimeField()
 
     class Meta:
@@ -154,6 +158,7 @@ class DirectoryGroup(models.Model):
     external_id = models.CharField(max_length=64)
     dn = models.TextField("DN")
     name = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=32)
     synced_at = models.DateTimeField()
     members = models.ManyToManyField(
         DirectoryUser, through="GroupMembership", related_name="memberships"
@@ -183,7 +188,9 @@ class GroupMembership(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["group", "user"], name="%(app_label)s_%(class)s_unique"),
+            models.UniqueConstraint(
+                fields=["group", "user"], name="%(app_label)s_%(class)s_unique"
+            ),
         ]
 
 

@@ -78,7 +78,7 @@ class SyncRun(models.Model):
         return RunStatus.colour(self.status)
 
     @property
-    def duration(self):  # noqa: ANN201
+    def duration(self):
         if not self.started_at:
             return None
         return (self.finished_at or timezone.now()) - self.started_at
@@ -114,8 +114,11 @@ class SyncAttempt(models.Model):
         ]
 
     @property
-    def duration(self):  # noqa: ANN201
+    def duration(self):
         return (self.finished_at or timezone.now()) - self.started_at
+
+    def __str__(self) -> str:
+        return f"{self.connector_name}: {self.outcome}"
 
     @property
     def outcome_colour(self) -> str:
@@ -136,3 +139,6 @@ class SyncChange(models.Model):
     class Meta:
         ordering = ["run", "id"]
         indexes = [models.Index(fields=["run", "kind", "action"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name} {self.action}"

@@ -8,7 +8,7 @@ from synclog.choices import RunStatus, Trigger
 from synclog.models import SyncRun
 
 
-def trigger_sync(directory, trigger: str = Trigger.MANUAL, user=None) -> tuple[SyncRun, bool]:  # noqa: ANN001
+def trigger_sync(directory, trigger: str = Trigger.MANUAL, user=None) -> tuple[SyncRun, bool]:
     """Queue a run of `directory`, or return the one already waiting.
 
     Returns (run, created). A trigger while a run is queued joins that run, so a directory

@@ -1,0 +1,1 @@
+"""The sync engine: failover over a directory's connectors, diff, and one-transaction apply."""

@@ -1,0 +1,178 @@
+"""A sync run from claim to finish: failover over the snapshot, then one-transaction apply."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from connectors.client import AgentError
+from directories.services import effective_sync_connectors
+from directories.sync import leases
+from directories.sync.apply import SafeguardTripped, apply
+from directories.sync.fetch import Received, fetch
+from synclog.choices import AttemptOutcome, RunStatus
+from synclog.models import SyncAttempt, SyncRun
+
+log = logging.getLogger(__name__)
+
+
+class LeaseLost(Exception):
+    """Another worker declared this run dead; its result must not be written."""
+
+
+def run_sync(run_id: int) -> None:
+    """Entry point of the Celery task; safe to call again for the same run."""
+    from directories.tasks import sync_directory
+
+    run = SyncRun.objects.select_related("directory").filter(pk=run_id).first()
+    if run is None:
+        return
+    if run.status == RunStatus.RUNNING:
+        # A redelivered message: the worker that had it is gone or still busy with it.
+        if leases.is_stale(run):
+            leases.reap(
+                run,
+                "its lease expired"
+                if not leases.owner_is_dead(run.worker)
+                else "its process is gone",
+            )
+            kick_queued(run.directory_id)
+        return
+    if run.status != RunStatus.QUEUED:
+        return
+    leases.reap_stale_runs(run.directory_id)
+    if not leases.claim_run(run):
+        blocking = SyncRun.objects.filter(
+            directory_id=run.directory_id, status=RunStatus.RUNNING
+        ).first()
+        wait = 1.0
+        if blocking is not None and blocking.lease_until is not None:
+            wait = (blocking.lease_until - timezone.now()).total_seconds() + 0.5
+        # The running sync starts us when it ends; this retry covers its worker dying.
+        sync_directory.apply_async((run_id,), countdown=min(max(wait, 0.5), 5.0))
+        return
+    try:
+        execute(run)
+    except LeaseLost:
+        log.warning("sync run %s lost its lease; its result was dropped", run_id)
+    except Exception as exc:
+        log.exception("sync run %s failed", run_id)
+        finish(run, RunStatus.FAILED, f"The sync stopped on an internal error: {exc}")
+    finally:
+        kick_queued(run.directory_id)
+
+
+def kick_queued(directory_id: int) -> None:
+    """Start the follow-up run waiting behind the one that just ended, if any."""
+    from directories.tasks import sync_directory
+
+    waiting = (
+        SyncRun.objects.filter(directory_id=directory_id, status=RunStatus.QUEUED)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if waiting is not None:
+        transaction.on_commit(lambda: sync_directory.delay(waiting))
+
+
+def finish(run: SyncRun, status: str, message: str = "", **fields) -> bool:
+    """running -> final status, only if this worker still holds the run."""
+    done = SyncRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING, worker=run.worker).update(
+        status=status,
+        message=message,
+        finished_at=timezone.now(),
+        current_connector_name="",
+        lease_until=None,
+        **fields,
+    )
+    return bool(done)
+
+
+def execute(run: SyncRun) -> None:
+    directory = run.directory
+    connectors, fallback = effective_sync_connectors(directory)
+    run.connector_snapshot = [
+        {"id": c.pk, "name": c.name, "position": i} for i, c in enumerate(connectors, start=1)
+    ]
+    run.used_fallback_list = fallback
+    run.first_sync = not SyncRun.objects.filter(
+        directory=directory, status=RunStatus.COMPLETED
+    ).exists()
+    run.save(update_fields=["connector_snapshot", "used_fallback_list", "first_sync"])
+
+    beat = leases.Heartbeat(run)
+    beat.start()
+    try:
+        received, used, reasons = None, None, []
+        for position, connector in enumerate(connectors, start=1):
+            beat.connector_name = connector.name
+            beat.entries_received = 0
+            attempt = SyncAttempt.objects.create(
+                run=run, position=position, connector=connector, connector_name=connector.name
+            )
+            try:
+                received = fetch(connector, directory, run, beat)
+            except AgentError as exc:
+                _end_attempt(attempt, exc.outcome, exc.message, beat.entries_received)
+                reasons.append(f"{connector.name} ({exc.outcome}): {exc.message}")
+                if beat.lost:
+                    raise LeaseLost from exc
+                continue
+            _end_attempt(attempt, AttemptOutcome.SUCCEEDED, "", received.entries)
+            used = connector
+            break
+        if received is None or used is None:
+            tried = "; ".join(reasons)
+            scope = (
+                "its sync connector (the Sync Connectors list is empty, so no fallback)"
+                if not fallback
+                else f"{len(connectors)} connector(s) in order"
+            )
+            finish(
+                run,
+                RunStatus.FAILED,
+                f"No connector could sync {directory.name}. Tried {scope}: {tried}.",
+                entries_received=beat.entries_received,
+            )
+            return
+        beat.connector_name = used.name
+        _apply(run, directory, received, used)
+    finally:
+        beat.stop()
+
+
+def _end_attempt(attempt: SyncAttempt, outcome: str, message: str, entries: int) -> None:
+    attempt.outcome = outcome
+    attempt.message = message
+    attempt.entries_received = entries
+    attempt.finished_at = timezone.now()
+    attempt.save(update_fields=["outcome", "message", "entries_received", "finished_at"])
+
+
+def _apply(run: SyncRun, directory, received: Received, used) -> None:
+    try:
+        with transaction.atomic():
+            locked = SyncRun.objects.select_for_update().get(pk=run.pk)
+            if locked.status != RunStatus.RUNNING or locked.worker != run.worker:
+                raise LeaseLost
+            counts = apply(run.pk, directory, received, safeguards=not run.first_sync)
+            if not finish(
+                run,
+                RunStatus.COMPLETED,
+                connector_used=used,
+                connector_used_name=used.name,
+                entries_received=received.entries,
+                **counts.as_dict(),
+            ):
+                raise LeaseLost
+    except SafeguardTripped as exc:
+        finish(
+            run,
+            RunStatus.SAFEGUARD,
+            str(exc),
+            connector_used=used,
+            connector_used_name=used.name,
+            entries_received=received.entries,
+        )
