@@ -1,0 +1,57 @@
+# Quick start: `make run` (console with a demo) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := slapd ldap-utils libldap2-dev libsasl2-dev chromium samba samba-ad-dc redis-server
+CLARITY_VERSION := 18.2.0
+CLARITY_CSS := static/vendor/clr-ui.min.css
+
+.PHONY: run test deps system-deps bench lint format clean
+
+run: deps
+	$(PY) manage.py demo
+
+test: deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: deps
+	$(PY) bench/sync_benchmark.py $(BENCH_ARGS)
+
+deps: system-deps $(VENV)/.installed $(CLARITY_CSS)
+
+# Installs only what is missing, so a prepared machine spends no time here.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing system packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  $$SUDO sh -c 'pkill -x slapd; pkill -x samba; pkill -x smbd; pkill -x nmbd; pkill -x winbindd; true'; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+$(CLARITY_CSS):
+	mkdir -p var/npm static/vendor
+	cd var/npm && npm pack -q @clr/ui@$(CLARITY_VERSION) >/dev/null && tar xzf clr-ui-$(CLARITY_VERSION).tgz
+	cp var/npm/package/clr-ui.min.css $(CLARITY_CSS)
+	cp var/npm/package/LICENSE static/vendor/clr-ui.LICENSE 2>/dev/null || true
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format:
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf var static/vendor test-artifacts

@@ -1,0 +1,94 @@
+"""A real Celery worker process bound to the test database, for tests across processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+from django.conf import settings
+from django.db import connection
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Short timeouts keep failover tests quick; each test states the figures it relies on.
+WORKER_ENV = {
+    "CONNECTOR_PROBE_TIMEOUT": "2",
+    "CONNECTOR_STREAM_TIMEOUT": "10",
+    "CONNECTOR_BUSY_WAIT": "30",
+    "SYNC_LEASE_SECONDS": "8",
+}
+
+
+def database_url() -> str:
+    """The URL of the database the tests are using (pytest-django's test database)."""
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] or ""
+    if s.get("PASSWORD"):
+        auth += f":{s['PASSWORD']}"
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def flush_broker() -> None:
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+
+
+class Worker:
+    def __init__(self, name: str, log_dir: Path, concurrency: int = 2, **env: str) -> None:
+        self.name = name
+        self.log_path = log_dir / f"worker-{name}.log"
+        self.concurrency = concurrency
+        self.env = {**os.environ, **WORKER_ENV, **env, "DATABASE_URL": database_url(),
+                    "REDIS_URL": settings.CELERY_BROKER_URL, "PYTHONUNBUFFERED": "1"}
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> Worker:
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "console", "worker", "-l", "info",
+             "-c", str(self.concurrency), "-n", f"{self.name}@%h", "--without-gossip",
+             "--without-mingle", "--without-heartbeat"],
+            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.log_tail()}")
+            if b"ready." in self.log_path.read_bytes():
+                return self
+            time.sleep(0.1)
+        raise RuntimeError(f"worker not ready within {timeout:g} s: {self.log_tail()}")
+
+    def children(self) -> list[int]:
+        import psutil
+
+        if self.process is None:
+            return []
+        return [c.pid for c in psutil.Process(self.process.pid).children(recursive=True)]
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool), as a crashed machine would."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
