@@ -2,5 +2,17 @@
 
 from __future__ import annotations
 
+from django.urls import path
+
+from connectors import views
+
 app_name = "connectors"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.ConnectorListView.as_view(), name="connector_list"),
+    path("add/", views.ConnectorAddView.as_view(), name="connector_add"),
+    path(
+        "<int:pk>/activation-code/",
+        views.ActivationCodeView.as_view(),
+        name="connector_activation_code",
+    ),
+]

@@ -1,6 +1,14 @@
-"""Console URLs of synclog."""
+"""Console URLs of the Sync Log."""
 
 from __future__ import annotations
 
+from django.urls import path
+
+from synclog import views
+
 app_name = "synclog"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.SyncRunListView.as_view(), name="syncrun_list"),
+    path("runs/<int:pk>/", views.SyncRunDetailView.as_view(), name="syncrun_detail"),
+    path("runs/<int:pk>/row/", views.SyncRunRowView.as_view(), name="syncrun_row"),
+]

@@ -1,0 +1,92 @@
+"""Connector pages: the list with live health, adding a connector, activation codes."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views import View
+
+from connectors import services
+from connectors.forms import ConnectorAddForm
+from connectors.models import Connector
+from console.forms import add_service_error
+from console.permissions import ChangeRequiredMixin
+from console.views import render_page
+from directories.models import SyncConnectorEntry
+
+
+class ConnectorListView(View):
+    """Every connector with its health; the table refreshes itself every few seconds."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        connectors = Connector.objects.prefetch_related(
+            "identity_providers",
+            Prefetch(
+                "sync_entries",
+                queryset=SyncConnectorEntry.objects.select_related("directory").order_by(
+                    "directory__name"
+                ),
+            ),
+        )
+        context = {"connectors": connectors, "nav": "connectors"}
+        return render_page(
+            request, "connectors/connector_list.html", "connectors/_connector_table.html", context
+        )
+
+
+def _activation_page(request: HttpRequest, connector: Connector, code: str) -> HttpResponse:
+    # The code exists only in this response: the database keeps a hash of it.
+    response = render(
+        request,
+        "connectors/activation_code.html",
+        {
+            "connector": connector,
+            "code": code,
+            "service_url": request.build_absolute_uri("/").rstrip("/"),
+            "nav": "connectors",
+        },
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class ConnectorAddView(ChangeRequiredMixin, View):
+    requires_super_admin = True
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._render(request, ConnectorAddForm())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = ConnectorAddForm(request.POST)
+        if form.is_valid():
+            try:
+                connector, code = services.add_connector(form.cleaned_data["name"])
+            except ValidationError as exc:
+                add_service_error(form, exc)
+            else:
+                return _activation_page(request, connector, code)
+        return self._render(request, form)
+
+    def _render(self, request: HttpRequest, form: ConnectorAddForm) -> HttpResponse:
+        return render(request, "connectors/connector_add.html", {"form": form, "nav": "connectors"})
+
+
+class ActivationCodeView(ChangeRequiredMixin, View):
+    """A new single-use code for an existing connector; earlier unused codes stop working."""
+
+    requires_super_admin = True
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        connector = get_object_or_404(Connector, pk=pk)
+        return render(
+            request,
+            "connectors/activation_code_confirm.html",
+            {"connector": connector, "nav": "connectors"},
+        )
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        connector = get_object_or_404(Connector, pk=pk)
+        code = services.new_activation_code(connector)
+        return _activation_page(request, connector, code)

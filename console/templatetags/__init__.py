@@ -1,0 +1,3 @@
+"""Template tags and filters of the console."""
+
+from __future__ import annotations

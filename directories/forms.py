@@ -1,0 +1,187 @@
+"""Forms of the directory pages: adding a directory, its settings and each Sync Settings tab."""
+
+from __future__ import annotations
+
+from django import forms
+
+from connectors.models import Connector
+from console.forms import ClarityFormMixin
+from directories.choices import DEFAULT_MAPPED_ATTRIBUTES, MAPPED_FIELDS
+from directories.models import Directory
+
+
+class DistinguishedNamesField(forms.CharField):
+    """One DN per line in a textarea; stored as a list without blank lines or repeats."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", "One DN per line. Leave empty to search from the base DN.")
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return "\n".join(value)
+        return value
+
+    def to_python(self, value) -> list[str]:
+        text = super().to_python(value) or ""
+        lines = [line.strip() for line in text.splitlines()]
+        return list(dict.fromkeys(line for line in lines if line))
+
+    def validate(self, value: list[str]) -> None:
+        if self.required and not value:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+        for dn in value:
+            if "=" not in dn:
+                raise forms.ValidationError(
+                    f"'{dn}' is not a distinguished name (e.g. ou=people,dc=example,dc=com).",
+                    code="invalid_dn",
+                )
+
+
+class DirectoryAddForm(ClarityFormMixin, forms.ModelForm):
+    bind_password = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Stored encrypted; never shown again.",
+    )
+    user_dns = DistinguishedNamesField(label="User DNs")
+    group_dns = DistinguishedNamesField(label="Group DNs")
+    sync_connector = forms.ModelChoiceField(
+        queryset=Connector.objects.order_by("name"),
+        empty_label="Select a connector",
+        help_text="Syncs the directory; it becomes the first entry of its Sync Connectors list.",
+    )
+
+    class Meta:
+        model = Directory
+        fields = [
+            "name",
+            "type",
+            "host",
+            "port",
+            "security",
+            "base_dn",
+            "bind_dn",
+            "bind_password",
+            "user_dns",
+            "user_filter",
+            "group_dns",
+            "group_filter",
+            "sync_frequency",
+            "sync_connector",
+        ]
+        help_texts = {
+            "user_filter": "Leave empty for the default filter of the directory type.",
+            "group_filter": "Leave empty for the default filter of the directory type.",
+        }
+
+    def service_fields(self) -> dict:
+        """Keyword arguments for directories.services.create_directory."""
+        data = dict(self.cleaned_data)
+        # Absent filters let the service pick the defaults of the directory type.
+        for key in ("user_filter", "group_filter"):
+            if not data.get(key):
+                data.pop(key, None)
+        return data
+
+
+class DirectorySettingsForm(ClarityFormMixin, forms.ModelForm):
+    """The connection; a blank bind password keeps the stored one."""
+
+    bind_password = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave blank to keep the current password.",
+    )
+
+    class Meta:
+        model = Directory
+        fields = ["name", "host", "port", "security", "base_dn", "bind_dn", "bind_password"]
+
+    def clean_bind_password(self) -> str:
+        value = self.cleaned_data.get("bind_password") or ""
+        return value or self.instance.bind_password
+
+    def changed_model_fields(self) -> list[str]:
+        fields = [name for name in self.Meta.fields if name != "bind_password"]
+        if self.data.get(self.add_prefix("bind_password")):
+            fields.append("bind_password")
+        return fields
+
+
+class SyncFrequencyForm(ClarityFormMixin, forms.ModelForm):
+    class Meta:
+        model = Directory
+        fields = ["sync_frequency", "sync_time", "sync_weekday"]
+        widgets = {"sync_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
+        labels = {"sync_weekday": "Day of the week"}
+        help_texts = {
+            "sync_time": "Daily and weekly syncs start at this time; "
+            "the minute also applies to hourly schedules.",
+            "sync_weekday": "Weekly syncs only.",
+        }
+
+
+class UserSettingsForm(ClarityFormMixin, forms.ModelForm):
+    user_dns = DistinguishedNamesField(label="User DNs")
+
+    class Meta:
+        model = Directory
+        fields = ["user_dns", "user_filter"]
+
+
+class GroupSettingsForm(ClarityFormMixin, forms.ModelForm):
+    group_dns = DistinguishedNamesField(label="Group DNs")
+
+    class Meta:
+        model = Directory
+        fields = ["group_dns", "group_filter"]
+
+
+class SafeguardsForm(ClarityFormMixin, forms.ModelForm):
+    class Meta:
+        model = Directory
+        fields = ["safeguard_users_percent", "safeguard_groups_percent"]
+        labels = {
+            "safeguard_users_percent": "Users changed at most (%)",
+            "safeguard_groups_percent": "Groups changed at most (%)",
+        }
+        help_texts = {
+            "safeguard_users_percent": "A sync that would add, change or delete a larger share "
+            "of users stops before applying anything.",
+            "safeguard_groups_percent": "The same limit for groups.",
+        }
+
+
+_MAPPED_LABELS = {
+    "username": "User name",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "email": "Email",
+    "display_name": "Display name",
+}
+
+
+class MappedAttributesForm(forms.Form):
+    """Which directory attribute feeds each user field."""
+
+    def __init__(self, *args, directory: Directory, **kwargs) -> None:
+        self.directory = directory
+        current = {**DEFAULT_MAPPED_ATTRIBUTES.get(directory.type, {})}
+        current.update(directory.mapped_attributes or {})
+        kwargs.setdefault("initial", {name: current.get(name, "") for name in MAPPED_FIELDS})
+        super().__init__(*args, **kwargs)
+        for name in MAPPED_FIELDS:
+            self.fields[name] = forms.RegexField(
+                label=_MAPPED_LABELS.get(name, name),
+                max_length=100,
+                required=name == "username",
+                regex=r"^[A-Za-z][A-Za-z0-9-]*(;[A-Za-z0-9-]+)*$",
+                error_messages={"invalid": "Enter an LDAP attribute name, e.g. givenName."},
+                widget=forms.TextInput(attrs={"class": "clr-input"}),
+            )
+
+    def mapped_attributes(self) -> dict[str, str]:
+        return {name: self.cleaned_data[name] for name in MAPPED_FIELDS if self.cleaned_data[name]}

@@ -1,0 +1,86 @@
+"""Sync Log pages: runs of a directory or of all, one run's attempts and changes, live rows."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
+from django.views import View
+from django_htmx.http import HttpResponseStopPolling
+
+from console.views import paginate, render_page
+from directories.models import Directory
+from synclog.choices import ChangeAction, ChangeKind
+from synclog.models import SyncAttempt, SyncRun
+
+RUNS_PER_PAGE = 20
+CHANGES_PER_PAGE = 50
+
+
+def runs_with_attempts() -> QuerySet[SyncRun]:
+    return SyncRun.objects.select_related("directory").prefetch_related(
+        Prefetch("attempts", queryset=SyncAttempt.objects.order_by("position"))
+    )
+
+
+class DirectorySyncLogView(View):
+    """The Sync Log tab: which connector(s) each run used (rule S10)."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from directories.views import directory_context
+
+        directory = get_object_or_404(Directory, pk=pk)
+        page = paginate(request, runs_with_attempts().filter(directory=directory), RUNS_PER_PAGE)
+        context = directory_context(directory, "sync_log", page_obj=page, show_directory=False)
+        return render_page(
+            request, "synclog/directory_sync_log.html", "synclog/_run_table.html", context
+        )
+
+
+class SyncRunListView(View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        page = paginate(request, runs_with_attempts(), RUNS_PER_PAGE)
+        context = {"page_obj": page, "show_directory": True, "nav": "sync_log"}
+        return render_page(request, "synclog/syncrun_list.html", "synclog/_run_table.html", context)
+
+
+class SyncRunRowView(View):
+    """One run's row, polled while the run is queued or running."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        run = get_object_or_404(runs_with_attempts(), pk=pk)
+        if not request.htmx:
+            return redirect(run)
+        context = {"run": run, "show_directory": request.GET.get("show_directory") == "1"}
+        html = render_to_string("synclog/_run_row.html", context, request=request)
+        if run.is_active:
+            return HttpResponse(html)
+        # The final row carries no polling attributes, and 286 also tells htmx to stop.
+        return HttpResponseStopPolling(html)
+
+
+class SyncRunDetailView(View):
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        run = get_object_or_404(SyncRun.objects.select_related("directory", "requested_by"), pk=pk)
+        kind = request.GET.get("kind", "")
+        action = request.GET.get("action", "")
+        changes = run.changes.order_by("kind", "action", "name", "id")
+        if kind in ChangeKind.values:
+            changes = changes.filter(kind=kind)
+        if action in ChangeAction.values:
+            changes = changes.filter(action=action)
+        context = {
+            "run": run,
+            "directory": run.directory,
+            "attempts": run.attempts.order_by("position"),
+            "changes_page": paginate(request, changes, CHANGES_PER_PAGE),
+            "kind": kind if kind in ChangeKind.values else "",
+            "action": action if action in ChangeAction.values else "",
+            "kinds": ChangeKind.choices,
+            "actions": ChangeAction.choices,
+            "nav": "directories",
+        }
+        return render_page(
+            request, "synclog/syncrun_detail.html", "synclog/_change_table.html", context
+        )

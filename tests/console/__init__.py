@@ -1,0 +1,3 @@
+"""Tests of the browser console pages."""
+
+from __future__ import annotations

@@ -1,0 +1,174 @@
+"""Fixtures for console page tests: a Directory Admin client, sync runs, users and groups."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from directories.models import (
+    DirectoryGroup,
+    DirectoryUser,
+    GroupMembership,
+    GroupNesting,
+)
+from synclog.choices import AttemptOutcome, ChangeAction, ChangeKind, RunStatus, Trigger
+from synclog.models import SyncAttempt, SyncChange, SyncRun
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def diradmin_client(directory_admin) -> Client:
+    client = Client()
+    client.force_login(directory_admin)
+    return client
+
+
+def make_run(directory, status: str = RunStatus.COMPLETED, **fields) -> SyncRun:  # noqa: ANN001
+    now = timezone.now()
+    defaults = {
+        "trigger": Trigger.MANUAL,
+        "started_at": None if status == RunStatus.QUEUED else now - timedelta(seconds=42),
+        "finished_at": now if status not in (RunStatus.QUEUED, RunStatus.RUNNING) else None,
+    }
+    return SyncRun.objects.create(directory=directory, status=status, **{**defaults, **fields})
+
+
+@pytest.fixture
+def finished_run(directory, connectors) -> SyncRun:
+    """A run that fell over from connector-1 to connector-2 and changed 60 users, 15 groups."""
+    run = make_run(
+        directory,
+        connector_used=connectors[1],
+        connector_used_name=connectors[1].name,
+        connector_snapshot=[
+            {"id": c.pk, "name": c.name, "position": i} for i, c in enumerate(connectors, 1)
+        ],
+        users_added=40,
+        users_updated=15,
+        users_deleted=5,
+        groups_added=15,
+        message="Synced through connector-2 after connector-1 was unreachable.",
+    )
+    SyncAttempt.objects.create(
+        run=run,
+        position=1,
+        connector=connectors[0],
+        connector_name=connectors[0].name,
+        outcome=AttemptOutcome.UNAVAILABLE,
+        finished_at=timezone.now(),
+        message="connection refused",
+    )
+    SyncAttempt.objects.create(
+        run=run,
+        position=2,
+        connector=connectors[1],
+        connector_name=connectors[1].name,
+        outcome=AttemptOutcome.SUCCEEDED,
+        finished_at=timezone.now(),
+        entries_received=75,
+    )
+    changes = [
+        SyncChange(
+            run=run,
+            kind=ChangeKind.USER,
+            action=action,
+            external_id=f"u-{action}-{n}",
+            name=f"user-{action}-{n:03d}",
+            dn=f"uid=user-{action}-{n:03d},ou=people,dc=example,dc=com",
+        )
+        for action, count in (
+            (ChangeAction.ADDED, 40),
+            (ChangeAction.UPDATED, 15),
+            (ChangeAction.DELETED, 5),
+        )
+        for n in range(count)
+    ]
+    changes += [
+        SyncChange(
+            run=run,
+            kind=ChangeKind.GROUP,
+            action=ChangeAction.ADDED,
+            external_id=f"g-{n}",
+            name=f"group-{n:03d}",
+        )
+        for n in range(15)
+    ]
+    SyncChange.objects.bulk_create(changes)
+    return run
+
+
+@pytest.fixture
+def directory_data(directory) -> dict:
+    """120 users; groups all-staff > engineering > backend > all-staff (a nesting cycle)."""
+    now = timezone.now()
+    users = DirectoryUser.objects.bulk_create(
+        DirectoryUser(
+            directory=directory,
+            external_id=f"uuid-{n}",
+            dn=f"uid=user{n:03d},ou=people,dc=example,dc=com",
+            username=f"user{n:03d}",
+            first_name="Ada" if n == 7 else f"First{n}",
+            last_name="Lovelace" if n == 7 else f"Last{n}",
+            email=f"user{n:03d}@example.com",
+            upn=f"user{n:03d}@example.com",
+            disabled=n == 9,
+            synced_at=now,
+        )
+        for n in range(120)
+    )
+    names = ["all-staff", "engineering", "backend", "sales"]
+    groups = {
+        name: DirectoryGroup.objects.create(
+            directory=directory,
+            external_id=f"g-{name}",
+            dn=f"cn={name},ou=groups,dc=example,dc=com",
+            name=name,
+            synced_at=now,
+        )
+        for name in names
+    }
+    GroupNesting.objects.create(parent=groups["all-staff"], child=groups["engineering"])
+    GroupNesting.objects.create(parent=groups["engineering"], child=groups["backend"])
+    GroupNesting.objects.create(parent=groups["backend"], child=groups["all-staff"])
+    memberships = [GroupMembership(group=groups["all-staff"], user=users[0])]
+    memberships += [GroupMembership(group=groups["engineering"], user=u) for u in users[1:4]]
+    memberships += [GroupMembership(group=groups["backend"], user=u) for u in users[4:7]]
+    memberships += [GroupMembership(group=groups["sales"], user=u) for u in users[7:10]]
+    GroupMembership.objects.bulk_create(memberships)
+    return {"users": users, "groups": groups}
+
+
+@pytest.fixture
+def page_urls(directory, finished_run, directory_data, connectors) -> list[str]:
+    """Every console page a GET can open."""
+    d = directory.pk
+    user = directory_data["users"][0]
+    group = directory_data["groups"]["engineering"]
+    urls = [
+        reverse("directories:directory_list"),
+        reverse("directories:directory_add"),
+        reverse("directories:directory_detail", args=[d]),
+        reverse("directories:directory_sync_connectors", args=[d]),
+        reverse("directories:directory_sync_log", args=[d]),
+        reverse("directories:directory_users", args=[d]),
+        reverse("directories:directory_groups", args=[d]),
+        reverse("directories:directoryuser_detail", args=[d, user.pk]),
+        reverse("directories:directorygroup_detail", args=[d, group.pk]),
+        reverse("directories:identityprovider_list"),
+        reverse("directories:identityprovider_detail", args=[directory.identity_provider_id]),
+        reverse("connectors:connector_list"),
+        reverse("connectors:connector_add"),
+        reverse("connectors:connector_activation_code", args=[connectors[0].pk]),
+        reverse("synclog:syncrun_list"),
+        reverse("synclog:syncrun_detail", args=[finished_run.pk]),
+    ]
+    urls += [
+        reverse("directories:directory_sync_settings", args=[d, section])
+        for section in ("frequency", "users", "groups", "attributes", "safeguards")
+    ]
+    return urls

@@ -1,0 +1,181 @@
+"""Who may open and change which console page."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from connectors.models import ActivationCode, Connector
+from directories.models import Directory, IdentityProvider, SyncConnectorEntry
+from synclog.models import SyncRun
+
+pytestmark = pytest.mark.django_db
+
+
+def database_state() -> dict:
+    """Everything a console POST could change, for before/after comparisons."""
+    return {
+        "directories": list(Directory.objects.order_by("pk").values()),
+        "entries": list(SyncConnectorEntry.objects.order_by("pk").values()),
+        "runs": SyncRun.objects.count(),
+        "connectors": list(Connector.objects.order_by("pk").values("name", "version")),
+        "codes": ActivationCode.objects.count(),
+        "idp_connectors": sorted(
+            IdentityProvider.connectors.through.objects.values_list(
+                "identityprovider_id", "connector_id"
+            )
+        ),
+    }
+
+
+def change_requests(directory, connectors) -> list[tuple[str, dict]]:  # noqa: ANN001
+    """A valid POST for every console form, as a Super Admin would send it."""
+    d = directory.pk
+    ids = [str(c.pk) for c in connectors]
+    settings_url = "directories:directory_sync_settings"
+    return [
+        (
+            reverse("directories:directory_add"),
+            {
+                "name": "new.example.com",
+                "type": "ldap",
+                "host": "ldap.example.com",
+                "port": "389",
+                "security": "none",
+                "base_dn": "dc=example,dc=com",
+                "bind_dn": "cn=admin,dc=example,dc=com",
+                "bind_password": "pw",
+                "sync_frequency": "manual",
+                "sync_connector": ids[0],
+            },
+        ),
+        (
+            reverse("directories:directory_detail", args=[d]),
+            {
+                "name": "renamed",
+                "host": "h",
+                "port": "636",
+                "security": "ssl",
+                "base_dn": "dc=x",
+                "bind_dn": "cn=x",
+            },
+        ),
+        (reverse(settings_url, args=[d, "frequency"]), {"sync_frequency": "hourly",
+                                                         "sync_time": "03:00",
+                                                         "sync_weekday": "1"}),
+        (reverse(settings_url, args=[d, "users"]), {"user_dns": "ou=x,dc=x", "user_filter": ""}),
+        (reverse(settings_url, args=[d, "groups"]), {"group_dns": "ou=y,dc=x"}),
+        (reverse(settings_url, args=[d, "attributes"]), {"username": "cn"}),
+        (
+            reverse(settings_url, args=[d, "safeguards"]),
+            {"safeguard_users_percent": "50", "safeguard_groups_percent": "50"},
+        ),
+        (
+            reverse("directories:directory_sync_connectors", args=[d]),
+            {"connector": ids[::-1], "version": "1", "action": "save"},
+        ),
+        (reverse("directories:directory_sync_now", args=[d]), {}),
+        (
+            reverse("directories:identityprovider_detail", args=[directory.identity_provider_id]),
+            {"connector": ids, "action": "save"},
+        ),
+        (reverse("connectors:connector_add"), {"name": "connector-new"}),
+        (reverse("connectors:connector_activation_code", args=[connectors[0].pk]), {}),
+    ]
+
+
+def test_anonymous_visitor_is_sent_to_login_from_every_page(client, page_urls):
+    for url in page_urls:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response.url.startswith(reverse("login") + "?next="), url
+
+
+def test_login_page_opens_without_an_account_and_logs_in(client, super_admin):
+    from tests.conftest import PASSWORD
+
+    assert client.get(reverse("login")).status_code == 200
+    response = client.post(reverse("login"), {"username": "super", "password": PASSWORD})
+    assert response.status_code == 302
+    assert response.url == reverse("directories:directory_list")
+
+
+def test_login_form_reports_wrong_password(client, super_admin):
+    response = client.post(reverse("login"), {"username": "super", "password": "wrong"})
+    assert response.status_code == 200
+    assert b'class="error active"' in response.content
+
+
+def test_home_opens_the_directories_list(admin_client):
+    response = admin_client.get("/")
+    assert response.status_code == 302
+    assert response.url == reverse("directories:directory_list")
+
+
+def test_logout_is_a_post_form_in_the_header(admin_client):
+    page = admin_client.get(reverse("directories:directory_list")).content.decode()
+    assert f'action="{reverse("logout")}"' in page and 'method="post"' in page
+    assert "Super Admin" in page and "super" in page
+    admin_client.post(reverse("logout"))
+    assert admin_client.get(reverse("directories:directory_list")).status_code == 302
+
+
+def test_readonly_admin_opens_every_page(readonly_client, page_urls):
+    for url in page_urls:
+        response = readonly_client.get(url)
+        assert response.status_code == 200, url
+
+
+def test_readonly_admin_is_refused_every_change_and_nothing_is_stored(
+    readonly_client, directory, connectors, finished_run
+):
+    before = database_state()
+    for url, data in change_requests(directory, connectors):
+        response = readonly_client.post(url, data)
+        assert response.status_code == 403, url
+    assert database_state() == before
+
+
+def test_readonly_admin_sees_no_change_buttons(readonly_client, directory):
+    pages = [
+        reverse("directories:directory_list"),
+        reverse("directories:directory_detail", args=[directory.pk]),
+        reverse("directories:directory_sync_connectors", args=[directory.pk]),
+        reverse("connectors:connector_list"),
+        reverse("directories:identityprovider_detail", args=[directory.identity_provider_id]),
+    ]
+    html = "".join(readonly_client.get(url).content.decode() for url in pages)
+    for control in (
+        "Add Directory",
+        "Sync Now",
+        "Add Connector",
+        'id="save-sync-connectors"',
+        'id="add-sync-connector"',
+        'value="up:',
+        'id="save-idp-connectors"',
+        "Generate new activation code",
+    ):
+        assert control not in html, control
+    # The saved list is still shown to read.
+    assert "connector-1" in html
+
+
+def test_directory_admin_cannot_add_connectors_or_issue_codes(diradmin_client, connectors):
+    before = database_state()
+    add = diradmin_client.post(reverse("connectors:connector_add"), {"name": "sneaky"})
+    code = diradmin_client.post(
+        reverse("connectors:connector_activation_code", args=[connectors[0].pk])
+    )
+    assert add.status_code == 403
+    assert code.status_code == 403
+    assert database_state() == before
+    page = diradmin_client.get(reverse("connectors:connector_list")).content.decode()
+    assert "Add Connector" not in page
+
+
+def test_directory_admin_may_change_directories(diradmin_client, directory, connectors):
+    url = reverse("directories:directory_sync_connectors", args=[directory.pk])
+    ids = [c.pk for c in connectors]
+    response = diradmin_client.post(url, {"connector": ids, "version": "1", "action": "save"})
+    assert response.status_code == 302
+    assert list(directory.sync_entries.values_list("connector_id", flat=True)) == ids

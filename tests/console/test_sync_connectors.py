@@ -1,0 +1,205 @@
+"""The Sync Connectors tab: a working list edited in the form, stored only on Save."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from directories.services import save_sync_connectors, sync_connector_list
+from tests.conftest import make_connector
+from tests.console.conftest import HTMX
+
+pytestmark = pytest.mark.django_db
+
+
+def url_of(directory) -> str:  # noqa: ANN001
+    return reverse("directories:directory_sync_connectors", args=[directory.pk])
+
+
+def post(client, directory, ids, action, version=1, htmx=False, **extra):  # noqa: ANN001, ANN201
+    data = {"connector": [c.pk for c in ids], "version": str(version), "action": action, **extra}
+    return client.post(url_of(directory), data, **(HTMX if htmx else {}))
+
+
+def listed(response) -> list[str]:  # noqa: ANN001
+    """Connector names in the rendered list, in order."""
+    import re
+
+    html = response.content.decode()
+    table = html[html.index('id="sync-connectors-list"') :]
+    table = table[: table.index("</table>")]
+    return re.findall(r'class="left connector-name"><strong>([^<]+)</strong>', table)
+
+
+def saved_names(directory) -> list[str]:  # noqa: ANN001
+    return [c.name for c in sync_connector_list(directory)]
+
+
+def test_tab_lists_the_saved_order_and_every_connector_to_select(admin_client, directory):
+    extra = make_connector("connector-far-away")
+    response = admin_client.get(url_of(directory))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert listed(response) == ["connector-1"]
+    assert 'id="sync-connectors-tab"' in html
+    select = html[html.index('name="add_connector"') : html.index("</select>")]
+    for name in ("connector-1", "connector-2", "connector-3", extra.name):
+        assert name in select
+    assert "The order applies from the next sync; a sync already running keeps the list" in html
+    assert 'name="version" value="1"' in html
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        ("add", ["connector-1", "connector-2", "connector-3"]),
+        ("up:2", ["connector-1", "connector-3", "connector-2"]),
+        ("down:0", ["connector-2", "connector-1", "connector-3"]),
+        ("remove:1", ["connector-1", "connector-3"]),
+    ],
+)
+def test_htmx_edit_returns_only_the_list_fragment_and_stores_nothing(
+    admin_client, directory, connectors, action, expected
+):
+    working = connectors if action != "add" else connectors[:2]
+    response = post(
+        admin_client, directory, working, action, htmx=True, add_connector=connectors[2].pk
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<form id="sync-connectors-panel"')
+    assert "<html" not in html and "Sync Settings" not in html
+    assert listed(response) == expected
+    assert 'id="unsaved-note"' in html
+    assert saved_names(directory) == ["connector-1"]
+
+
+def test_edit_without_javascript_re_renders_the_whole_page(admin_client, directory, connectors):
+    response = post(
+        admin_client, directory, connectors[:1], "add", add_connector=connectors[1].pk
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" in html and "Sync Settings" in html
+    assert listed(response) == ["connector-1", "connector-2"]
+    assert saved_names(directory) == ["connector-1"]
+
+
+def test_adding_a_connector_already_listed_is_refused(admin_client, directory, connectors):
+    response = post(
+        admin_client, directory, connectors[:2], "add", htmx=True, add_connector=connectors[1].pk
+    )
+    html = response.content.decode()
+    assert "connector-2 is already in the Sync Connectors list" in html
+    assert listed(response) == ["connector-1", "connector-2"]
+
+
+def test_save_stores_the_order_and_bumps_the_version(admin_client, directory, connectors):
+    order = [connectors[2], connectors[0], connectors[1]]
+    response = post(admin_client, directory, order, "save")
+    assert response.status_code == 302
+    assert saved_names(directory) == ["connector-3", "connector-1", "connector-2"]
+    page = admin_client.get(response.url)
+    assert listed(page) == ["connector-3", "connector-1", "connector-2"]
+    assert "Sync Connectors list saved" in page.content.decode()
+    directory.refresh_from_db()
+    assert directory.sync_connectors_version == 2
+
+
+def test_htmx_save_answers_with_the_saved_list_and_new_version(
+    admin_client, directory, connectors
+):
+    response = post(admin_client, directory, connectors[::-1], "save", htmx=True)
+    html = response.content.decode()
+    assert listed(response) == ["connector-3", "connector-2", "connector-1"]
+    assert 'name="version" value="2"' in html
+    assert "It applies from the next sync" in html
+    assert 'id="unsaved-note"' not in html
+
+
+def test_stale_save_is_refused_and_keeps_the_other_admins_list(
+    admin_client, directory, connectors
+):
+    # Another admin saves after this form was loaded at version 1.
+    save_sync_connectors(directory, [connectors[1].pk], expected_version=1)
+    response = post(admin_client, directory, connectors, "save", version=1, htmx=True)
+    html = response.content.decode()
+    assert "Someone else saved this directory" in html
+    assert "Your unsaved order was: connector-1, connector-2, connector-3" in html
+    assert saved_names(directory) == ["connector-2"]
+    assert listed(response) == ["connector-2"]
+    assert 'name="version" value="2"' in html
+
+
+def test_stale_save_without_javascript_answers_conflict(admin_client, directory, connectors):
+    save_sync_connectors(directory, [connectors[1].pk], expected_version=1)
+    response = post(admin_client, directory, connectors, "save", version=1)
+    assert response.status_code == 409
+    assert "Someone else saved this directory" in response.content.decode()
+    assert saved_names(directory) == ["connector-2"]
+
+
+def test_saving_an_empty_list_explains_the_fallback_to_the_sync_connector(
+    admin_client, directory
+):
+    post(admin_client, directory, [], "save")
+    assert saved_names(directory) == []
+    html = admin_client.get(url_of(directory)).content.decode()
+    assert 'id="empty-list-note"' in html
+    assert "connector-1, the directory's sync connector, syncs it with no fallback" in html
+
+
+def test_an_outdated_connector_hides_the_tab_and_refuses_saving(
+    admin_client, directory, connectors
+):
+    make_connector("legacy-connector", version="18.11.0.0")
+    response = admin_client.get(url_of(directory))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="sync-connectors-tab"' not in html
+    assert 'id="sync-connectors-panel"' not in html
+    assert "legacy-connector (18.11.0.0)" in html
+    other_tab = admin_client.get(
+        reverse("directories:directory_sync_settings", args=[directory.pk, "frequency"])
+    )
+    assert "Sync Connectors" not in other_tab.content.decode()
+
+    refused = post(admin_client, directory, connectors[::-1], "save")
+    assert refused.status_code == 409
+    assert "legacy-connector (18.11.0.0)" in refused.content.decode()
+    assert saved_names(directory) == ["connector-1"]
+
+
+def test_cloud_mode_hides_the_tab_and_refuses_saving(admin_client, directory, connectors, settings):
+    settings.DEPLOYMENT_MODE = "cloud"
+    html = admin_client.get(url_of(directory)).content.decode()
+    assert 'id="sync-connectors-tab"' not in html
+    assert "not available in cloud mode" in html
+    refused = post(admin_client, directory, connectors[::-1], "save", htmx=True)
+    assert "not available in cloud mode" in refused.content.decode()
+    assert saved_names(directory) == ["connector-1"]
+
+
+def test_schedule_collision_warning_is_shown_on_the_tab(admin_client, directory, connectors):
+    from directories.services import create_directory
+
+    create_directory(
+        name="branch.example.com",
+        type="ldap",
+        sync_connector=connectors[0],
+        host="10.0.0.2",
+        base_dn="dc=branch",
+        bind_dn="cn=admin,dc=branch",
+        sync_frequency="hourly",
+    )
+    directory.sync_frequency = "hourly"
+    directory.save()
+    html = admin_client.get(url_of(directory)).content.decode()
+    assert 'id="schedule-collisions"' in html
+    assert "branch.example.com" in html
+
+
+def test_stale_edit_index_is_reported_not_applied(admin_client, directory, connectors):
+    response = post(admin_client, directory, connectors[:1], "up:5", htmx=True)
+    assert "no longer in the list" in response.content.decode()
+    assert listed(response) == ["connector-1"]
