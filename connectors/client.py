@@ -112,21 +112,23 @@ class SyncStream:
             self._conn.sock.settimeout(read_timeout)
 
     def records(self) -> Iterator[dict]:
+        """Parsed records; stops quietly at a last line cut off mid-way (the caller sees no end)."""
         fp = self._resp
+        loads = json.loads
         try:
             while True:
                 # Reading many lines per call keeps per-record overhead low on big directories.
-                lines = fp.readlines(1 << 20) if hasattr(fp, "readlines") else [fp.readline()]
+                lines = fp.readlines(1 << 20)
                 if not lines:
                     return
                 for line in lines:
-                    if line.strip():
-                        yield json.loads(line)
+                    if not line.endswith(b"\n"):
+                        return
+                    if len(line) > 1:
+                        yield loads(line)
         except (OSError, http.client.HTTPException) as exc:
-            raise AgentError(
-                "incomplete",
-                f"the stream from {self.url} broke: {_describe(exc, self.url, self._read_timeout)}",
-            ) from exc
+            why = _describe(exc, self.url, self._read_timeout)
+            raise AgentError("incomplete", f"the stream from {self.url} broke: {why}") from exc
         except ValueError as exc:
             raise AgentError(
                 "incomplete", f"the stream from {self.url} held a broken record"

@@ -10,6 +10,8 @@ from console.models import Role, User
 from directories.choices import DirectoryType
 from directories.services import create_directory
 
+pytest_plugins = ["tests.support.fixtures_ldap"]
+
 PASSWORD = "correct-horse-battery"
 
 

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 WORKER_ENV = {
     "CONNECTOR_PROBE_TIMEOUT": "2",
     "CONNECTOR_STREAM_TIMEOUT": "10",
-    "CONNECTOR_BUSY_WAIT": "30",
+    "CONNECTOR_BUSY_WAIT": "5",
     "SYNC_LEASE_SECONDS": "8",
 }
 
@@ -44,18 +44,42 @@ class Worker:
         self.name = name
         self.log_path = log_dir / f"worker-{name}.log"
         self.concurrency = concurrency
-        self.env = {**os.environ, **WORKER_ENV, **env, "DATABASE_URL": database_url(),
-                    "REDIS_URL": settings.CELERY_BROKER_URL, "PYTHONUNBUFFERED": "1"}
+        self.env = {
+            **os.environ,
+            **WORKER_ENV,
+            **env,
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": settings.CELERY_BROKER_URL,
+            "PYTHONUNBUFFERED": "1",
+        }
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> Worker:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "console", "worker", "-l", "info",
-             "-c", str(self.concurrency), "-n", f"{self.name}@%h", "--without-gossip",
-             "--without-mingle", "--without-heartbeat"],
-            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "console",
+                "worker",
+                "-l",
+                "info",
+                "-c",
+                str(self.concurrency),
+                "-n",
+                f"{self.name}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
