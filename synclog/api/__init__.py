@@ -1,0 +1,1 @@
+"""REST API of sync runs, their attempts and their changes."""
