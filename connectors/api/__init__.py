@@ -1,0 +1,1 @@
+"""REST API of connectors: listing, adding, activation codes and agent activation."""
