@@ -1,0 +1,1 @@
+"""REST API of directories, identity providers, Sync Connectors lists and synced entries."""

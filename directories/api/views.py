@@ -1,0 +1,261 @@
+"""API views of directories, their Sync Connectors lists, sync runs and synced entries."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count, IntegerField, Model, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import ValidationError
+
+from directories.api.serializers import (
+    DirectoryGroupSerializer,
+    DirectorySerializer,
+    DirectoryUserSerializer,
+    IdentityProviderConnectorsSerializer,
+    IdentityProviderSerializer,
+    SyncConnectorsSerializer,
+    SyncConnectorsUpdateSerializer,
+)
+from directories.models import (
+    Directory,
+    DirectoryGroup,
+    DirectoryUser,
+    GroupMembership,
+    GroupNesting,
+    IdentityProvider,
+    SyncConnectorEntry,
+)
+from directories.services import (
+    StaleSyncConnectors,
+    SyncConnectorsUnavailable,
+    delete_directory,
+    effective_sync_connectors,
+    save_sync_connectors,
+    set_identity_provider_connectors,
+    sync_connectors_feature,
+)
+from synclog.api.serializers import SyncRunSerializer, TriggeredSyncRunSerializer
+from synclog.api.views import sync_runs_queryset
+from synclog.choices import Trigger
+from synclog.models import SyncRun
+from synclog.services import trigger_sync
+
+SEARCH = OpenApiParameter("search", OpenApiTypes.STR, description="Part of a name, case ignored")
+
+
+def count_of(model: type[Model], key: str) -> Coalesce:
+    """Rows of `model` pointing at the outer row through `key`, counted without a join."""
+    rows = (
+        model.objects.filter(**{key: OuterRef("pk")})
+        .order_by()
+        .values(key)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
+
+
+def sync_connectors_state(directory: Directory) -> dict:
+    feature = sync_connectors_feature()
+    effective, fallback = effective_sync_connectors(directory)
+    return {
+        "version": directory.sync_connectors_version,
+        "available": feature.available,
+        "reason": feature.reason,
+        "outdated_connectors": [c.name for c in feature.outdated],
+        "connectors": directory.sync_entries.select_related("connector"),
+        "effective": [c.name for c in effective],
+        "fallback": fallback,
+    }
+
+
+class DirectoryViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Directory.objects.all()
+    serializer_class = DirectorySerializer
+
+    def get_queryset(self) -> QuerySet[Directory]:
+        if self.action not in ("list", "retrieve", "create", "partial_update"):
+            return Directory.objects.all()
+        return Directory.objects.annotate(
+            users_count=count_of(DirectoryUser, "directory"),
+            groups_count=count_of(DirectoryGroup, "directory"),
+        ).prefetch_related(
+            Prefetch(
+                "sync_entries", queryset=SyncConnectorEntry.objects.select_related("connector")
+            ),
+            Prefetch(
+                "sync_runs",
+                queryset=SyncRun.objects.order_by("-created", "-id")[:1],
+                to_attr="latest_runs",
+            ),
+        )
+
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "schedule_warnings": self.action != "list"}
+
+    def _fresh(self, directory: Directory) -> dict:
+        return self.get_serializer(self.get_queryset().get(pk=directory.pk)).data
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        directory = serializer.save()
+        return Response(self._fresh(directory), status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        directory = serializer.save()
+        return Response(self._fresh(directory))
+
+    def perform_destroy(self, instance: Directory) -> None:
+        delete_directory(instance)
+
+    @extend_schema(methods=["GET"], responses=SyncConnectorsSerializer)
+    @extend_schema(
+        methods=["PUT"],
+        request=SyncConnectorsUpdateSerializer,
+        responses={
+            200: SyncConnectorsSerializer,
+            400: OpenApiResponse(description="Duplicate or unknown connectors."),
+            409: OpenApiResponse(
+                description="The list was saved by someone else since `version`, or the "
+                "feature is unavailable (cloud mode, or `outdated_connectors` need upgrading)."
+            ),
+        },
+    )
+    @action(detail=True, methods=["get", "put"], url_path="sync-connectors")
+    def sync_connectors(self, request: Request, pk: str | None = None) -> Response:
+        """The directory's Sync Connectors list in failover order (rules S1, S5, S6, S8)."""
+        directory = self.get_object()
+        if request.method == "PUT":
+            body = SyncConnectorsUpdateSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            try:
+                save_sync_connectors(
+                    directory,
+                    body.validated_data["connectors"],
+                    expected_version=body.validated_data.get("version"),
+                )
+            except SyncConnectorsUnavailable as exc:
+                outdated = [c.name for c in sync_connectors_feature().outdated]
+                return Response(
+                    {
+                        "detail": str(exc),
+                        "code": "sync_connectors_unavailable",
+                        "outdated_connectors": outdated,
+                    },
+                    status=status.HTTP_409_CONFLICT,
+                )
+            except StaleSyncConnectors as exc:
+                directory.refresh_from_db(fields=["sync_connectors_version"])
+                return Response(
+                    {
+                        "detail": str(exc),
+                        "code": "stale",
+                        "version": directory.sync_connectors_version,
+                    },
+                    status=status.HTTP_409_CONFLICT,
+                )
+            except DjangoValidationError as exc:
+                raise ValidationError({"connectors": exc.messages}) from exc
+        return Response(SyncConnectorsSerializer(sync_connectors_state(directory)).data)
+
+    @extend_schema(
+        methods=["GET"],
+        responses=SyncRunSerializer(many=True),
+        description="The directory's sync runs, newest first.",
+    )
+    @extend_schema(
+        methods=["POST"],
+        description="Ask for a sync. Answers 202 with the queued run, or 200 with the run "
+        "already waiting (`joined`).",
+        request=None,
+        responses={
+            202: TriggeredSyncRunSerializer,
+            200: OpenApiResponse(
+                TriggeredSyncRunSerializer, description="A run was already queued; joined it."
+            ),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        url_path="sync-runs",
+        serializer_class=SyncRunSerializer,
+    )
+    def sync_runs(self, request: Request, pk: str | None = None) -> Response:
+        directory = self.get_object()
+        if request.method == "POST":
+            run, created = trigger_sync(directory, Trigger.API, request.user)
+            run = sync_runs_queryset().get(pk=run.pk)
+            run.joined = not created
+            return Response(
+                TriggeredSyncRunSerializer(run).data,
+                status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+            )
+        page = self.paginate_queryset(sync_runs_queryset().filter(directory=directory))
+        return self.get_paginated_response(SyncRunSerializer(page, many=True).data)
+
+    @extend_schema(parameters=[SEARCH], responses=DirectoryUserSerializer(many=True))
+    @action(detail=True, methods=["get"], serializer_class=DirectoryUserSerializer)
+    def users(self, request: Request, pk: str | None = None) -> Response:
+        """Users synced from the directory."""
+        users = self.get_object().users.all()
+        search = request.query_params.get("search", "").strip()
+        if search:
+            users = users.filter(
+                Q(username__icontains=search)
+                | Q(display_name__icontains=search)
+                | Q(first_name__icontains=search)
+                | Q(last_name__icontains=search)
+                | Q(email__icontains=search)
+            )
+        page = self.paginate_queryset(users)
+        return self.get_paginated_response(DirectoryUserSerializer(page, many=True).data)
+
+    @extend_schema(parameters=[SEARCH], responses=DirectoryGroupSerializer(many=True))
+    @action(detail=True, methods=["get"], serializer_class=DirectoryGroupSerializer)
+    def groups(self, request: Request, pk: str | None = None) -> Response:
+        """Groups synced from the directory, with their direct member counts."""
+        groups = self.get_object().groups.annotate(
+            user_members_count=count_of(GroupMembership, "group"),
+            group_members_count=count_of(GroupNesting, "parent"),
+        )
+        search = request.query_params.get("search", "").strip()
+        if search:
+            groups = groups.filter(name__icontains=search)
+        page = self.paginate_queryset(groups)
+        return self.get_paginated_response(DirectoryGroupSerializer(page, many=True).data)
+
+
+class IdentityProviderViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = IdentityProviderSerializer
+    queryset = IdentityProvider.objects.prefetch_related("connectors", "directories")
+
+    @extend_schema(
+        request=IdentityProviderConnectorsSerializer, responses=IdentityProviderSerializer
+    )
+    @action(detail=True, methods=["put"])
+    def connectors(self, request: Request, pk: str | None = None) -> Response:
+        """Replace the connectors associated with the identity provider (rule S7)."""
+        idp = self.get_object()
+        body = IdentityProviderConnectorsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            set_identity_provider_connectors(idp, body.validated_data["connectors"])
+        except DjangoValidationError as exc:
+            raise ValidationError({"connectors": exc.messages}) from exc
+        return Response(IdentityProviderSerializer(self.get_queryset().get(pk=idp.pk)).data)
