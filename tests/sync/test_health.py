@@ -1,0 +1,44 @@
+"""The beat task that probes every connector and records its health and last seen."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from connectors.tasks import probe_connectors
+
+from .conftest import register
+
+pytestmark = [pytest.mark.ldap]
+
+
+def test_probe_sets_ok_unreachable_unauthorized_and_outdated(agent_factory, transactional_db):
+    healthy = register(agent_factory("healthy"))
+    stopped_agent = agent_factory("stopped")
+    stopped = register(stopped_agent)
+    stopped_agent.stop()
+    wrong = register(agent_factory("wrong-secret"))
+    wrong.secret = "something-else"
+    wrong.save()
+    old = register(agent_factory("old", version="3.3.0.0"))
+
+    result = probe_connectors()
+
+    assert result == {
+        "healthy": "ok",
+        "stopped": "unreachable",
+        "wrong-secret": "unauthorized",
+        "old": "outdated",
+    }
+    for connector in (healthy, stopped, wrong, old):
+        connector.refresh_from_db()
+    assert healthy.last_seen is not None and old.last_seen is not None
+    assert old.version == "3.3.0.0"
+    assert "connection refused" in stopped.health_message
+    assert "401" in wrong.health_message
+
+
+def test_health_probe_runs_every_30_seconds_on_beat():
+    entry = settings.CELERY_BEAT_SCHEDULE["probe-connectors"]
+    assert entry["task"] == "connectors.tasks.probe_connectors"
+    assert entry["schedule"].run_every.total_seconds() == 30

@@ -1,0 +1,84 @@
+"""A worker that dies mid-sync loses its lease; the directory syncs again without a restart."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from directories.models import DirectoryUser
+from directories.services import save_sync_connectors
+from synclog.choices import AttemptOutcome, RunStatus, Trigger
+from synclog.models import SyncRun
+from synclog.services import trigger_sync
+from tests.support.proxy import Relay
+from tests.support.worker import WORKER_ENV
+
+from .conftest import assert_db_equals_ldap, make_directory, register, wait_for_run, wait_until
+
+pytestmark = [pytest.mark.ldap, pytest.mark.slow]
+LEASE = float(WORKER_ENV["SYNC_LEASE_SECONDS"])
+
+
+def test_killed_worker_leaves_nothing_applied_and_a_new_sync_runs(
+    worker, agent_factory, slapd_factory
+):
+    server = slapd_factory(users=2000, groups=5, members_per_group=40)
+    agent = agent_factory("connector-1")
+    # The first /sync answer stops half-way and stays open, so the worker is mid-stream.
+    relay = Relay(agent.port, cut_after=120_000, stall=True)
+    try:
+        connector = register(agent, url=relay.url)
+        directory = make_directory("crash.example.com", server, connector)
+        save_sync_connectors(directory, [connector.pk])
+        lost, _ = trigger_sync(directory, Trigger.MANUAL)
+        assert relay.cut_event.wait(30)
+        wait_until(lambda: SyncRun.objects.get(pk=lost.pk).status == RunStatus.RUNNING)
+
+        worker.kill()
+
+        lost.refresh_from_db()
+        assert lost.status == RunStatus.RUNNING
+        assert not DirectoryUser.objects.filter(directory=directory).exists()
+
+        worker.start()
+        started = timezone.now()
+        fresh, created = trigger_sync(directory, Trigger.MANUAL)
+        fresh = wait_for_run(fresh)
+    finally:
+        relay.close()
+
+    assert created
+    assert fresh.status == RunStatus.COMPLETED, fresh.message
+    assert (fresh.finished_at - started).total_seconds() < LEASE + 10
+    lost.refresh_from_db()
+    assert lost.status == RunStatus.FAILED
+    assert "nothing from this run was applied" in lost.message
+    assert list(lost.attempts.values_list("outcome", flat=True)) == [AttemptOutcome.INCOMPLETE]
+    connector.refresh_from_db()
+    assert connector.claimed_by_run is None
+    assert_db_equals_ldap(directory, server)
+
+
+def test_run_of_an_unreachable_worker_is_taken_over_when_its_lease_expires(
+    worker, directory_with_list, ldap_server
+):
+    # A run held by a worker on another machine that stopped renewing its lease.
+    ghost = SyncRun.objects.create(
+        directory=directory_with_list,
+        status=RunStatus.RUNNING,
+        started_at=timezone.now(),
+        worker="other-host:4242:1",
+        lease_until=timezone.now() + timedelta(seconds=3),
+    )
+
+    run, _ = trigger_sync(directory_with_list, Trigger.MANUAL)
+    run = wait_for_run(run)
+
+    assert run.status == RunStatus.COMPLETED, run.message
+    assert run.started_at >= ghost.lease_until
+    ghost.refresh_from_db()
+    assert ghost.status == RunStatus.FAILED
+    assert "lease expired" in ghost.message
+    assert_db_equals_ldap(directory_with_list, ldap_server)
