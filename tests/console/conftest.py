@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from directories.models import (
+    Directory,
     DirectoryGroup,
     DirectoryUser,
     GroupMembership,
@@ -28,7 +29,7 @@ def diradmin_client(directory_admin) -> Client:
     return client
 
 
-def make_run(directory, status: str = RunStatus.COMPLETED, **fields) -> SyncRun:  # noqa: ANN001
+def make_run(directory: Directory, status: str = RunStatus.COMPLETED, **fields: object) -> SyncRun:
     now = timezone.now()
     defaults = {
         "trigger": Trigger.MANUAL,

@@ -28,7 +28,7 @@ def database_state() -> dict:
     }
 
 
-def change_requests(directory, connectors) -> list[tuple[str, dict]]:  # noqa: ANN001
+def change_requests(directory: Directory, connectors: list[Connector]) -> list[tuple[str, dict]]:
     """A valid POST for every console form, as a Super Admin would send it."""
     d = directory.pk
     ids = [str(c.pk) for c in connectors]
@@ -60,9 +60,10 @@ def change_requests(directory, connectors) -> list[tuple[str, dict]]:  # noqa: A
                 "bind_dn": "cn=x",
             },
         ),
-        (reverse(settings_url, args=[d, "frequency"]), {"sync_frequency": "hourly",
-                                                         "sync_time": "03:00",
-                                                         "sync_weekday": "1"}),
+        (
+            reverse(settings_url, args=[d, "frequency"]),
+            {"sync_frequency": "hourly", "sync_time": "03:00", "sync_weekday": "1"},
+        ),
         (reverse(settings_url, args=[d, "users"]), {"user_dns": "ou=x,dc=x", "user_filter": ""}),
         (reverse(settings_url, args=[d, "groups"]), {"group_dns": "ou=y,dc=x"}),
         (reverse(settings_url, args=[d, "attributes"]), {"username": "cn"}),

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.http import HttpResponse
+from django.test import Client
 from django.urls import reverse
 
+from connectors.models import Connector
+from directories.models import Directory
 from directories.services import save_sync_connectors, sync_connector_list
 from tests.conftest import make_connector
 from tests.console.conftest import HTMX
@@ -12,16 +16,24 @@ from tests.console.conftest import HTMX
 pytestmark = pytest.mark.django_db
 
 
-def url_of(directory) -> str:  # noqa: ANN001
+def url_of(directory: Directory) -> str:
     return reverse("directories:directory_sync_connectors", args=[directory.pk])
 
 
-def post(client, directory, ids, action, version=1, htmx=False, **extra):  # noqa: ANN001, ANN201
+def post(
+    client: Client,
+    directory: Directory,
+    ids: list[Connector],
+    action: str,
+    version: int = 1,
+    htmx: bool = False,
+    **extra: object,
+) -> HttpResponse:
     data = {"connector": [c.pk for c in ids], "version": str(version), "action": action, **extra}
     return client.post(url_of(directory), data, **(HTMX if htmx else {}))
 
 
-def listed(response) -> list[str]:  # noqa: ANN001
+def listed(response: HttpResponse) -> list[str]:
     """Connector names in the rendered list, in order."""
     import re
 
@@ -31,7 +43,7 @@ def listed(response) -> list[str]:  # noqa: ANN001
     return re.findall(r'class="left connector-name"><strong>([^<]+)</strong>', table)
 
 
-def saved_names(directory) -> list[str]:  # noqa: ANN001
+def saved_names(directory: Directory) -> list[str]:
     return [c.name for c in sync_connector_list(directory)]
 
 
@@ -75,9 +87,7 @@ def test_htmx_edit_returns_only_the_list_fragment_and_stores_nothing(
 
 
 def test_edit_without_javascript_re_renders_the_whole_page(admin_client, directory, connectors):
-    response = post(
-        admin_client, directory, connectors[:1], "add", add_connector=connectors[1].pk
-    )
+    response = post(admin_client, directory, connectors[:1], "add", add_connector=connectors[1].pk)
     html = response.content.decode()
     assert response.status_code == 200
     assert "<html" in html and "Sync Settings" in html
@@ -106,9 +116,7 @@ def test_save_stores_the_order_and_bumps_the_version(admin_client, directory, co
     assert directory.sync_connectors_version == 2
 
 
-def test_htmx_save_answers_with_the_saved_list_and_new_version(
-    admin_client, directory, connectors
-):
+def test_htmx_save_answers_with_the_saved_list_and_new_version(admin_client, directory, connectors):
     response = post(admin_client, directory, connectors[::-1], "save", htmx=True)
     html = response.content.decode()
     assert listed(response) == ["connector-3", "connector-2", "connector-1"]
@@ -117,9 +125,7 @@ def test_htmx_save_answers_with_the_saved_list_and_new_version(
     assert 'id="unsaved-note"' not in html
 
 
-def test_stale_save_is_refused_and_keeps_the_other_admins_list(
-    admin_client, directory, connectors
-):
+def test_stale_save_is_refused_and_keeps_the_other_admins_list(admin_client, directory, connectors):
     # Another admin saves after this form was loaded at version 1.
     save_sync_connectors(directory, [connectors[1].pk], expected_version=1)
     response = post(admin_client, directory, connectors, "save", version=1, htmx=True)
@@ -139,9 +145,7 @@ def test_stale_save_without_javascript_answers_conflict(admin_client, directory,
     assert saved_names(directory) == ["connector-2"]
 
 
-def test_saving_an_empty_list_explains_the_fallback_to_the_sync_connector(
-    admin_client, directory
-):
+def test_saving_an_empty_list_explains_the_fallback_to_the_sync_connector(admin_client, directory):
     post(admin_client, directory, [], "save")
     assert saved_names(directory) == []
     html = admin_client.get(url_of(directory)).content.decode()

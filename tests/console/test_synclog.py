@@ -1,0 +1,138 @@
+"""Sync Now, the Sync Log tab, live run rows and the run page."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from directories.models import Directory
+from synclog.choices import RunStatus
+from synclog.models import SyncRun
+from tests.console.conftest import HTMX, make_run
+
+pytestmark = pytest.mark.django_db
+
+
+def sync_log_url(directory: Directory) -> str:
+    return reverse("directories:directory_sync_log", args=[directory.pk])
+
+
+def test_sync_log_empty_state(admin_client, directory):
+    html = admin_client.get(sync_log_url(directory)).content.decode()
+    assert 'id="sync-log-empty"' in html and "No syncs yet" in html
+
+
+def test_sync_now_queues_a_run_shown_at_once_in_the_sync_log(admin_client, directory, super_admin):
+    response = admin_client.post(reverse("directories:directory_sync_now", args=[directory.pk]))
+    assert response.status_code == 302 and response.url == sync_log_url(directory)
+    run = SyncRun.objects.get(directory=directory)
+    assert (run.status, run.trigger, run.requested_by) == ("queued", "manual", super_admin)
+    html = admin_client.get(response.url).content.decode()
+    assert f'id="run-{run.pk}"' in html
+    assert "Queued" in html and "Sync Now" in html
+    assert "No syncs yet" not in html
+
+
+def test_second_sync_now_joins_the_queued_run(admin_client, directory):
+    url = reverse("directories:directory_sync_now", args=[directory.pk])
+    admin_client.post(url)
+    response = admin_client.post(url, follow=True)
+    assert SyncRun.objects.filter(directory=directory).count() == 1
+    assert "already waiting" in response.content.decode()
+
+
+def test_sync_log_shows_connectors_used_and_tried_and_counts(admin_client, finished_run):
+    html = admin_client.get(sync_log_url(finished_run.directory)).content.decode()
+    row = html[html.index(f'id="run-{finished_run.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert "<strong>connector-2</strong>" in row
+    assert "Tried: connector-1" in row and "(unavailable)" in row and "(succeeded)" in row
+    assert "+40" in row and "~15" in row and "−5" in row
+    assert "hx-trigger" not in row
+
+
+def test_sync_log_is_newest_first_and_paginated(admin_client, directory):
+    runs = [make_run(directory, RunStatus.COMPLETED, message=f"run {n}") for n in range(25)]
+    first = admin_client.get(sync_log_url(directory)).content.decode()
+    assert first.index(f'id="run-{runs[-1].pk}"') < first.index(f'id="run-{runs[-2].pk}"')
+    assert f'id="run-{runs[0].pk}"' not in first
+    assert "Page 1 of 2" in first
+    second = admin_client.get(sync_log_url(directory) + "?page=2", **HTMX).content.decode()
+    assert second.lstrip().startswith('<div id="sync-log-table">')
+    assert f'id="run-{runs[0].pk}"' in second
+
+
+def test_active_run_row_polls_and_shows_progress(admin_client, directory, connectors):
+    run = make_run(
+        directory,
+        RunStatus.RUNNING,
+        entries_received=1234,
+        current_connector_name="connector-2",
+    )
+    row_url = reverse("synclog:syncrun_row", args=[run.pk])
+    page = admin_client.get(sync_log_url(directory)).content.decode()
+    assert f'hx-get="{row_url}"' in page and 'hx-trigger="every 1s"' in page
+    response = admin_client.get(row_url, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith(f'<tr id="run-{run.pk}"')
+    assert 'hx-trigger="every 1s"' in html and 'hx-swap="outerHTML"' in html
+    assert "1,234 entries received" in html and "via connector-2" in html
+
+
+def test_finished_run_row_stops_polling_with_the_final_row(admin_client, directory, connectors):
+    run = make_run(directory, RunStatus.RUNNING)
+    run.status = RunStatus.COMPLETED
+    run.connector_used_name = "connector-1"
+    run.users_added = 7
+    run.save()
+    response = admin_client.get(reverse("synclog:syncrun_row", args=[run.pk]), **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 286
+    assert html.lstrip().startswith(f'<tr id="run-{run.pk}"')
+    assert "hx-trigger" not in html
+    assert "Completed" in html and "+7" in html
+
+
+def test_row_url_without_htmx_opens_the_run_page(admin_client, finished_run):
+    response = admin_client.get(reverse("synclog:syncrun_row", args=[finished_run.pk]))
+    assert response.status_code == 302 and response.url == finished_run.get_absolute_url()
+
+
+def test_run_page_shows_snapshot_attempts_and_message(admin_client, finished_run):
+    html = admin_client.get(finished_run.get_absolute_url()).content.decode()
+    snapshot = html[html.index('id="run-snapshot"') :]
+    snapshot = snapshot[: snapshot.index("</td>")]
+    assert "1. connector-1" in snapshot and "3. connector-3" in snapshot
+    attempts = html[html.index('id="attempts"') : html.index('id="changes"')]
+    assert attempts.index("connector-1") < attempts.index("connector-2")
+    assert "Unavailable" in attempts and "connection refused" in attempts
+    assert "Succeeded" in attempts and ">75<" in attempts
+    assert "after connector-1 was unreachable" in html
+
+
+def test_run_page_changes_are_paginated_by_fifty(admin_client, finished_run):
+    html = admin_client.get(finished_run.get_absolute_url()).content.decode()
+    assert html.count('class="change-row"') == 50
+    assert "Page 1 of 2" in html
+    last = admin_client.get(finished_run.get_absolute_url() + "?page=2").content.decode()
+    assert last.count('class="change-row"') == 25
+
+
+def test_run_page_filters_changes_by_kind_and_action(admin_client, finished_run):
+    url = finished_run.get_absolute_url()
+    deleted_users = admin_client.get(url + "?kind=user&action=deleted", **HTMX).content.decode()
+    assert deleted_users.lstrip().startswith('<div id="change-table">')
+    assert deleted_users.count('class="change-row"') == 5
+    assert "user-deleted-000" in deleted_users and "user-added" not in deleted_users
+    groups = admin_client.get(url + "?kind=group").content.decode()
+    assert groups.count('class="change-row"') == 15
+    assert "user-added-000" not in groups
+    nothing = admin_client.get(url + "?kind=group&action=deleted").content.decode()
+    assert "No change matches the filter" in nothing
+
+
+def test_sync_log_of_all_directories_lists_runs_with_their_directory(admin_client, finished_run):
+    html = admin_client.get(reverse("synclog:syncrun_list")).content.decode()
+    assert f'id="run-{finished_run.pk}"' in html
+    assert "corp.example.com" in html
