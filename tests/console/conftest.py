@@ -22,6 +22,12 @@ from synclog.models import SyncAttempt, SyncChange, SyncRun
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    # The admins' passwords are hashed in every test; the production hasher takes ~1 s each.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def diradmin_client(directory_admin) -> Client:
     client = Client()

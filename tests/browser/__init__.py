@@ -1,0 +1,3 @@
+"""End-to-end tests of the console in headless Chromium."""
+
+from __future__ import annotations

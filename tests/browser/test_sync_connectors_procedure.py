@@ -1,0 +1,96 @@
+"""The Sync Connectors procedure of the source document, clicked through in Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from directories.models import Directory
+from directories.services import sync_connector_list
+from tests.conftest import PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+def test_admin_sets_failover_order_through_the_workspace_idp_and_sync_connectors_tab(
+    live_server, transactional_db, super_admin, directory: Directory, connectors, monkeypatch
+):
+    from playwright.sync_api import expect, sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM checks below are safe.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page.set_default_timeout(10_000)
+        try:
+            page.goto(f"{live_server.url}/login/")
+            page.fill("#id_username", super_admin.username)
+            page.fill("#id_password", PASSWORD)
+            page.click("button:has-text('Log in')")
+            expect(page.locator("h2")).to_have_text("Directories")
+
+            # Step 1: associate the new connectors with the directory's WorkspaceIDP.
+            page.click("text=Identity & Access Management")
+            page.click(f"a:has-text('{directory.name}')")
+            page.click("#sync-and-authentication >> text=WorkspaceIDP")
+            expect(page.locator("h3", has_text="Connector(s)")).to_be_visible()
+            associated = page.locator("#idp-connectors-list strong")
+            for name, count in (("connector-2", 2), ("connector-3", 3)):
+                page.select_option("#id_idp_add_connector", label=f"{name} ({name}.example.com)")
+                page.click("#add-idp-connector")
+                expect(associated).to_have_count(count)
+            page.click("#save-idp-connectors")
+            expect(page.locator("#idp-connectors-notice")).to_be_visible()
+            idp_connectors = directory.identity_provider.connectors.values_list("name", flat=True)
+            assert sorted(idp_connectors) == ["connector-1", "connector-2", "connector-3"]
+
+            # Steps 2-4: the directory's Sync Settings > Sync Connectors tab.
+            page.click("nav.subnav >> text=Directories")
+            page.click(f"a:has-text('{directory.name}')")
+            page.click("ul.directory-tabs >> text=Sync Settings")
+            page.click("#sync-connectors-tab")
+            names = page.locator("#sync-connectors-list .connector-name")
+            expect(names).to_have_text(["connector-1"])
+            # Edits must not reload the page: the marker survives htmx swaps only.
+            page.evaluate("window.__sameDocument = true")
+
+            # Step 5: add with "Select a Connector" and "+", then move the last one to the top.
+            for name, count in (("connector-2", 2), ("connector-3", 3)):
+                page.select_option("#id_add_connector", label=f"{name} ({name}.example.com)")
+                page.click("#add-sync-connector")
+                expect(names).to_have_count(count)
+            expect(names).to_have_text(["connector-1", "connector-2", "connector-3"])
+            page.click("button[aria-label='Move connector-3 up']")
+            expect(names).to_have_text(["connector-1", "connector-3", "connector-2"])
+            page.click("button[aria-label='Move connector-3 up']")
+            expect(names).to_have_text(["connector-3", "connector-1", "connector-2"])
+            assert page.evaluate("window.__sameDocument") is True
+            assert [c.name for c in sync_connector_list(directory)] == ["connector-1"]
+
+            # Step 6: Save; the order is stored and survives a reload.
+            page.click("#save-sync-connectors")
+            expect(page.locator("#sync-connectors-notice")).to_contain_text("saved")
+            page.reload()
+            expect(names).to_have_text(["connector-3", "connector-1", "connector-2"])
+            expect(page.locator(".list-note").first).to_contain_text("from the next sync")
+            saved = [c.name for c in sync_connector_list(directory)]
+            assert saved == ["connector-3", "connector-1", "connector-2"]
+
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "sync-connectors-tab.png"), full_page=True)
+        finally:
+            browser.close()
