@@ -112,19 +112,20 @@ class SyncStream:
             self._conn.sock.settimeout(read_timeout)
 
     def records(self) -> Iterator[dict]:
-        """Parsed records; stops quietly at a last line cut off mid-way (the caller sees no end)."""
+        """Parsed records as they arrive; a last line cut off mid-way is dropped (no `end`)."""
         fp = self._resp
         loads = json.loads
+        tail = b""
         try:
             while True:
-                # Reading many lines per call keeps per-record overhead low on big directories.
-                lines = fp.readlines(1 << 20)
-                if not lines:
+                # read1 returns what has arrived, so a record is never held back for more.
+                chunk = fp.read1(1 << 18)
+                if not chunk:
                     return
+                lines = (tail + chunk).split(b"\n")
+                tail = lines.pop()
                 for line in lines:
-                    if not line.endswith(b"\n"):
-                        return
-                    if len(line) > 1:
+                    if line:
                         yield loads(line)
         except (OSError, http.client.HTTPException) as exc:
             why = _describe(exc, self.url, self._read_timeout)

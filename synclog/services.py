@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.db import IntegrityError, transaction
 
 from synclog.choices import RunStatus, Trigger
 from synclog.models import SyncRun
+
+log = logging.getLogger(__name__)
 
 
 def trigger_sync(directory, trigger: str = Trigger.MANUAL, user=None) -> tuple[SyncRun, bool]:
@@ -14,8 +18,6 @@ def trigger_sync(directory, trigger: str = Trigger.MANUAL, user=None) -> tuple[S
     Returns (run, created). A trigger while a run is queued joins that run, so a directory
     never piles up more than one follow-up behind the running sync.
     """
-    from directories.tasks import sync_directory
-
     existing = SyncRun.objects.filter(directory=directory, status=RunStatus.QUEUED).first()
     if existing:
         return existing, False
@@ -29,5 +31,15 @@ def trigger_sync(directory, trigger: str = Trigger.MANUAL, user=None) -> tuple[S
     except IntegrityError:
         # Another trigger queued one between our check and insert: join it.
         return SyncRun.objects.get(directory=directory, status=RunStatus.QUEUED), False
-    sync_directory.delay_on_commit(run.pk)
+    transaction.on_commit(lambda: _enqueue(run.pk))
     return run, True
+
+
+def _enqueue(run_id: int) -> None:
+    from directories.tasks import sync_directory
+
+    try:
+        sync_directory.delay(run_id)
+    except Exception:
+        # The run stays queued; the stale-run sweep on beat enqueues it again.
+        log.exception("could not enqueue sync run %s; it will be retried", run_id)

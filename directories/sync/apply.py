@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -29,11 +28,6 @@ class SafeguardTripped(Exception):
     """The sync would change more than the directory's safeguards allow; nothing was written."""
 
 
-def fingerprint(values: tuple) -> str:
-    joined = "\x1f".join(map(str, values))
-    return hashlib.md5(joined.encode(), usedforsecurity=False).hexdigest()
-
-
 @dataclass
 class Counts:
     users_added: int = 0
@@ -47,6 +41,49 @@ class Counts:
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
+
+
+@dataclass
+class Stored:
+    """What the store holds for a directory, keyed by stable id (loaded before the apply)."""
+
+    users: dict[str, tuple[int, str]]
+    groups: dict[str, tuple[int, str]]
+    members: set[tuple[str, str]]
+    nesting: set[tuple[str, str]]
+
+    @classmethod
+    def load(cls, directory_id: int) -> Stored:
+        users = {
+            ext: (pk, fp)
+            for ext, pk, fp in DirectoryUser.objects.filter(directory_id=directory_id)
+            .order_by()
+            .values_list("external_id", "pk", "fingerprint")
+            .iterator(chunk_size=10_000)
+        }
+        groups = {
+            ext: (pk, fp)
+            for ext, pk, fp in DirectoryGroup.objects.filter(directory_id=directory_id)
+            .order_by()
+            .values_list("external_id", "pk", "fingerprint")
+        }
+        # Pairs of primary keys mapped back to stable ids: cheaper than joining in SQL.
+        user_ext = {pk: ext for ext, (pk, _) in users.items()}
+        group_ext = {pk: ext for ext, (pk, _) in groups.items()}
+        members = {
+            (group_ext[g], user_ext[u])
+            for g, u in GroupMembership.objects.filter(group__directory_id=directory_id)
+            .order_by()
+            .values_list("group_id", "user_id")
+            .iterator(chunk_size=10_000)
+        }
+        nesting = {
+            (group_ext[p], group_ext[c])
+            for p, c in GroupNesting.objects.filter(parent__directory_id=directory_id)
+            .order_by()
+            .values_list("parent_id", "child_id")
+        }
+        return cls(users, groups, members, nesting)
 
 
 @dataclass
@@ -93,26 +130,25 @@ def _changed_fields(columns: tuple[str, ...], old: tuple, new: tuple) -> dict[st
     return {c: [o, n] for c, o, n in zip(columns, old, new, strict=True) if o != n}
 
 
-def apply(run_id: int, directory: Directory, received: Received, safeguards: bool) -> Counts:
-    """Write the difference; the caller wraps this in the transaction that finishes the run."""
+def apply(
+    run_id: int,
+    directory: Directory,
+    received: Received,
+    safeguards: bool,
+    stored: Stored | None = None,
+) -> Counts:
+    """Write the difference; the caller wraps this in the transaction that finishes the run.
+
+    `stored` may be loaded ahead (while the agent streams); the directory's running-sync
+    claim keeps anyone else from writing it in between.
+    """
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     counts = Counts()
     changes: list[tuple] = []
-
-    stored_users = {
-        ext: (pk, fp)
-        for ext, pk, fp in DirectoryUser.objects.filter(directory=directory).values_list(
-            "external_id", "pk", "fingerprint"
-        )
-    }
-    stored_groups = {
-        ext: (pk, fp)
-        for ext, pk, fp in DirectoryGroup.objects.filter(directory=directory).values_list(
-            "external_id", "pk", "fingerprint"
-        )
-    }
-    user_fps = {ext: fingerprint(values) for ext, values in received.users.items()}
-    group_fps = {ext: fingerprint(g[:2]) for ext, g in received.groups.items()}
+    if stored is None:
+        stored = Stored.load(directory.pk)
+    stored_users, stored_groups = stored.users, stored.groups
+    user_fps, group_fps = received.user_fps, received.group_fps
     users = _diff(stored_users, user_fps)
     groups = _diff(stored_groups, group_fps)
     if safeguards:
@@ -133,16 +169,7 @@ def apply(run_id: int, directory: Directory, received: Received, safeguards: boo
             cext = group_by_dn.get(member)
             if cext is not None and cext != gext:
                 want_nesting.add((gext, cext))
-    have_members = set(
-        GroupMembership.objects.filter(group__directory=directory).values_list(
-            "group__external_id", "user__external_id"
-        )
-    )
-    have_nesting = set(
-        GroupNesting.objects.filter(parent__directory=directory).values_list(
-            "parent__external_id", "child__external_id"
-        )
-    )
+    have_members, have_nesting = stored.members, stored.nesting
     members_added = want_members - have_members
     members_removed = have_members - want_members
     nesting_added = want_nesting - have_nesting

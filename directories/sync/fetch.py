@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -28,12 +29,23 @@ USER_COLUMNS = (
 )
 
 
+def fingerprint(values: tuple) -> str:
+    """Digest of synced values; a resync compares digests instead of every column."""
+    joined = "\x1f".join(map(str, values))
+    return hashlib.md5(joined.encode(), usedforsecurity=False).hexdigest()
+
+
 @dataclass
 class Received:
-    """A complete read of a directory: users and groups keyed by their stable ids."""
+    """A complete read of a directory: users and groups keyed by their stable ids.
+
+    Fingerprints are computed as records arrive, while the agent is still streaming.
+    """
 
     users: dict[str, tuple] = field(default_factory=dict)
     groups: dict[str, tuple[str, str, list[str]]] = field(default_factory=dict)
+    user_fps: dict[str, str] = field(default_factory=dict)
+    group_fps: dict[str, str] = field(default_factory=dict)
 
     @property
     def entries(self) -> int:
@@ -119,12 +131,13 @@ def fetch(connector: Connector, directory: Directory, run: SyncRun, beat: Heartb
 def _consume(stream: client.SyncStream, connector: Connector, beat: Heartbeat) -> Received:
     received = Received()
     users, groups = received.users, received.groups
+    user_fps, group_fps = received.user_fps, received.group_fps
     began = False
     count = 0
     for record in stream.records():
         kind = record.get("type")
         if kind == "user":
-            users[record["id"]] = (
+            values = (
                 record["dn"],
                 record.get("username") or "",
                 record.get("first_name") or "",
@@ -134,12 +147,14 @@ def _consume(stream: client.SyncStream, connector: Connector, beat: Heartbeat) -
                 record.get("upn") or "",
                 bool(record.get("disabled")),
             )
+            ext = record["id"]
+            users[ext] = values
+            user_fps[ext] = fingerprint(values)
         elif kind == "group":
-            groups[record["id"]] = (
-                record["dn"],
-                record.get("name") or "",
-                record.get("members") or [],
-            )
+            ext = record["id"]
+            dn, name = record["dn"], record.get("name") or ""
+            groups[ext] = (dn, name, record.get("members") or [])
+            group_fps[ext] = fingerprint((dn, name))
         elif kind == "begin":
             began = True
             continue

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 from django.db import transaction
 from django.utils import timezone
 
 from connectors.client import AgentError
+from connectors.models import Connector
+from directories.models import Directory
 from directories.services import effective_sync_connectors
 from directories.sync import leases
-from directories.sync.apply import SafeguardTripped, apply
+from directories.sync.apply import SafeguardTripped, Stored, apply
 from directories.sync.fetch import Received, fetch
 from synclog.choices import AttemptOutcome, RunStatus
 from synclog.models import SyncAttempt, SyncRun
@@ -104,6 +107,7 @@ def execute(run: SyncRun) -> None:
 
     beat = leases.Heartbeat(run)
     beat.start()
+    preload = _Preload(directory.pk)
     try:
         received, used, reasons = None, None, []
         for position, connector in enumerate(connectors, start=1):
@@ -138,7 +142,7 @@ def execute(run: SyncRun) -> None:
             )
             return
         beat.connector_name = used.name
-        _apply(run, directory, received, used)
+        _apply(run, directory, received, used, preload.result())
     finally:
         beat.stop()
 
@@ -151,13 +155,41 @@ def _end_attempt(attempt: SyncAttempt, outcome: str, message: str, entries: int)
     attempt.save(update_fields=["outcome", "message", "entries_received", "finished_at"])
 
 
-def _apply(run: SyncRun, directory, received: Received, used) -> None:
+class _Preload(threading.Thread):
+    """Loads the stored users, groups and memberships while the agent streams."""
+
+    def __init__(self, directory_id: int) -> None:
+        super().__init__(name=f"sync-preload-{directory_id}", daemon=True)
+        self.directory_id = directory_id
+        self.stored: Stored | None = None
+        self.start()
+
+    def run(self) -> None:
+        from django.db import connection
+
+        try:
+            self.stored = Stored.load(self.directory_id)
+        except Exception:  # the apply step loads it itself
+            log.exception("preloading the stored directory failed")
+        finally:
+            connection.close()
+
+    def result(self) -> Stored | None:
+        self.join()
+        return self.stored
+
+
+def _apply(
+    run: SyncRun, directory: Directory, received: Received, used: Connector, stored: Stored | None
+) -> None:
     try:
         with transaction.atomic():
             locked = SyncRun.objects.select_for_update().get(pk=run.pk)
             if locked.status != RunStatus.RUNNING or locked.worker != run.worker:
                 raise LeaseLost
-            counts = apply(run.pk, directory, received, safeguards=not run.first_sync)
+            counts = apply(
+                run.pk, directory, received, safeguards=not run.first_sync, stored=stored
+            )
             if not finish(
                 run,
                 RunStatus.COMPLETED,

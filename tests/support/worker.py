@@ -40,8 +40,11 @@ def flush_broker() -> None:
 
 
 class Worker:
-    def __init__(self, name: str, log_dir: Path, concurrency: int = 2, **env: str) -> None:
+    def __init__(
+        self, name: str, log_dir: Path, concurrency: int = 2, pool: str = "prefork", **env: str
+    ) -> None:
         self.name = name
+        self.pool = pool
         self.log_path = log_dir / f"worker-{name}.log"
         self.concurrency = concurrency
         self.env = {

@@ -1,0 +1,274 @@
+"""Sync benchmark: 100k users and 2k groups through one agent into PostgreSQL.
+
+Prints the raw limit (python-ldap paged read + COPY of the same rows), the full first
+sync, a no-change resync, a 1% resync, peak memory of worker and agent, and failover
+delays, then one `name=value` line per figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dirsync_bench")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/8")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def vm_hwm_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def raw_read(server, page_size: int) -> tuple[float, list, list]:
+    """python-ldap paged read of the users and groups a sync reads."""
+    import ldap
+    from ldap.controls import SimplePagedResultsControl
+
+    t0 = time.perf_counter()
+    conn = ldap.initialize(server.uri)
+    conn.simple_bind_s(server.root_dn, server.root_password)
+
+    def paged(base, flt, attrs):
+        ctrl = SimplePagedResultsControl(True, size=page_size, cookie="")
+        out = []
+        while True:
+            msgid = conn.search_ext(base, ldap.SCOPE_SUBTREE, flt, attrs, serverctrls=[ctrl])
+            _, data, _, controls = conn.result3(msgid)
+            out.extend(data)
+            cookie = next(
+                (c.cookie for c in controls if c.controlType == SimplePagedResultsControl.controlType),
+                b"",
+            )
+            if not cookie:
+                return out
+            ctrl.cookie = cookie
+
+    users = paged(server.people_dn, "(objectClass=inetOrgPerson)",
+                  ["entryUUID", "uid", "givenName", "sn", "mail", "displayName"])
+    groups = paged(server.groups_dn, "(objectClass=groupOfNames)", ["entryUUID", "cn", "member"])
+    conn.unbind_s()
+    return time.perf_counter() - t0, users, groups
+
+
+def raw_copy(users: list, groups: list) -> float:
+    """COPY the rows a first sync writes (users, groups, memberships, change rows)."""
+    from django.db import connection, transaction
+
+    from directories.models import DirectoryGroup, DirectoryUser, GroupMembership
+    from synclog.models import SyncChange
+
+    t0 = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cur:
+        raw = cur.cursor
+        for model in (DirectoryUser, DirectoryGroup, GroupMembership, SyncChange):
+            table = model._meta.db_table
+            raw.execute(f"CREATE TEMP TABLE raw_{table} (LIKE {table} INCLUDING ALL) ON COMMIT DROP")
+        def first(attrs, name):
+            return attrs.get(name, [b""])[0].decode()
+        with raw.copy("COPY raw_directories_directoryuser (directory_id, external_id, dn, "
+                      "username, first_name, last_name, email, display_name, upn, disabled, "
+                      "fingerprint, synced_at) FROM STDIN") as copy:
+            for i, (dn, a) in enumerate(users):
+                copy.write_row((1, first(a, "entryUUID"), dn, first(a, "uid"), first(a, "givenName"),
+                                first(a, "sn"), first(a, "mail"), first(a, "displayName"), "",
+                                False, "0" * 32, "2026-01-01T00:00:00Z"))
+        with raw.copy("COPY raw_directories_directorygroup (id, directory_id, external_id, dn, "
+                      "name, fingerprint, synced_at) FROM STDIN") as copy:
+            for i, (dn, a) in enumerate(groups):
+                copy.write_row((i + 1, 1, first(a, "entryUUID"), dn, first(a, "cn"), "0" * 32,
+                                "2026-01-01T00:00:00Z"))
+        with raw.copy("COPY raw_directories_groupmembership (group_id, user_id) FROM STDIN") as copy:
+            for i, (_dn, a) in enumerate(groups):
+                for j, _member in enumerate(a.get("member", [])):
+                    copy.write_row((i + 1, i * 1000 + j))
+        with raw.copy("COPY raw_synclog_syncchange (run_id, kind, action, external_id, name, dn, "
+                      "details) FROM STDIN") as copy:
+            for dn, a in users:
+                copy.write_row((1, "user", "added", first(a, "entryUUID"), first(a, "uid"), dn, "{}"))
+            for dn, a in groups:
+                copy.write_row((1, "group", "added", first(a, "entryUUID"), first(a, "cn"), dn, "{}"))
+    return time.perf_counter() - t0
+
+
+def timed_sync(directory) -> tuple[float, object]:
+    from synclog.choices import RunStatus, Trigger
+    from synclog.models import SyncRun
+    from synclog.services import trigger_sync
+
+    t0 = time.perf_counter()
+    run, _ = trigger_sync(directory, Trigger.API)
+    while True:
+        run = SyncRun.objects.get(pk=run.pk)
+        if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+            break
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - t0
+    if run.status != RunStatus.COMPLETED:
+        raise SystemExit(f"sync failed: {run.status} {run.message}")
+    return elapsed, run
+
+
+def failover_delay(run) -> float:
+    attempts = list(run.attempts.order_by("position"))
+    return (attempts[1].started_at - attempts[0].started_at).total_seconds()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--groups", type=int, default=2_000)
+    parser.add_argument("--members", type=int, default=50)
+    parser.add_argument("--page-size", type=int, default=1000)
+    args = parser.parse_args()
+
+    ensure_database(os.environ["DATABASE_URL"])
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from django.conf import settings
+    from django.db import connection
+
+    from connectors.models import Connector
+    from directories.models import Directory
+    from directories.services import save_sync_connectors
+    from synclog.models import SyncRun
+    from tests.support.agents import AgentFactory
+    from tests.support.slapd import Dataset, Slapd
+    from tests.support.worker import Worker, flush_broker
+    from tests.sync.conftest import make_directory, register
+
+    if connection.vendor != "postgresql":
+        raise SystemExit("the benchmark measures PostgreSQL: set DATABASE_URL=postgres://...")
+    Directory.objects.all().delete()
+    SyncRun.objects.all().delete()
+    Connector.objects.all().delete()
+
+    work = Path(tempfile.mkdtemp(prefix="dirsync-bench-"))
+    out = io.StringIO()
+
+    def say(msg: str) -> None:
+        print(msg, flush=True)
+        out.write(msg + "\n")
+
+    t0 = time.perf_counter()
+    server = Slapd(work / "slapd", Dataset(users=args.users, groups=args.groups,
+                                           members_per_group=args.members, nested=False,
+                                           non_ascii_every=7)).start()
+    say(f"slapd loaded {args.users} users, {args.groups} groups x {args.members} members "
+        f"in {time.perf_counter() - t0:.1f} s")
+    agents = AgentFactory(work / "agents")
+    flush_broker()
+    # The solo pool runs the sync in the worker's main process, whose peak memory is read.
+    worker = Worker("bench", work, concurrency=1, pool="solo", SYNC_PAGE_SIZE=str(args.page_size),
+                    CONNECTOR_PROBE_TIMEOUT=str(settings.CONNECTOR_PROBE_TIMEOUT))
+    try:
+        worker.start()
+        read_s, users, groups = raw_read(server, args.page_size)
+        copy_s = raw_copy(users, groups)
+        del users, groups
+        raw_limit = read_s + copy_s
+        say(f"raw limit: paged read {read_s:.2f} s + COPY {copy_s:.2f} s = {raw_limit:.2f} s")
+
+        main_agent = agents("bench-agent", page_size=args.page_size)
+        connector = register(main_agent)
+        directory = make_directory("bench.example.com", server, connector)
+
+        full_s, run = timed_sync(directory)
+        say(f"full sync: {full_s:.2f} s ({run.users_added} users, {run.groups_added} groups, "
+            f"{run.memberships_added} memberships) = {full_s / raw_limit:.2f}x raw limit")
+        noop_s, run = timed_sync(directory)
+        assert run.changes.count() == 0, "a no-change resync wrote changes"
+        say(f"no-change resync: {noop_s:.2f} s = {noop_s / read_s:.2f}x raw read")
+
+        step = 100
+        conn = server.connect()
+        import ldap
+
+        for n in range(0, args.users, step):
+            conn.modify_s(f"uid=user{n},{server.people_dn}",
+                          [(ldap.MOD_REPLACE, "sn", [f"Changed{n}".encode()])])
+        pct_s, run = timed_sync(directory)
+        say(f"1% resync: {pct_s:.2f} s ({run.users_updated} users updated)")
+
+        worker_mb = vm_hwm_mb(worker.process.pid)
+        agent_mb = vm_hwm_mb(main_agent.pid)
+        say(f"peak memory: worker {worker_mb:.0f} MB, agent {agent_mb:.0f} MB")
+
+        # Failover: a small directory so the delay, not the read, is what is timed.
+        small = Slapd(work / "small", Dataset(users=100, groups=2, members_per_group=10)).start()
+        down, up = agents("refusing"), agents("healthy")
+        c_down, c_up = register(down), register(up)
+        fo_dir = make_directory("failover.example.com", small, c_down)
+        save_sync_connectors(fo_dir, [c_down.pk, c_up.pk])
+        down.stop()
+        _, run = timed_sync(fo_dir)
+        refused = failover_delay(run)
+        frozen_agent = agents("frozen")
+        c_frozen = register(frozen_agent)
+        save_sync_connectors(fo_dir, [c_frozen.pk, c_up.pk])
+        frozen_agent.freeze()
+        try:
+            _, run = timed_sync(fo_dir)
+        finally:
+            frozen_agent.thaw()
+        frozen = failover_delay(run)
+        say(f"failover delay: refused {refused:.3f} s, frozen {frozen:.3f} s "
+            f"(probe timeout {settings.CONNECTOR_PROBE_TIMEOUT:g} s)")
+        small.cleanup()
+
+        figures = {
+            "raw_limit_s": f"{raw_limit:.2f}",
+            "full_sync_s": f"{full_s:.2f}",
+            "full_sync_ratio": f"{full_s / raw_limit:.2f}",
+            "noop_resync_s": f"{noop_s:.2f}",
+            "noop_resync_ratio": f"{noop_s / read_s:.2f}",
+            "resync_1pct_s": f"{pct_s:.2f}",
+            "worker_peak_mb": f"{worker_mb:.0f}",
+            "agent_peak_mb": f"{agent_mb:.0f}",
+            "failover_refused_s": f"{refused:.3f}",
+            "failover_frozen_s": f"{frozen:.3f}",
+            "users_per_s": f"{args.users / full_s:.0f}",
+        }
+        targets = [
+            ("full sync within 2x raw limit", full_s <= 2 * raw_limit),
+            ("no-change resync within 1.3x raw read", noop_s <= 1.3 * read_s),
+            ("worker peak under 400 MB", worker_mb < 400),
+            ("failover (refused) under 0.5 s", refused < 0.5),
+            ("failover (frozen) under probe timeout + 0.5 s",
+             frozen < settings.CONNECTOR_PROBE_TIMEOUT + 0.5),
+        ]
+        for name, ok in targets:
+            say(f"target {'met' if ok else 'MISSED'}: {name}")
+        for key, value in figures.items():
+            print(f"{key}={value}")
+    finally:
+        worker.stop()
+        agents.close()
+        server.cleanup()
+
+
+if __name__ == "__main__":
+    main()
