@@ -33,6 +33,66 @@ NON_ASCII_FIRST = ["Zoë", "Łukasz", "Søren", "José", "Ægir", "Яросла�
 NON_ASCII_LAST = ["Müller", "Żółć", "Ørsted", "Núñez", "Þórsson", "Шевченко", "Çelik", "Šimić"]
 
 
+def write_test_certificates(folder: Path, host: str = "127.0.0.1") -> dict[str, Path]:
+    """Make a throwaway CA and a server certificate for ``host`` (IP and name SANs).
+
+    Returns the paths as ``{"ca": ..., "cert": ..., "key": ...}``.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key, ca, key, csr, cert = (
+        folder / name for name in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem")
+    )
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    steps = [
+        [
+            "openssl",
+            "req",
+            "-x509",
+            *ec,
+            "-keyout",
+            ca_key,
+            "-out",
+            ca,
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Throwaway Test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+        ["openssl", "req", *ec, "-keyout", key, "-out", csr, "-subj", f"/CN={host}"],
+    ]
+    for cmd in steps:
+        subprocess.run([str(arg) for arg in cmd], check=True, capture_output=True)
+    extensions = folder / "server.ext"
+    extensions.write_text(f"subjectAltName=IP:{host},DNS:localhost\nextendedKeyUsage=serverAuth\n")
+    subprocess.run(
+        [
+            "openssl",
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(ca),
+            "-CAkey",
+            str(ca_key),
+            "-CAcreateserial",
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-extfile",
+            str(extensions),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return {"ca": ca, "cert": cert, "key": key}
+
+
 def slapd_available() -> bool:
     """Whether the OpenLDAP server binaries and schemas this module needs are installed."""
     return (
@@ -166,10 +226,15 @@ class Slapd:
     people_dn = PEOPLE_DN
     groups_dn = GROUPS_DN
 
-    def __init__(self, workdir: Path | str, dataset: Dataset | None = None) -> None:
+    def __init__(
+        self, workdir: Path | str, dataset: Dataset | None = None, *, tls: bool = False
+    ) -> None:
         self.workdir = Path(workdir)
         self.dataset = dataset if dataset is not None else Dataset()
+        self.tls = tls
         self.port: int | None = None
+        self.tls_port: int | None = None
+        self.certificates: dict[str, Path] = {}
         self.process: subprocess.Popen[bytes] | None = None
         self._loaded = False
         self._conn: ldap.ldapobject.LDAPObject | None = None
@@ -186,6 +251,15 @@ class Slapd:
     @property
     def uri(self) -> str:
         return f"ldap://{self.host}:{self.port}/"
+
+    @property
+    def ldaps_uri(self) -> str:
+        return f"ldaps://{self.host}:{self.tls_port}/"
+
+    @property
+    def ca_cert_pem(self) -> str:
+        """PEM text of the CA that signed the server certificate (``tls=True`` only)."""
+        return self.certificates["ca"].read_text()
 
     @property
     def pid(self) -> int | None:
@@ -208,6 +282,7 @@ class Slapd:
             f"argsfile {self.workdir / 'slapd.args'}\n"
             f"modulepath {MODULE_DIR}\n"
             "moduleload back_mdb\n"
+            f"{self._tls_config()}"
             # Paged reads of the whole directory by a non-root account must not be cut.
             "sizelimit unlimited\n"
             "database mdb\n"
@@ -220,6 +295,17 @@ class Slapd:
             "index objectClass eq\n"
             "index entryUUID,modifyTimestamp eq\n"
             "index uid,cn eq\n"
+        )
+
+    def _tls_config(self) -> str:
+        if not self.tls:
+            return ""
+        if not self.certificates:
+            self.certificates = write_test_certificates(self.workdir / "tls", self.host)
+        return (
+            f"TLSCACertificateFile {self.certificates['ca']}\n"
+            f"TLSCertificateFile {self.certificates['cert']}\n"
+            f"TLSCertificateKeyFile {self.certificates['key']}\n"
         )
 
     def load(self) -> None:
@@ -237,24 +323,35 @@ class Slapd:
         self._loaded = True
 
     def start(self, timeout: float = 10.0) -> Slapd:
-        """Start the server (loading data first if needed) and wait until it answers."""
+        """Start the server (loading data first if needed) and wait until it answers.
+
+        The first start picks free ports; later starts reuse them, so a restarted
+        server is found where the agent's settings point.
+        """
         if self.running:
             return self
         if not self._loaded:
             self.load()
-        attempts = 3 if self.port is None else 1
-        for attempt in range(attempts):
-            port = self.port if self.port is not None and attempt == 0 else free_port()
-            if self._spawn(port, timeout):
+        fixed = self.port is not None
+        for _ in range(1 if fixed else 3):
+            if not fixed:
+                self.port = free_port()
+            if self.tls and (not fixed or self.tls_port is None):
+                self.tls_port = free_port()
+                while self.tls_port == self.port:
+                    self.tls_port = free_port()
+            if self._spawn(timeout):
                 return self
         raise SlapdError(f"slapd did not start: {self._log_tail()}")
 
-    def _spawn(self, port: int, timeout: float) -> bool:
-        self.port = port
+    def _spawn(self, timeout: float) -> bool:
+        port = self.port
+        assert port is not None
+        urls = f"{self.uri} {self.ldaps_uri}" if self.tls else self.uri
         log = open(self.log_path, "ab")
         try:
             self.process = subprocess.Popen(
-                [SLAPD, "-f", str(self.conf_path), "-h", self.uri, "-d", "0"],
+                [SLAPD, "-f", str(self.conf_path), "-h", urls, "-d", "0"],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -398,9 +495,7 @@ class Slapd:
         self.connect().add_s(dn, ldap.modlist.addModlist(_encode(values)))
         return dn
 
-    def add_group(
-        self, cn: str, members: Iterable[str] = (), *, unique: bool = False
-    ) -> str:
+    def add_group(self, cn: str, members: Iterable[str] = (), *, unique: bool = False) -> str:
         """Add ``cn=<cn>,ou=groups`` as groupOfNames (or groupOfUniqueNames); returns its DN."""
         dn = f"cn={cn},{GROUPS_DN}"
         member_list = list(members) or [dn]
@@ -430,12 +525,8 @@ class Slapd:
     def add_members(self, group_dn: str, members: Iterable[str], attr: str = "member") -> None:
         self.connect().modify_s(group_dn, [(ldap.MOD_ADD, attr, _encode_values(list(members)))])
 
-    def remove_members(
-        self, group_dn: str, members: Iterable[str], attr: str = "member"
-    ) -> None:
-        self.connect().modify_s(
-            group_dn, [(ldap.MOD_DELETE, attr, _encode_values(list(members)))]
-        )
+    def remove_members(self, group_dn: str, members: Iterable[str], attr: str = "member") -> None:
+        self.connect().modify_s(group_dn, [(ldap.MOD_DELETE, attr, _encode_values(list(members)))])
 
     def rename(self, dn: str, new_rdn: str, new_superior: str | None = None) -> str:
         """Rename (and optionally move) an entry; returns the new DN."""

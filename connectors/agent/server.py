@@ -1,0 +1,298 @@
+"""The agent's HTTP endpoint: ``GET /health`` and a streaming ``POST /sync``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .ldapsource import (
+    DEFAULT_PAGE_SIZE,
+    DirectoryError,
+    DirectorySource,
+    RequestError,
+    SyncSettings,
+)
+from .state import AgentState
+
+log = logging.getLogger("connectors.agent")
+
+MAX_BODY = 1 << 20
+# Records are sent in batches of about this many bytes: few syscalls, little memory.
+BATCH_BYTES = 64 * 1024
+# A service that stops reading for this long has given up on the stream.
+SOCKET_TIMEOUT = 120.0
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class ClientGone(Exception):
+    """The service closed the connection while the agent was still sending."""
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) -> ``(host, port)``."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"listen address must be HOST:PORT, not {listen!r}")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
+
+
+class AgentServer(ThreadingHTTPServer):
+    """Threaded HTTP server holding the agent's identity and its one-sync-at-a-time lock."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        state: AgentState,
+        version: str,
+        default_page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.state = state
+        self.version = version
+        self.default_page_size = default_page_size
+        self.sync_lock = threading.Lock()
+        super().__init__(address, AgentHandler)
+
+
+class AgentHandler(BaseHTTPRequestHandler):
+    """One request. Every response closes the connection; the service opens a new one."""
+
+    server: AgentServer
+    protocol_version = "HTTP/1.1"
+    server_version = "ConnectorAgent"
+    timeout = SOCKET_TIMEOUT
+
+    # --- plumbing ---------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        started = time.monotonic()
+        self._status = 0
+        self._note = ""
+        path = self.path.split("?", 1)[0]
+        try:
+            body = self._read_body()
+            if body is None:
+                return
+            if not self._authorized():
+                self._send_json(401, {"error": "unauthorized"})
+            elif self.command == "GET" and path == "/health":
+                self._health()
+            elif self.command == "POST" and path == "/sync":
+                self._sync(body)
+            else:
+                self._send_json(404, {"error": "not found"})
+        except (ConnectionError, TimeoutError, ClientGone) as exc:
+            self.close_connection = True
+            self._note = (self._note + f" client gone ({type(exc).__name__})").strip()
+        finally:
+            elapsed = time.monotonic() - started
+            log.info(
+                "%s %s %s %s %.3fs%s",
+                self.client_address[0],
+                self.command,
+                path,
+                self._status or "-",
+                elapsed,
+                f" {self._note}" if self._note else "",
+            )
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _dispatch
+
+    def _read_body(self) -> bytes | None:
+        """Read the whole request body, or answer 400 and return None."""
+        length = self.headers.get("Content-Length")
+        if self.headers.get("Transfer-Encoding"):
+            self._send_json(400, {"error": "chunked request bodies are not supported"})
+            return None
+        if length is None:
+            return b""
+        if not length.isdigit():
+            self._send_json(400, {"error": "Content-Length must be a number"})
+            return None
+        size = int(length)
+        if size > MAX_BODY:
+            self._send_json(400, {"error": f"request body larger than {MAX_BODY} bytes"})
+            return None
+        body = self.rfile.read(size)
+        if len(body) != size:
+            raise ClientGone("request body cut short")
+        return body
+
+    def _authorized(self) -> bool:
+        header = self.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return False
+        return self.server.state.secret_matches(token.strip())
+
+    def _send_json(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self._status = status
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Silenced: ``_dispatch`` logs one line per request when it is done."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.warning("%s %s", self.client_address[0], format % args)
+
+    # --- endpoints --------------------------------------------------------------
+
+    def _health(self) -> None:
+        self._send_json(
+            200, {"name": self.server.state.name, "version": self.server.version, "status": "ok"}
+        )
+
+    def _sync(self, body: bytes) -> None:
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self._send_json(400, {"error": f"request body is not valid JSON: {exc}"})
+            return
+        try:
+            settings = SyncSettings.from_request(payload, self.server.default_page_size)
+        except RequestError as exc:
+            self._send_json(400, {"error": str(exc)})
+            return
+        lock = self.server.sync_lock
+        if not lock.acquire(blocking=False):
+            self._send_json(409, {"error": "busy"})
+            return
+        try:
+            self._stream(settings)
+        finally:
+            lock.release()
+
+    def _stream(self, settings: SyncSettings) -> None:
+        self._status = 200
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Connection", "close")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.close_connection = True
+        write = self.wfile.write
+        self._note = f"directory={settings.directory_id} {settings.address}"
+        # The service learns at once that this agent took the job.
+        write(
+            _line(
+                {
+                    "type": "begin",
+                    "connector": self.server.state.name,
+                    "version": self.server.version,
+                    "directory": settings.directory_id,
+                }
+            )
+        )
+        source = DirectorySource(settings)
+        users = groups = 0
+        try:
+            source.open()
+            users = _send_records(write, source.users())
+            groups = _send_records(write, source.groups())
+        except DirectoryError as exc:
+            self._note += f" users={users} groups={groups} error={exc.code}"
+            write(_line({"type": "error", "code": exc.code, "message": exc.message}))
+            return
+        except (ConnectionError, TimeoutError, ClientGone):
+            raise
+        except Exception:
+            # Not a directory failure the service could act on: leave the stream
+            # without `end` so it counts as incomplete and the next connector runs.
+            log.exception("sync of directory %s failed", settings.directory_id)
+            self._note += " aborted (internal error)"
+            return
+        finally:
+            source.close()
+        self._note += f" users={users} groups={groups} ok"
+        write(_line({"type": "end", "users": users, "groups": groups}))
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    return (_dumps(record) + "\n").encode()
+
+
+def _send_records(write: Any, records: Iterable[dict[str, Any]]) -> int:
+    """Encode and send records in batches; return how many were sent."""
+    dumps = _dumps
+    batch: list[str] = []
+    append = batch.append
+    size = 0
+    count = 0
+    for record in records:
+        line = dumps(record)
+        append(line)
+        size += len(line)
+        if size >= BATCH_BYTES:
+            count += len(batch)
+            write(("\n".join(batch) + "\n").encode())
+            batch.clear()
+            size = 0
+    if batch:
+        count += len(batch)
+        write(("\n".join(batch) + "\n").encode())
+    return count
+
+
+def serve(
+    state: AgentState,
+    listen: str,
+    version: str,
+    default_page_size: int = DEFAULT_PAGE_SIZE,
+) -> int:
+    """Serve until SIGTERM or SIGINT; return the process exit status."""
+    host, port = parse_listen(listen)
+    try:
+        server = AgentServer((host, port), state, version, default_page_size)
+    except OSError as exc:
+        log.error("cannot listen on %s: %s", listen, exc.strerror or exc)
+        return 1
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    # A short poll interval lets shutdown() return promptly after a signal.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="http", daemon=True
+    )
+    thread.start()
+    bound_host, bound_port = server.server_address[:2]
+    log.info(
+        "connector %s (version %s) listening on %s:%s",
+        state.name,
+        version,
+        bound_host,
+        bound_port,
+    )
+    try:
+        stop.wait()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("stopped")
+    return 0
