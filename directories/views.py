@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
+from kombu.exceptions import OperationalError
 
 from connectors.choices import HealthState
 from connectors.models import Connector
@@ -36,7 +37,9 @@ from directories.models import (
     GroupNesting,
     IdentityProvider,
 )
+from synclog.choices import Trigger
 from synclog.models import SyncRun
+from synclog.services import trigger_sync
 
 PAGE_SIZE = 50
 
@@ -386,11 +389,6 @@ class SyncConnectorsView(ChangeRequiredMixin, View):
 
 class SyncNowView(ChangeRequiredMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        from kombu.exceptions import OperationalError
-
-        from synclog.choices import Trigger
-        from synclog.services import trigger_sync
-
         directory = get_object_or_404(Directory, pk=pk)
         try:
             run, created = trigger_sync(directory, Trigger.MANUAL, request.user)

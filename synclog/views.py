@@ -11,6 +11,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from console.views import paginate, render_page
 from directories.models import Directory
+from directories.views import directory_context
 from synclog.choices import ChangeAction, ChangeKind
 from synclog.models import SyncAttempt, SyncRun
 
@@ -28,8 +29,6 @@ class DirectorySyncLogView(View):
     """The Sync Log tab: which connector(s) each run used (rule S10)."""
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        from directories.views import directory_context
-
         directory = get_object_or_404(Directory, pk=pk)
         page = paginate(request, runs_with_attempts().filter(directory=directory), RUNS_PER_PAGE)
         context = directory_context(directory, "sync_log", page_obj=page, show_directory=False)
