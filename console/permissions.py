@@ -11,7 +11,7 @@ class RolePermission(BasePermission):
 
     message = "Your role does not allow changes."
 
-    def has_permission(self, request, view) -> bool:  # noqa: ANN001
+    def has_permission(self, request, view) -> bool:
         user = request.user
         if not (user and user.is_authenticated):
             return False
@@ -27,7 +27,7 @@ class ChangeRequiredMixin:
 
     requires_super_admin = False
 
-    def dispatch(self, request, *args, **kwargs):  # noqa: ANN001, ANN201
+    def dispatch(self, request, *args, **kwargs):
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             allowed = (
                 request.user.can_manage_connectors

@@ -63,6 +63,10 @@ def effective_sync_connectors(directory: Directory) -> tuple[list[Connector], bo
     return [directory.sync_connector], False
 
 
+def workspace_idp_name(directory_name: str) -> str:
+    return f"WorkspaceIDP__{directory_name}"[:100]
+
+
 @transaction.atomic
 def create_directory(*, identity_provider: IdentityProvider | None = None, **fields) -> Directory:
     """Create a directory whose list starts with its sync connector (rule S4)."""
@@ -72,7 +76,11 @@ def create_directory(*, identity_provider: IdentityProvider | None = None, **fie
     fields.setdefault("group_filter", group_default)
     mapped = {**DEFAULT_MAPPED_ATTRIBUTES[dtype], **(fields.pop("mapped_attributes", None) or {})}
     if identity_provider is None:
-        identity_provider, _ = IdentityProvider.objects.get_or_create(name="WorkspaceIDP")
+        # Each directory gets its own WorkspaceIDP, so associating a connector with one
+        # directory's identity provider leaves the others alone.
+        identity_provider, _ = IdentityProvider.objects.get_or_create(
+            name=workspace_idp_name(fields["name"])
+        )
     directory = Directory(identity_provider=identity_provider, mapped_attributes=mapped, **fields)
     directory.full_clean()
     directory.save()
@@ -213,7 +221,9 @@ def update_schedule(directory: Directory) -> None:
         PeriodicTask.objects.filter(name=name).delete()
         return
     crontab, _ = CrontabSchedule.objects.get_or_create(
-        day_of_month="*", month_of_year="*", timezone=settings.TIME_ZONE,
+        day_of_month="*",
+        month_of_year="*",
+        timezone=settings.TIME_ZONE,
         **{"day_of_week": "*", **spec},
     )
     task = PeriodicTask.objects.filter(name=name).first() or PeriodicTask(name=name)

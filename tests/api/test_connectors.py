@@ -35,7 +35,7 @@ def test_connector_list_shows_state_lists_and_never_the_secret(super_api, direct
     assert first["activation_state"] == "active"
     assert first["version"] == "19.03.0.0"
     assert first["identity_providers"] == [
-        {"id": directory.identity_provider_id, "name": "WorkspaceIDP"}
+        {"id": directory.identity_provider_id, "name": "WorkspaceIDP__corp.example.com"}
     ]
     assert first["directories"] == [{"id": directory.pk, "name": "corp.example.com", "position": 2}]
     assert rows["connector-3"]["directories"] == []

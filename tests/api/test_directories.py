@@ -28,7 +28,10 @@ def test_creating_a_directory_starts_its_list_with_the_sync_connector(
     assert body["sync_connectors"] == [
         {"id": connectors[1].pk, "name": "connector-2", "position": 1}
     ]
-    assert body["identity_provider"] == IdentityProvider.objects.get(name="WorkspaceIDP").pk
+    assert (
+        body["identity_provider"]
+        == IdentityProvider.objects.get(name="WorkspaceIDP__" + body["name"]).pk
+    )
     assert body["mapped_attributes"]["username"] == "uid"
     assert body["user_filter"] == "(objectClass=inetOrgPerson)"
     assert body["users_count"] == 0 and body["groups_count"] == 0

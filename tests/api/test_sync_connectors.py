@@ -134,7 +134,7 @@ def test_identity_provider_shows_its_connectors_and_directories(directory_api, d
     answer = directory_api.get(f"/api/identity-providers/{directory.identity_provider_id}/")
     assert answer.status_code == 200
     body = answer.json()
-    assert body["name"] == "WorkspaceIDP"
+    assert body["name"] == "WorkspaceIDP__corp.example.com"
     assert [c["name"] for c in body["connectors"]] == ["connector-1"]
     assert body["directories"] == [{"id": directory.pk, "name": "corp.example.com"}]
 

@@ -117,7 +117,7 @@ def test_settings_tab_links_to_the_workspace_idp(admin_client, directory):
     html = html.content.decode()
     section = html[html.index("Directory Sync and Authentication") :]
     assert f'href="{directory.identity_provider.get_absolute_url()}"' in section
-    assert ">WorkspaceIDP</a>" in section
+    assert ">WorkspaceIDP__corp.example.com</a>" in section
     assert "s3cret-bind" not in html
 
 

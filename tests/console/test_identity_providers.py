@@ -75,7 +75,7 @@ def test_remove_then_save_dissociates_a_connector(admin_client, directory, conne
     saved = admin_client.post(
         idp_url(directory), {"connector": [connectors[0].pk], "action": "save"}, **HTMX
     )
-    assert "Connectors of WorkspaceIDP saved" in saved.content.decode()
+    assert "Connectors of WorkspaceIDP__corp.example.com saved" in saved.content.decode()
     assert associated_in_db(directory) == ["connector-1"]
 
 
@@ -84,7 +84,10 @@ def test_removing_the_sync_connector_is_refused_on_save(admin_client, directory,
         idp_url(directory), {"connector": [connectors[1].pk], "action": "save"}, **HTMX
     )
     html = response.content.decode()
-    assert "connector-1 syncs a directory of WorkspaceIDP and cannot be removed" in html
+    assert (
+        "connector-1 syncs a directory of WorkspaceIDP__corp.example.com and cannot be removed"
+        in html
+    )
     assert associated_in_db(directory) == ["connector-1"]
 
 
@@ -95,5 +98,5 @@ def test_adding_an_associated_connector_twice_is_refused(admin_client, directory
         **HTMX,
     )
     html = response.content.decode()
-    assert "connector-1 is already associated with WorkspaceIDP" in html
+    assert "connector-1 is already associated with WorkspaceIDP__corp.example.com" in html
     assert associated(html) == ["connector-1"]
