@@ -10,7 +10,7 @@ from console.models import Role, User
 from directories.choices import DirectoryType
 from directories.services import create_directory
 
-pytest_plugins = ["tests.support.fixtures_ldap"]
+pytest_plugins = ["tests.support.fixtures_ldap", "tests.support.fixtures_ad"]
 
 PASSWORD = "correct-horse-battery"
 
