@@ -36,7 +36,10 @@ system-deps:
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test]"
+	mkdir -p var
+	$(PY) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+	  print('\n'.join(p['dependencies'] + p['optional-dependencies']['test']))" > var/requirements.txt
+	$(PY) -m pip install -q -r var/requirements.txt
 	touch $@
 
 $(CLARITY_CSS):

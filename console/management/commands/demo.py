@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.request import urlopen
 
 from django.conf import settings
 from django.core.management import BaseCommand, call_command
@@ -29,7 +28,7 @@ def _port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def _wait(check, what: str, timeout: float = 20.0) -> None:  # noqa: ANN001
+def _wait(check, what: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -41,11 +40,11 @@ def _wait(check, what: str, timeout: float = 20.0) -> None:  # noqa: ANN001
 class Command(BaseCommand):
     help = "Start a complete demo (slapd, 3 agents, Celery worker and beat, web) until Ctrl-C."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--bind", default=os.environ.get("DEMO_BIND", "127.0.0.1:8000"))
         parser.add_argument("--users", type=int, default=int(os.environ.get("DEMO_USERS", "300")))
 
-    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **options) -> None:
         self.children: list[tuple[str, subprocess.Popen]] = []
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
@@ -60,8 +59,12 @@ class Command(BaseCommand):
     def _spawn(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
         log = open(DEMO_DIR / f"{name}.log", "ab")
         proc = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})}, cwd=settings.BASE_DIR,
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            cwd=settings.BASE_DIR,
         )
         self.children.append((name, proc))
         return proc
@@ -90,8 +93,20 @@ class Command(BaseCommand):
         # No Redis running: a private one for the demo.
         port = 6390
         if not _port_open("127.0.0.1", port):
-            self._spawn("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                                  "--save", "", "--appendonly", "no"])
+            self._spawn(
+                "redis",
+                [
+                    "redis-server",
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
+            )
             _wait(lambda: _port_open("127.0.0.1", port), "redis-server")
         return f"redis://127.0.0.1:{port}/0"
 
@@ -109,8 +124,9 @@ class Command(BaseCommand):
         celery_app.conf.broker_url = redis_url
         env = {"REDIS_URL": redis_url, "DJANGO_SETTINGS_MODULE": "console.settings"}
 
-        self.slapd = Slapd(DEMO_DIR / "slapd", Dataset(users=users, groups=12,
-                                                       members_per_group=25))
+        self.slapd = Slapd(
+            DEMO_DIR / "slapd", Dataset(users=users, groups=12, members_per_group=25)
+        )
         if (DEMO_DIR / "slapd" / "db" / "data.mdb").exists():
             self.slapd.write_config()
             self.slapd._loaded = True  # keep entryUUIDs stable across demo restarts
@@ -120,20 +136,62 @@ class Command(BaseCommand):
         host, _, port = bind.rpartition(":")
         service = f"http://{host}:{port}"
         py = sys.executable
-        self._spawn("web", [str(Path(py).parent / "gunicorn"), "console.wsgi", "-b", bind,
-                            "-w", "2", "--access-logfile", "-"], env)
-        self._spawn("worker", [py, "-m", "celery", "-A", "console", "worker", "-l", "info",
-                               "-c", "2", "-n", f"demo-worker@{socket.gethostname()}"], env)
-        self._spawn("beat", [py, "-m", "celery", "-A", "console", "beat", "-l", "info",
-                             "-s", str(DEMO_DIR / "beat-schedule")], env)
+        self._spawn(
+            "web",
+            [
+                str(Path(py).parent / "gunicorn"),
+                "console.wsgi",
+                "-b",
+                bind,
+                "-w",
+                "2",
+                "--access-logfile",
+                "-",
+            ],
+            env,
+        )
+        self._spawn(
+            "worker",
+            [
+                py,
+                "-m",
+                "celery",
+                "-A",
+                "console",
+                "worker",
+                "-l",
+                "info",
+                "-c",
+                "2",
+                "-n",
+                f"demo-worker@{socket.gethostname()}",
+            ],
+            env,
+        )
+        self._spawn(
+            "beat",
+            [
+                py,
+                "-m",
+                "celery",
+                "-A",
+                "console",
+                "beat",
+                "-l",
+                "info",
+                "-s",
+                str(DEMO_DIR / "beat-schedule"),
+            ],
+            env,
+        )
         _wait(lambda: _port_open(host, int(port)), "the web server")
 
         agents = self._start_agents(service, env)
         self._directories()
 
+        from directories.models import Directory
         from synclog.choices import Trigger
         from synclog.services import trigger_sync
-        from directories.models import Directory
 
         for directory in Directory.objects.all():
             trigger_sync(directory, Trigger.MANUAL)
@@ -192,12 +250,27 @@ class Command(BaseCommand):
 
                     code = new_activation_code(connector)
                 subprocess.run(
-                    [py, "-m", "connectors.agent", "activate", "--service", service,
-                     "--code", code, "--listen", f"127.0.0.1:{port}", "--state", str(state)],
-                    check=True, cwd=settings.BASE_DIR, env={**os.environ, **env},
+                    [
+                        py,
+                        "-m",
+                        "connectors.agent",
+                        "activate",
+                        "--service",
+                        service,
+                        "--code",
+                        code,
+                        "--listen",
+                        f"127.0.0.1:{port}",
+                        "--state",
+                        str(state),
+                    ],
+                    check=True,
+                    cwd=settings.BASE_DIR,
+                    env={**os.environ, **env},
                 )
-            proc = self._spawn(f"agent-{n}", [py, "-m", "connectors.agent", "run",
-                                              "--state", str(state)], env)
+            proc = self._spawn(
+                f"agent-{n}", [py, "-m", "connectors.agent", "run", "--state", str(state)], env
+            )
             _wait(lambda p=port: _port_open("127.0.0.1", p), f"agent {name}")
             agents.append((name, proc))
         return agents
@@ -205,7 +278,11 @@ class Command(BaseCommand):
     def _directories(self) -> None:
         from directories.choices import DirectoryType, SyncFrequency
         from directories.models import Directory
-        from directories.services import create_directory, save_sync_connectors
+        from directories.services import (
+            create_directory,
+            save_sync_connectors,
+            set_identity_provider_connectors,
+        )
 
         c1, c2, c3 = (Connector.objects.get(name=f"connector-{n}") for n in (1, 2, 3))
         ldap = {
@@ -220,19 +297,27 @@ class Command(BaseCommand):
         }
         corp = Directory.objects.filter(name="corp.example.com").first()
         if corp is None:
-            corp = create_directory(name="corp.example.com", sync_connector=c1,
-                                    sync_frequency=SyncFrequency.HOURLY, **ldap)
+            corp = create_directory(
+                name="corp.example.com",
+                sync_connector=c1,
+                sync_frequency=SyncFrequency.HOURLY,
+                **ldap,
+            )
             save_sync_connectors(corp, [c1.pk, c2.pk, c3.pk])
         partners = Directory.objects.filter(name="partners.example.com").first()
         if partners is None:
             # Same connectors in another failover order, as the best practice advises.
             partners = create_directory(
-                name="partners.example.com", sync_connector=c3,
+                name="partners.example.com",
+                sync_connector=c3,
                 sync_frequency=SyncFrequency.EVERY_3_HOURS,
-                user_filter="(&(objectClass=inetOrgPerson)(uid=user1*))", **ldap,
+                user_filter="(&(objectClass=inetOrgPerson)(uid=user1*))",
+                **ldap,
             )
             save_sync_connectors(partners, [c3.pk, c2.pk, c1.pk])
         for directory in (corp, partners):
+            # Step 1 of the procedure: the connectors are associated with each WorkspaceIDP.
+            set_identity_provider_connectors(directory.identity_provider, [c1.pk, c2.pk, c3.pk])
             if directory.port != self.slapd.port:
                 directory.port = self.slapd.port
                 directory.save(update_fields=["port"])
