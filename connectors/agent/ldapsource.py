@@ -470,6 +470,9 @@ class DirectorySource:
         template["type"] = "user"
         template["disabled"] = False
 
+        if not is_ad:
+            yield from self._text_users(targets, attrs, template)
+            return
         for base in s.user_dns:
             for page in self._pages(base, s.user_filter, attrs, "users"):
                 for dn, entry in page:
@@ -484,13 +487,42 @@ class DirectorySource:
                         for name in fields:
                             raw = values[0]
                             if name == "id":
-                                record["id"] = (
-                                    _guid(raw, dn) if is_ad else raw.decode("ascii", "replace")
-                                )
+                                record["id"] = _guid(raw, dn)
                             elif name == "disabled":
                                 record["disabled"] = bool(_int(raw) & 2)
                             else:
                                 record[name] = raw.decode("utf-8", "replace")
+                    if record["id"] is None:
+                        raise self._missing_id(dn)
+                    yield record
+
+    def _text_users(
+        self, targets: dict[str, list[str]], attrs: list[str], template: dict[str, Any]
+    ) -> Iterator[dict[str, Any]]:
+        """The users loop for directories whose every field is text (type ``ldap``).
+
+        The hot path of a large sync: each attribute fills one field directly, and
+        the rare attribute mapped to several fields is copied once per entry after.
+        """
+        s = self.settings
+        single = {attr: fields[0] for attr, fields in targets.items()}
+        copies = [(fields[0], extra) for fields in targets.values() for extra in fields[1:]]
+        resolved: dict[str, str] = {}
+        for base in s.user_dns:
+            for page in self._pages(base, s.user_filter, attrs, "users"):
+                for dn, entry in page:
+                    if dn is None:
+                        continue
+                    record = template.copy()
+                    record["dn"] = dn.lower()
+                    for key, values in entry.items():
+                        name = resolved.get(key)
+                        if name is None:
+                            name = resolved[key] = single.get(key.lower(), "")
+                        if name:
+                            record[name] = values[0].decode("utf-8", "replace")
+                    for source, target in copies:
+                        record[target] = record[source]
                     if record["id"] is None:
                         raise self._missing_id(dn)
                     yield record

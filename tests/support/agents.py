@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import http.client
 import json
 import os
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,17 @@ from connectors.agent.state import AgentState, hash_secret, save_state
 from .slapd import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+# Agents still running when the interpreter exits (a test run cut short) are killed,
+# so no stray process keeps a port.
+_LIVE: weakref.WeakSet[AgentProcess] = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for agent in list(_LIVE):
+        agent.kill()
 
 
 class AgentStartError(RuntimeError):
@@ -110,6 +123,7 @@ class AgentProcess:
             )
         finally:
             log.close()
+        _LIVE.add(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

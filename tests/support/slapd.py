@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import base64
 import os
 import shutil
@@ -9,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,6 +210,17 @@ def write_ldif(path: Path, dataset: Dataset) -> Path:
     return path
 
 
+# Servers still running when the interpreter exits (a test run cut short) are killed,
+# so no stray slapd keeps a port.
+_LIVE: weakref.WeakSet[Slapd] = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for server in list(_LIVE):
+        server.kill()
+
+
 class SlapdError(RuntimeError):
     """The throwaway server could not be set up or started."""
 
@@ -358,6 +371,7 @@ class Slapd:
             )
         finally:
             log.close()
+        _LIVE.add(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
