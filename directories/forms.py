@@ -62,6 +62,7 @@ class DirectoryAddForm(ClarityFormMixin, forms.ModelForm):
             "host",
             "port",
             "security",
+            "ca_cert",
             "base_dn",
             "bind_dn",
             "bind_password",
@@ -72,6 +73,7 @@ class DirectoryAddForm(ClarityFormMixin, forms.ModelForm):
             "sync_frequency",
             "sync_connector",
         ]
+        widgets = {"ca_cert": forms.Textarea(attrs={"rows": 3})}
         help_texts = {
             "user_filter": "Leave empty for the default filter of the directory type.",
             "group_filter": "Leave empty for the default filter of the directory type.",
@@ -98,7 +100,17 @@ class DirectorySettingsForm(ClarityFormMixin, forms.ModelForm):
 
     class Meta:
         model = Directory
-        fields = ["name", "host", "port", "security", "base_dn", "bind_dn", "bind_password"]
+        fields = [
+            "name",
+            "host",
+            "port",
+            "security",
+            "ca_cert",
+            "base_dn",
+            "bind_dn",
+            "bind_password",
+        ]
+        widgets = {"ca_cert": forms.Textarea(attrs={"rows": 3})}
 
     def clean_bind_password(self) -> str:
         value = self.cleaned_data.get("bind_password") or ""

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
 from console.fields import EncryptedTextField
 from directories.choices import DirectoryType, Security, SyncFrequency, Weekday
+
+
+def validate_pem_certificates(value: str) -> None:
+    text = value.strip()
+    if text and (
+        "-----BEGIN CERTIFICATE-----" not in text or "-----END CERTIFICATE-----" not in text
+    ):
+        raise ValidationError(
+            "Paste the CA certificate in PEM form, from -----BEGIN CERTIFICATE----- "
+            "to -----END CERTIFICATE-----."
+        )
 
 
 class IdentityProvider(models.Model):
@@ -48,6 +60,12 @@ class Directory(models.Model):
     base_dn = models.CharField("base DN", max_length=500)
     bind_dn = models.CharField("bind DN", max_length=500)
     bind_password = EncryptedTextField(blank=True)
+    ca_cert = models.TextField(
+        "CA certificate",
+        blank=True,
+        validators=[validate_pem_certificates],
+        help_text="PEM certificate(s) the agent trusts for SSL/StartTLS; empty: the system CAs",
+    )
 
     user_dns = models.JSONField("user DNs", default=list, blank=True)
     user_filter = models.CharField(max_length=1000, blank=True)

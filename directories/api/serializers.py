@@ -149,6 +149,7 @@ class DirectorySerializer(serializers.ModelSerializer):
             "host",
             "port",
             "security",
+            "ca_cert",
             "base_dn",
             "bind_dn",
             "bind_password",

@@ -53,7 +53,7 @@ class Received:
 
 
 def request_body(directory: Directory) -> dict:
-    return {
+    body = {
         "directory": {"id": directory.pk, "name": directory.name, "type": directory.type},
         "connection": {
             "host": directory.host,
@@ -69,6 +69,9 @@ def request_body(directory: Directory) -> dict:
         "mapped_attributes": dict(directory.mapped_attributes),
         "page_size": settings.SYNC_PAGE_SIZE,
     }
+    if directory.ca_cert.strip():
+        body["connection"]["ca_cert"] = directory.ca_cert
+    return body
 
 
 _HEALTH_FOR_OUTCOME = {

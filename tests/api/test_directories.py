@@ -247,3 +247,13 @@ def test_synced_groups_show_member_counts(directory_api, directory):
     assert (rows["admins"]["user_members_count"], rows["admins"]["group_members_count"]) == (1, 0)
     found = directory_api.get(url, {"search": "ADM"}).json()["results"]
     assert [g["name"] for g in found] == ["admins"]
+
+
+def test_patch_refuses_a_ca_certificate_that_is_not_pem(directory_api, directory):
+    answer = directory_api.patch(
+        f"/api/directories/{directory.pk}/", {"ca_cert": "garbage"}, format="json"
+    )
+    assert answer.status_code == 400
+    assert "PEM" in str(answer.json()["ca_cert"])
+    directory.refresh_from_db()
+    assert directory.ca_cert == ""

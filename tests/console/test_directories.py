@@ -252,3 +252,11 @@ def test_sync_settings_errors_are_shown_and_nothing_is_saved(admin_client, direc
 
 def test_unknown_sync_settings_tab_is_not_found(admin_client, directory):
     assert admin_client.get(sync_settings_url(directory, "nonsense")).status_code == 404
+
+
+def test_add_directory_refuses_a_ca_certificate_that_is_not_pem(admin_client, connectors):
+    data = add_form(connectors[0].pk, security="ssl", ca_cert="not a certificate")
+    response = admin_client.post(reverse("directories:directory_add"), data)
+    html = response.content.decode()
+    assert "Paste the CA certificate in PEM form" in html
+    assert not Directory.objects.filter(name=data["name"]).exists()

@@ -83,13 +83,15 @@ def agents(agent_factory, transactional_db) -> list[Agent]:
     return out
 
 
-def make_directory(name: str, server: Slapd, sync_connector: Connector, **extra) -> Directory:
+def make_directory(
+    name: str, server: Slapd, sync_connector: Connector, port_override: int | None = None, **extra
+) -> Directory:
     return create_directory(
         name=name,
         type=DirectoryType.LDAP,
         sync_connector=sync_connector,
         host=server.host,
-        port=server.port,
+        port=port_override or server.port,
         base_dn=server.suffix,
         bind_dn=server.root_dn,
         bind_password=server.root_password,
