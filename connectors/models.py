@@ -85,6 +85,9 @@ class ActivationCode(models.Model):
     class Meta:
         ordering = ["-created"]
 
+    def __str__(self) -> str:
+        return f"activation code for {self.connector}"
+
     @classmethod
     def issue(cls, connector: Connector) -> tuple[ActivationCode, str]:
         code = secrets.token_urlsafe(24)
@@ -93,9 +96,6 @@ class ActivationCode(models.Model):
             connector=connector, code_sha256=hash_code(code), expires_at=timezone.now() + ttl
         )
         return row, code
-
-    def __str__(self) -> str:
-        return f"activation code for {self.connector}"
 
     @property
     def is_usable(self) -> bool:

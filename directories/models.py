@@ -211,6 +211,9 @@ class GroupMembership(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.group_id}"
+
 
 class GroupNesting(models.Model):
     """A group that is a direct member of another group."""
@@ -228,3 +231,6 @@ class GroupNesting(models.Model):
                 name="%(app_label)s_%(class)s_not_self",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.child_id} in {self.parent_id}"

@@ -113,12 +113,12 @@ class SyncAttempt(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.connector_name}: {self.outcome}"
+
     @property
     def duration(self):
         return (self.finished_at or timezone.now()) - self.started_at
-
-    def __str__(self) -> str:
-        return f"{self.connector_name}: {self.outcome}"
 
     @property
     def outcome_colour(self) -> str:
