@@ -33,10 +33,15 @@ def ensure_database(url: str) -> None:
 
 
 def vm_hwm_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Peak resident memory of a process and its children (the largest of them)."""
+    import psutil
+
+    peaks = []
+    for proc in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) / 1024)
+    return max(peaks)
 
 
 def raw_read(server, page_size: int) -> tuple[float, list, list]:
@@ -56,22 +61,33 @@ def raw_read(server, page_size: int) -> tuple[float, list, list]:
             _, data, _, controls = conn.result3(msgid)
             out.extend(data)
             cookie = next(
-                (c.cookie for c in controls if c.controlType == SimplePagedResultsControl.controlType),
+                (
+                    c.cookie
+                    for c in controls
+                    if c.controlType == SimplePagedResultsControl.controlType
+                ),
                 b"",
             )
             if not cookie:
                 return out
             ctrl.cookie = cookie
 
-    users = paged(server.people_dn, "(objectClass=inetOrgPerson)",
-                  ["entryUUID", "uid", "givenName", "sn", "mail", "displayName"])
+    users = paged(
+        server.people_dn,
+        "(objectClass=inetOrgPerson)",
+        ["entryUUID", "uid", "givenName", "sn", "mail", "displayName"],
+    )
     groups = paged(server.groups_dn, "(objectClass=groupOfNames)", ["entryUUID", "cn", "member"])
     conn.unbind_s()
     return time.perf_counter() - t0, users, groups
 
 
 def raw_copy(users: list, groups: list) -> float:
-    """COPY the rows a first sync writes (users, groups, memberships, change rows)."""
+    """COPY the rows a first sync writes (users, groups, memberships, change rows).
+
+    Into regular tables shaped like the store's (same columns and indexes, WAL-logged like
+    them) but without foreign keys: the floor any writer of these rows pays.
+    """
     from django.db import connection, transaction
 
     from directories.models import DirectoryGroup, DirectoryUser, GroupMembership
@@ -82,32 +98,72 @@ def raw_copy(users: list, groups: list) -> float:
         raw = cur.cursor
         for model in (DirectoryUser, DirectoryGroup, GroupMembership, SyncChange):
             table = model._meta.db_table
-            raw.execute(f"CREATE TEMP TABLE raw_{table} (LIKE {table} INCLUDING ALL) ON COMMIT DROP")
+            raw.execute(f"CREATE TABLE raw_{table} (LIKE {table} INCLUDING ALL)")
+
         def first(attrs, name):
             return attrs.get(name, [b""])[0].decode()
-        with raw.copy("COPY raw_directories_directoryuser (directory_id, external_id, dn, "
-                      "username, first_name, last_name, email, display_name, upn, disabled, "
-                      "fingerprint, synced_at) FROM STDIN") as copy:
-            for i, (dn, a) in enumerate(users):
-                copy.write_row((1, first(a, "entryUUID"), dn, first(a, "uid"), first(a, "givenName"),
-                                first(a, "sn"), first(a, "mail"), first(a, "displayName"), "",
-                                False, "0" * 32, "2026-01-01T00:00:00Z"))
-        with raw.copy("COPY raw_directories_directorygroup (id, directory_id, external_id, dn, "
-                      "name, fingerprint, synced_at) FROM STDIN") as copy:
+
+        with raw.copy(
+            "COPY raw_directories_directoryuser (directory_id, external_id, dn, "
+            "username, first_name, last_name, email, display_name, upn, disabled, "
+            "fingerprint, synced_at) FROM STDIN"
+        ) as copy:
+            for dn, a in users:
+                copy.write_row(
+                    (
+                        1,
+                        first(a, "entryUUID"),
+                        dn,
+                        first(a, "uid"),
+                        first(a, "givenName"),
+                        first(a, "sn"),
+                        first(a, "mail"),
+                        first(a, "displayName"),
+                        "",
+                        False,
+                        "0" * 32,
+                        "2026-01-01T00:00:00Z",
+                    )
+                )
+        with raw.copy(
+            "COPY raw_directories_directorygroup (id, directory_id, external_id, dn, "
+            "name, fingerprint, synced_at) FROM STDIN"
+        ) as copy:
             for i, (dn, a) in enumerate(groups):
-                copy.write_row((i + 1, 1, first(a, "entryUUID"), dn, first(a, "cn"), "0" * 32,
-                                "2026-01-01T00:00:00Z"))
-        with raw.copy("COPY raw_directories_groupmembership (group_id, user_id) FROM STDIN") as copy:
+                copy.write_row(
+                    (
+                        i + 1,
+                        1,
+                        first(a, "entryUUID"),
+                        dn,
+                        first(a, "cn"),
+                        "0" * 32,
+                        "2026-01-01T00:00:00Z",
+                    )
+                )
+        with raw.copy(
+            "COPY raw_directories_groupmembership (group_id, user_id) FROM STDIN"
+        ) as copy:
             for i, (_dn, a) in enumerate(groups):
                 for j, _member in enumerate(a.get("member", [])):
                     copy.write_row((i + 1, i * 1000 + j))
-        with raw.copy("COPY raw_synclog_syncchange (run_id, kind, action, external_id, name, dn, "
-                      "details) FROM STDIN") as copy:
+        with raw.copy(
+            "COPY raw_synclog_syncchange (run_id, kind, action, external_id, name, dn, "
+            "details) FROM STDIN"
+        ) as copy:
             for dn, a in users:
-                copy.write_row((1, "user", "added", first(a, "entryUUID"), first(a, "uid"), dn, "{}"))
+                copy.write_row(
+                    (1, "user", "added", first(a, "entryUUID"), first(a, "uid"), dn, "{}")
+                )
             for dn, a in groups:
-                copy.write_row((1, "group", "added", first(a, "entryUUID"), first(a, "cn"), dn, "{}"))
-    return time.perf_counter() - t0
+                copy.write_row(
+                    (1, "group", "added", first(a, "entryUUID"), first(a, "cn"), dn, "{}")
+                )
+    elapsed = time.perf_counter() - t0
+    with connection.cursor() as cur:
+        for model in (DirectoryUser, DirectoryGroup, GroupMembership, SyncChange):
+            cur.execute(f"DROP TABLE raw_{model._meta.db_table}")
+    return elapsed
 
 
 def timed_sync(directory) -> tuple[float, object]:
@@ -174,19 +230,38 @@ def main() -> None:
         out.write(msg + "\n")
 
     t0 = time.perf_counter()
-    server = Slapd(work / "slapd", Dataset(users=args.users, groups=args.groups,
-                                           members_per_group=args.members, nested=False,
-                                           non_ascii_every=7)).start()
-    say(f"slapd loaded {args.users} users, {args.groups} groups x {args.members} members "
-        f"in {time.perf_counter() - t0:.1f} s")
+    server = Slapd(
+        work / "slapd",
+        Dataset(
+            users=args.users,
+            groups=args.groups,
+            members_per_group=args.members,
+            nested=False,
+            non_ascii_every=7,
+        ),
+    ).start()
+    say(
+        f"slapd loaded {args.users} users, {args.groups} groups x {args.members} members "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
     agents = AgentFactory(work / "agents")
     flush_broker()
     # The solo pool runs the sync in the worker's main process, whose peak memory is read.
-    worker = Worker("bench", work, concurrency=1, pool="solo", SYNC_PAGE_SIZE=str(args.page_size),
-                    CONNECTOR_PROBE_TIMEOUT=str(settings.CONNECTOR_PROBE_TIMEOUT))
+    worker = Worker(
+        "bench",
+        work,
+        concurrency=1,
+        pool="solo",
+        SYNC_PAGE_SIZE=str(args.page_size),
+        CONNECTOR_PROBE_TIMEOUT=str(settings.CONNECTOR_PROBE_TIMEOUT),
+    )
     try:
         worker.start()
+        # Best of two, so slapd's caches are as warm for the raw read as for the syncs.
         read_s, users, groups = raw_read(server, args.page_size)
+        del users, groups
+        second, users, groups = raw_read(server, args.page_size)
+        read_s = min(read_s, second)
         copy_s = raw_copy(users, groups)
         del users, groups
         raw_limit = read_s + copy_s
@@ -197,8 +272,10 @@ def main() -> None:
         directory = make_directory("bench.example.com", server, connector)
 
         full_s, run = timed_sync(directory)
-        say(f"full sync: {full_s:.2f} s ({run.users_added} users, {run.groups_added} groups, "
-            f"{run.memberships_added} memberships) = {full_s / raw_limit:.2f}x raw limit")
+        say(
+            f"full sync: {full_s:.2f} s ({run.users_added} users, {run.groups_added} groups, "
+            f"{run.memberships_added} memberships) = {full_s / raw_limit:.2f}x raw limit"
+        )
         noop_s, run = timed_sync(directory)
         assert run.changes.count() == 0, "a no-change resync wrote changes"
         say(f"no-change resync: {noop_s:.2f} s = {noop_s / read_s:.2f}x raw read")
@@ -208,8 +285,10 @@ def main() -> None:
         import ldap
 
         for n in range(0, args.users, step):
-            conn.modify_s(f"uid=user{n},{server.people_dn}",
-                          [(ldap.MOD_REPLACE, "sn", [f"Changed{n}".encode()])])
+            conn.modify_s(
+                f"uid=user{n},{server.people_dn}",
+                [(ldap.MOD_REPLACE, "sn", [f"Changed{n}".encode()])],
+            )
         pct_s, run = timed_sync(directory)
         say(f"1% resync: {pct_s:.2f} s ({run.users_updated} users updated)")
 
@@ -235,8 +314,10 @@ def main() -> None:
         finally:
             frozen_agent.thaw()
         frozen = failover_delay(run)
-        say(f"failover delay: refused {refused:.3f} s, frozen {frozen:.3f} s "
-            f"(probe timeout {settings.CONNECTOR_PROBE_TIMEOUT:g} s)")
+        say(
+            f"failover delay: refused {refused:.3f} s, frozen {frozen:.3f} s "
+            f"(probe timeout {settings.CONNECTOR_PROBE_TIMEOUT:g} s)"
+        )
         small.cleanup()
 
         figures = {
@@ -257,8 +338,10 @@ def main() -> None:
             ("no-change resync within 1.3x raw read", noop_s <= 1.3 * read_s),
             ("worker peak under 400 MB", worker_mb < 400),
             ("failover (refused) under 0.5 s", refused < 0.5),
-            ("failover (frozen) under probe timeout + 0.5 s",
-             frozen < settings.CONNECTOR_PROBE_TIMEOUT + 0.5),
+            (
+                "failover (frozen) under probe timeout + 0.5 s",
+                frozen < settings.CONNECTOR_PROBE_TIMEOUT + 0.5,
+            ),
         ]
         for name, ok in targets:
             say(f"target {'met' if ok else 'MISSED'}: {name}")

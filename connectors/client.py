@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import http.client
 import json
 import socket
@@ -115,14 +116,16 @@ class SyncStream:
         """Parsed records as they arrive; a last line cut off mid-way is dropped (no `end`)."""
         fp = self._resp
         loads = json.loads
-        tail = b""
+        # Decoding whole chunks (safe across split characters) spares json a per-line decode.
+        decode = codecs.getincrementaldecoder("utf-8")().decode
+        tail = ""
         try:
             while True:
                 # read1 returns what has arrived, so a record is never held back for more.
                 chunk = fp.read1(1 << 18)
                 if not chunk:
                     return
-                lines = (tail + chunk).split(b"\n")
+                lines = (tail + decode(chunk)).split("\n")
                 tail = lines.pop()
                 for line in lines:
                     if line:

@@ -144,7 +144,10 @@ class SyncConnectorEntry(models.Model):
 
 
 class DirectoryUser(models.Model):
-    directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="users")
+    # The unique (directory, external_id) index serves lookups by directory; no second index.
+    directory = models.ForeignKey(
+        Directory, on_delete=models.CASCADE, related_name="users", db_index=False
+    )
     external_id = models.CharField(max_length=64, help_text="entryUUID or objectGUID")
     dn = models.TextField("DN")
     username = models.CharField(max_length=255)
@@ -172,7 +175,10 @@ class DirectoryUser(models.Model):
 
 
 class DirectoryGroup(models.Model):
-    directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="groups")
+    # The unique (directory, external_id) index serves lookups by directory; no second index.
+    directory = models.ForeignKey(
+        Directory, on_delete=models.CASCADE, related_name="groups", db_index=False
+    )
     external_id = models.CharField(max_length=64)
     dn = models.TextField("DN")
     name = models.CharField(max_length=255)
@@ -201,7 +207,10 @@ class DirectoryGroup(models.Model):
 class GroupMembership(models.Model):
     """A user who is a direct member of a group."""
 
-    group = models.ForeignKey(DirectoryGroup, on_delete=models.CASCADE, related_name="+")
+    # The unique (group, user) index serves lookups by group.
+    group = models.ForeignKey(
+        DirectoryGroup, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     user = models.ForeignKey(DirectoryUser, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
@@ -218,7 +227,9 @@ class GroupMembership(models.Model):
 class GroupNesting(models.Model):
     """A group that is a direct member of another group."""
 
-    parent = models.ForeignKey(DirectoryGroup, on_delete=models.CASCADE, related_name="+")
+    parent = models.ForeignKey(
+        DirectoryGroup, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     child = models.ForeignKey(DirectoryGroup, on_delete=models.CASCADE, related_name="+")
 
     class Meta:

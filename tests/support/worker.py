@@ -71,6 +71,8 @@ class Worker:
                 "info",
                 "-c",
                 str(self.concurrency),
+                "-P",
+                self.pool,
                 "-n",
                 f"{self.name}@%h",
                 "--without-gossip",
@@ -107,12 +109,19 @@ class Worker:
             self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        """SIGTERM, then wait for the pool processes too, so none keeps a database session."""
+        import psutil
+
+        if self.process is None or self.process.poll() is not None:
+            return
+        procs = [psutil.Process(self.process.pid)]
+        procs += procs[0].children(recursive=True)
+        os.killpg(self.process.pid, signal.SIGTERM)
+        _gone, alive = psutil.wait_procs(procs, timeout=15)
+        if alive:
+            self.kill()
+            psutil.wait_procs(alive, timeout=5)
+        self.process.wait(timeout=5)
 
     def log_tail(self, lines: int = 40) -> str:
         try:
