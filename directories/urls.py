@@ -31,6 +31,11 @@ urlpatterns = [
     ),
     path("directories/<int:pk>/sync-now/", views.SyncNowView.as_view(), name="directory_sync_now"),
     path(
+        "directories/<int:pk>/test-connection/",
+        views.TestConnectionView.as_view(),
+        name="directory_test_connection",
+    ),
+    path(
         "directories/<int:pk>/sync-log/", DirectorySyncLogView.as_view(), name="directory_sync_log"
     ),
     path(

@@ -386,6 +386,18 @@ class SyncConnectorsView(ChangeRequiredMixin, View):
         )
 
 
+class TestConnectionView(ChangeRequiredMixin, View):
+    """Settings tab: ask a connector to bind with the stored settings; nothing is saved."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from directories.sync.fetch import test_connection
+
+        directory = get_object_or_404(Directory, pk=pk)
+        result = test_connection(directory)
+        (messages.success if result.ok else messages.error)(request, result.message)
+        return redirect("directories:directory_detail", pk=pk)
+
+
 class SyncNowView(ChangeRequiredMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         directory = get_object_or_404(Directory, pk=pk)

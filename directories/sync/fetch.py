@@ -192,3 +192,52 @@ def _consume(stream: client.SyncStream, connector: Connector, beat: Heartbeat) -
         f"the stream from {connector.name} ended after {count} entries without its end record; "
         "the partial data was discarded",
     )
+
+
+@dataclass(frozen=True)
+class ConnectionTest:
+    ok: bool
+    message: str
+
+
+def test_connection(directory: Directory) -> ConnectionTest:
+    """Ask the first available connector of the list to bind and read the first entry.
+
+    Nothing is stored; the stream is closed as soon as it shows the directory answers.
+    """
+    from directories.services import effective_sync_connectors
+
+    connectors, _ = effective_sync_connectors(directory)
+    problems = []
+    for connector in connectors:
+        try:
+            probe(connector)
+            stream = client.SyncStream(
+                connector.url,
+                connector.secret,
+                request_body(directory),
+                connect_timeout=settings.CONNECTOR_PROBE_TIMEOUT,
+                read_timeout=settings.CONNECTOR_STREAM_TIMEOUT,
+            )
+        except AgentError as exc:
+            problems.append(f"{connector.name}: {exc.message}")
+            continue
+        try:
+            for record in stream.records():
+                kind = record.get("type")
+                if kind == "error":
+                    return ConnectionTest(
+                        False, f"{connector.name} reached the agent, but: {record.get('message')}"
+                    )
+                if kind in ("user", "group", "end"):
+                    found = "found entries" if kind != "end" else "found no users or groups"
+                    return ConnectionTest(
+                        True,
+                        f"{connector.name} bound to {directory.host}:{directory.port} as "
+                        f"{directory.bind_dn or 'anonymous'} and {found}.",
+                    )
+        except AgentError as exc:
+            problems.append(f"{connector.name}: {exc.message}")
+        finally:
+            stream.close()
+    return ConnectionTest(False, "No connector could test the connection: " + "; ".join(problems))

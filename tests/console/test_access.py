@@ -76,6 +76,7 @@ def change_requests(directory: Directory, connectors: list[Connector]) -> list[t
             {"connector": ids[::-1], "version": "1", "action": "save"},
         ),
         (reverse("directories:directory_sync_now", args=[d]), {}),
+        (reverse("directories:directory_test_connection", args=[d]), {}),
         (
             reverse("directories:identityprovider_detail", args=[directory.identity_provider_id]),
             {"connector": ids, "action": "save"},

@@ -42,3 +42,30 @@ def test_health_probe_runs_every_30_seconds_on_beat():
     entry = settings.CELERY_BEAT_SCHEDULE["probe-connectors"]
     assert entry["task"] == "connectors.tasks.probe_connectors"
     assert entry["schedule"].run_every.total_seconds() == 30
+
+
+def test_test_connection_binds_through_a_connector_and_stores_nothing(
+    admin_client, ldap_server, agents
+):
+    from django.urls import reverse
+
+    from directories.models import DirectoryUser
+
+    from .conftest import make_directory
+
+    directory = make_directory("corp.example.com", ldap_server, agents[0].connector)
+    url = reverse("directories:directory_test_connection", args=[directory.pk])
+
+    page = admin_client.post(url, follow=True).content.decode()
+    assert "connector-1 bound to 127.0.0.1" in page
+    assert not DirectoryUser.objects.exists()
+
+    directory.bind_password = "wrong"
+    directory.save()
+    page = admin_client.post(url, follow=True).content.decode()
+    assert "connector-1 reached the agent, but:" in page
+    assert "credentials" in page.lower()
+
+    agents[0].process.stop()
+    page = admin_client.post(url, follow=True).content.decode()
+    assert "No connector could test the connection: connector-1: connection refused" in page
