@@ -71,6 +71,19 @@ def is_supported(health: Health, minimum: str) -> bool:
     return is_at_least(health.version, minimum)
 
 
+def _without_nul(record: dict) -> dict:
+    """NUL cannot be stored in a text column and never belongs in a name: drop it."""
+
+    def clean(value):
+        if isinstance(value, str):
+            return value.replace("\x00", "")
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    return {key: clean(value) for key, value in record.items()}
+
+
 class SyncStream:
     """POST /sync and iterate the NDJSON records as they arrive.
 
@@ -96,6 +109,9 @@ class SyncStream:
                     "Accept": "application/x-ndjson",
                 },
             )
+            # getresponse() hands a "Connection: close" socket to the response and forgets it,
+            # so the stream's read timeout is set on this reference.
+            sock = self._conn.sock
             self._resp = self._conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             self.close()
@@ -109,8 +125,8 @@ class SyncStream:
             if status == 409:
                 raise AgentError("busy", f"{url} is already running a sync")
             raise AgentError("unavailable", f"{url} answered /sync with HTTP {status}: {detail}")
-        if self._conn.sock is not None:
-            self._conn.sock.settimeout(read_timeout)
+        if sock is not None:
+            sock.settimeout(read_timeout)
 
     def records(self) -> Iterator[dict]:
         """Parsed records as they arrive; a last line cut off mid-way is dropped (no `end`)."""
@@ -129,7 +145,10 @@ class SyncStream:
                 tail = lines.pop()
                 for line in lines:
                     if line:
-                        yield loads(line)
+                        record = loads(line)
+                        if "\\u0000" in line:
+                            record = _without_nul(record)
+                        yield record
         except (OSError, http.client.HTTPException) as exc:
             why = _describe(exc, self.url, self._read_timeout)
             raise AgentError("incomplete", f"the stream from {self.url} broke: {why}") from exc

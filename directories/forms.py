@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from connectors.models import Connector
 from console.forms import ClarityFormMixin
 from directories.choices import DEFAULT_MAPPED_ATTRIBUTES, MAPPED_FIELDS
 from directories.models import Directory
+from directories.services import check_password_for_connection_change
 
 
 class DistinguishedNamesField(forms.CharField):
@@ -115,6 +117,16 @@ class DirectorySettingsForm(ClarityFormMixin, forms.ModelForm):
     def clean_bind_password(self) -> str:
         value = self.cleaned_data.get("bind_password") or ""
         return value or self.instance.bind_password
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        typed = self.data.get(self.add_prefix("bind_password"))
+        stored = Directory.objects.get(pk=self.instance.pk)
+        try:
+            check_password_for_connection_change(stored, cleaned, typed)
+        except ValidationError as exc:
+            self.add_error(None, exc)
+        return cleaned
 
     def changed_model_fields(self) -> list[str]:
         fields = [name for name in self.Meta.fields if name != "bind_password"]

@@ -63,6 +63,25 @@ def effective_sync_connectors(directory: Directory) -> tuple[list[Connector], bo
     return [directory.sync_connector], False
 
 
+# Where the stored bind password is sent: changing any of these needs the password again,
+# or an admin who may edit directories could point the agent at their own server and read it.
+CONNECTION_FIELDS = ("host", "port", "security", "ca_cert", "bind_dn")
+
+
+def check_password_for_connection_change(
+    directory: Directory, changes: dict, new_password: str | None
+) -> None:
+    """Refuse a change of where the bind password goes unless the password is given again."""
+    moved = [f for f in CONNECTION_FIELDS if f in changes and changes[f] != getattr(directory, f)]
+    if moved and not new_password:
+        raise ValidationError(
+            {
+                "bind_password": "Enter the bind password again: it is only sent to a changed "
+                f"{', '.join(moved)} when you type it."
+            }
+        )
+
+
 def workspace_idp_name(directory_name: str) -> str:
     return f"WorkspaceIDP__{directory_name}"[:100]
 

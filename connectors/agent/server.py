@@ -25,6 +25,8 @@ from .state import AgentState
 log = logging.getLogger("connectors.agent")
 
 MAX_BODY = 1 << 20
+# More simultaneous connections than a service ever opens; beyond this they are dropped.
+MAX_CONNECTIONS = 32
 # Records are sent in batches of about this many bytes: few syscalls, little memory.
 BATCH_BYTES = 64 * 1024
 # A service that stops reading for this long has given up on the stream.
@@ -67,7 +69,21 @@ class AgentServer(ThreadingHTTPServer):
         self.version = version
         self.default_page_size = default_page_size
         self.sync_lock = threading.Lock()
+        self.connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(address, AgentHandler)
+
+    def process_request(self, request, client_address) -> None:
+        # A flood of connections must not become a flood of threads.
+        if not self.connection_slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connection_slots.release()
 
 
 class AgentHandler(BaseHTTPRequestHandler):
@@ -86,12 +102,17 @@ class AgentHandler(BaseHTTPRequestHandler):
         self._note = ""
         path = self.path.split("?", 1)[0]
         try:
+            if not self._authorized():
+                # The secret is checked before the body is looked at; the body is drained
+                # (not kept) so the 401 is not lost to a connection reset.
+                self._read_body()
+                if self._status == 0:
+                    self._send_json(401, {"error": "unauthorized"})
+                return
             body = self._read_body()
             if body is None:
                 return
-            if not self._authorized():
-                self._send_json(401, {"error": "unauthorized"})
-            elif self.command == "GET" and path == "/health":
+            if self.command == "GET" and path == "/health":
                 self._health()
             elif self.command == "POST" and path == "/sync":
                 self._sync(body)

@@ -14,7 +14,12 @@ from connectors.api.serializers import BriefConnectorSerializer
 from connectors.models import Connector
 from directories.choices import MAPPED_FIELDS
 from directories.models import Directory, DirectoryGroup, DirectoryUser, IdentityProvider
-from directories.services import create_directory, schedule_collisions, update_schedule
+from directories.services import (
+    check_password_for_connection_change,
+    create_directory,
+    schedule_collisions,
+    update_schedule,
+)
 from synclog.api.serializers import SyncRunSummarySerializer
 
 # An LDAP attribute description: a name (RFC 4512 keystring) or a numeric OID.
@@ -216,6 +221,12 @@ class DirectorySerializer(serializers.ModelSerializer):
             }
             if errors:
                 raise serializers.ValidationError(errors)
+            try:
+                check_password_for_connection_change(
+                    self.instance, attrs, attrs.get("bind_password")
+                )
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
         return attrs
 
     def create(self, validated_data: dict) -> Directory:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -13,8 +14,11 @@ from connectors.client import AgentError
 from connectors.models import Connector
 from connectors.services import record_health
 from directories.models import Directory
-from directories.sync.leases import Heartbeat, claim_connector, release_connector
+from directories.sync.leases import Heartbeat, LeaseLost, claim_connector, release_connector
 from synclog.models import SyncRun
+
+# Longest username, name, email or UPN the store keeps (the columns' max_length).
+FIELD_LIMIT = 255
 
 # Order of the values kept per received user; the apply step relies on it.
 USER_COLUMNS = (
@@ -62,7 +66,8 @@ def request_body(directory: Directory) -> dict:
             "base_dn": directory.base_dn,
             "bind_dn": directory.bind_dn,
             "bind_password": directory.bind_password or "",
-            "timeout": settings.CONNECTOR_STREAM_TIMEOUT,
+            # Shorter than the service's read timeout, so the agent's own error arrives first.
+            "timeout": max(3.0, settings.CONNECTOR_STREAM_TIMEOUT / 3),
         },
         "users": {"dns": list(directory.user_dns), "filter": directory.user_filter},
         "groups": {"dns": list(directory.group_dns), "filter": directory.group_filter},
@@ -111,13 +116,7 @@ def fetch(connector: Connector, directory: Directory, run: SyncRun, beat: Heartb
         )
     beat.connector_id = connector.pk
     try:
-        stream = client.SyncStream(
-            connector.url,
-            connector.secret,
-            request_body(directory),
-            connect_timeout=settings.CONNECTOR_PROBE_TIMEOUT,
-            read_timeout=settings.CONNECTOR_STREAM_TIMEOUT,
-        )
+        stream = _open_stream(connector, directory)
         try:
             return _consume(stream, connector, beat)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -129,6 +128,37 @@ def fetch(connector: Connector, directory: Directory, run: SyncRun, beat: Heartb
     finally:
         beat.connector_id = None
         release_connector(connector, run)
+
+
+def _stable_id(record: dict) -> str:
+    ext = record["id"]
+    if not isinstance(ext, str) or not 0 < len(ext) <= 64:
+        raise ValueError(f"stable id {ext!r} is not an entryUUID/objectGUID")
+    return ext
+
+
+def _open_stream(connector: Connector, directory: Directory) -> client.SyncStream:
+    """POST /sync; an agent still answering someone else (409) is waited for, within bounds."""
+    deadline = time.monotonic() + settings.CONNECTOR_BUSY_WAIT
+    while True:
+        try:
+            return client.SyncStream(
+                connector.url,
+                connector.secret,
+                request_body(directory),
+                connect_timeout=settings.CONNECTOR_PROBE_TIMEOUT,
+                read_timeout=settings.CONNECTOR_STREAM_TIMEOUT,
+            )
+        except AgentError as exc:
+            if exc.outcome != "busy" or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _text(value: object, limit: int) -> str:
+    """A string that fits its column (values longer than the column are cut)."""
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    return text if len(text) <= limit else text[:limit]
 
 
 def _consume(stream: client.SyncStream, connector: Connector, beat: Heartbeat) -> Received:
@@ -150,12 +180,14 @@ def _consume(stream: client.SyncStream, connector: Connector, beat: Heartbeat) -
                 record.get("upn") or "",
                 bool(record.get("disabled")),
             )
-            ext = record["id"]
+            if max(map(len, values[1:7])) > FIELD_LIMIT:
+                values = (values[0], *(_text(v, FIELD_LIMIT) for v in values[1:7]), values[7])
+            ext = _stable_id(record)
             users[ext] = values
             user_fps[ext] = fingerprint(values)
         elif kind == "group":
-            ext = record["id"]
-            dn, name = record["dn"], record.get("name") or ""
+            ext = _stable_id(record)
+            dn, name = record["dn"], _text(record.get("name"), FIELD_LIMIT)
             groups[ext] = (dn, name, record.get("members") or [])
             group_fps[ext] = fingerprint((dn, name))
         elif kind == "begin":
@@ -186,6 +218,9 @@ def _consume(stream: client.SyncStream, connector: Connector, beat: Heartbeat) -
         count += 1
         if count & 255 == 0:
             beat.entries_received = count
+            if beat.lost:
+                # Another worker declared this run dead and freed the connector: stop reading.
+                raise LeaseLost
     beat.entries_received = count
     raise AgentError(
         "incomplete",
@@ -212,13 +247,7 @@ def test_connection(directory: Directory) -> ConnectionTest:
     for connector in connectors:
         try:
             probe(connector)
-            stream = client.SyncStream(
-                connector.url,
-                connector.secret,
-                request_body(directory),
-                connect_timeout=settings.CONNECTOR_PROBE_TIMEOUT,
-                read_timeout=settings.CONNECTOR_STREAM_TIMEOUT,
-            )
+            stream = _open_stream(connector, directory)
         except AgentError as exc:
             problems.append(f"{connector.name}: {exc.message}")
             continue

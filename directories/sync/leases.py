@@ -22,6 +22,11 @@ from synclog.models import SyncAttempt, SyncRun
 
 log = logging.getLogger(__name__)
 
+
+class LeaseLost(Exception):
+    """Another worker declared this run dead; its result must not be written."""
+
+
 LOST_MESSAGE = (
     "The worker running this sync stopped before it finished ({why}); "
     "nothing from this run was applied."

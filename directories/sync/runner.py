@@ -16,14 +16,11 @@ from directories.services import effective_sync_connectors
 from directories.sync import leases
 from directories.sync.apply import SafeguardTripped, Stored, apply
 from directories.sync.fetch import Received, fetch
+from directories.sync.leases import LeaseLost
 from synclog.choices import AttemptOutcome, RunStatus
 from synclog.models import SyncAttempt, SyncRun
 
 log = logging.getLogger(__name__)
-
-
-class LeaseLost(Exception):
-    """Another worker declared this run dead; its result must not be written."""
 
 
 def run_sync(run_id: int) -> None:
@@ -63,7 +60,11 @@ def run_sync(run_id: int) -> None:
         log.warning("sync run %s lost its lease; its result was dropped", run_id)
     except Exception as exc:
         log.exception("sync run %s failed", run_id)
-        finish(run, RunStatus.FAILED, f"The sync stopped on an internal error: {exc}")
+        message = f"The sync stopped on an internal error: {exc}"
+        if finish(run, RunStatus.FAILED, message):
+            SyncAttempt.objects.filter(run=run, outcome=AttemptOutcome.RUNNING).update(
+                outcome=AttemptOutcome.INCOMPLETE, finished_at=timezone.now(), message=message
+            )
     finally:
         kick_queued(run.directory_id)
 

@@ -257,3 +257,19 @@ def test_patch_refuses_a_ca_certificate_that_is_not_pem(directory_api, directory
     assert "PEM" in str(answer.json()["ca_cert"])
     directory.refresh_from_db()
     assert directory.ca_cert == ""
+
+
+def test_patch_of_the_host_needs_the_bind_password_again(directory_api, directory):
+    url = f"/api/directories/{directory.pk}/"
+    refused = directory_api.patch(url, {"host": "evil.example.net"}, format="json")
+    assert refused.status_code == 400
+    assert "Enter the bind password again" in str(refused.json()["bind_password"])
+    directory.refresh_from_db()
+    assert directory.host == "127.0.0.1"
+
+    accepted = directory_api.patch(
+        url, {"host": "ldap2.example.com", "bind_password": "typed-again"}, format="json"
+    )
+    assert accepted.status_code == 200
+    directory.refresh_from_db()
+    assert (directory.host, directory.bind_password) == ("ldap2.example.com", "typed-again")

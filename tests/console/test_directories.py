@@ -125,23 +125,45 @@ def test_settings_with_blank_bind_password_keep_the_stored_one(admin_client, dir
     url = reverse("directories:directory_detail", args=[directory.pk])
     data = {
         "name": "corp.example.com",
-        "host": "ldap2.example.com",
-        "port": "636",
-        "security": "ssl",
-        "base_dn": "dc=example,dc=com",
+        "host": "127.0.0.1",
+        "port": "389",
+        "security": "none",
+        "base_dn": "dc=corp,dc=example,dc=com",
         "bind_dn": "cn=admin,dc=example,dc=com",
         "bind_password": "",
     }
     assert admin_client.post(url, data).status_code == 302
     directory.refresh_from_db()
-    assert (directory.host, directory.port, directory.bind_password) == (
-        "ldap2.example.com",
-        636,
+    assert (directory.base_dn, directory.bind_password) == (
+        "dc=corp,dc=example,dc=com",
         "s3cret-bind",
     )
     admin_client.post(url, {**data, "bind_password": "rotated"})
     directory.refresh_from_db()
     assert directory.bind_password == "rotated"
+
+
+def test_moving_the_connection_needs_the_bind_password_again(admin_client, directory):
+    """Otherwise an admin could send the stored password to a server of their own."""
+    url = reverse("directories:directory_detail", args=[directory.pk])
+    data = {
+        "name": "corp.example.com",
+        "host": "evil.example.net",
+        "port": "389",
+        "security": "none",
+        "base_dn": "dc=example,dc=com",
+        "bind_dn": "cn=admin,dc=example,dc=com",
+        "bind_password": "",
+    }
+    refused = admin_client.post(url, data)
+    assert refused.status_code == 200
+    assert "Enter the bind password again" in refused.content.decode()
+    directory.refresh_from_db()
+    assert directory.host == "127.0.0.1"
+
+    assert admin_client.post(url, {**data, "bind_password": "new-secret"}).status_code == 302
+    directory.refresh_from_db()
+    assert (directory.host, directory.bind_password) == ("evil.example.net", "new-secret")
 
 
 def test_settings_error_is_shown_under_the_field_and_nothing_is_saved(admin_client, directory):

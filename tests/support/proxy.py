@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 
@@ -23,12 +24,15 @@ class Relay:
         on_cut: Callable[[], None] | None = None,
         stall: bool = False,
         cut_connections: int = 1,
+        pause: float = 0.0,
     ) -> None:
         self.target_port = target_port
         self.cut_after = cut_after
         self.on_cut = on_cut
         self.stall = stall
         self.cut_connections = cut_connections
+        # With `pause`, the cut is a silence of that many seconds, then the rest passes.
+        self.pause = pause
         self.cut_event = threading.Event()
         self.active_syncs = 0
         self.max_active_syncs = 0
@@ -78,8 +82,15 @@ class Relay:
                 if not data:
                     break
                 if cut and sent + len(data) >= self.cut_after:
-                    client.sendall(data[: max(0, self.cut_after - sent)])
+                    head = max(0, self.cut_after - sent)
+                    client.sendall(data[:head])
                     self.cut_event.set()
+                    if self.pause:
+                        time.sleep(self.pause)
+                        client.sendall(data[head:])
+                        sent += len(data)
+                        cut = False
+                        continue
                     if self.on_cut:
                         self.on_cut()
                     if self.stall:

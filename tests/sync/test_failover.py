@@ -263,3 +263,59 @@ def test_busy_connector_is_recorded_and_the_next_one_used(
     busy = run.attempts.get(position=1)
     assert "syncing another directory" in busy.message
     assert busy.duration.total_seconds() >= BUSY_WAIT
+
+
+def test_a_pause_longer_than_the_probe_timeout_does_not_break_the_stream(
+    worker, agent_factory, slapd_factory, transactional_db
+):
+    """Quiet gaps (a slow LDAP page) are allowed up to the stream timeout, not the probe's."""
+    server = slapd_factory(users=500, groups=4, members_per_group=10)
+    agent = agent_factory("connector-1")
+    relay = Relay(agent.port, cut_after=20_000, pause=PROBE_TIMEOUT + 2)
+    try:
+        connector = register(agent, url=relay.url)
+        directory = make_directory("slow.example.com", server, connector)
+        run = sync(directory)
+    finally:
+        relay.close()
+
+    assert relay.cut_event.is_set()
+    assert run.status == RunStatus.COMPLETED, run.message
+    assert run.attempts.get().duration.total_seconds() > PROBE_TIMEOUT + 2
+    assert_db_equals_ldap(directory, server)
+
+
+def test_values_longer_than_their_column_are_cut_not_fatal(
+    worker, directory_with_list, ldap_server
+):
+    long_name = "Ω" * 300
+    ldap_server.add_user("longname", displayName=long_name, sn="L" * 400)
+
+    run = sync(directory_with_list)
+
+    assert run.status == RunStatus.COMPLETED, run.message
+    user = DirectoryUser.objects.get(directory=directory_with_list, username="longname")
+    assert user.display_name == "Ω" * 255
+    assert user.last_name == "L" * 255
+    assert sync(directory_with_list).changes.count() == 0
+
+
+def test_an_internal_error_closes_the_attempt_it_interrupted(directory_with_list, monkeypatch):
+    from django.db import OperationalError
+
+    from directories.sync import fetch, runner
+    from synclog.models import SyncRun
+
+    def broken_claim(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(fetch, "claim_connector", broken_claim)
+    run = SyncRun.objects.create(directory=directory_with_list)
+
+    runner.run_sync(run.pk)
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "database is locked" in run.message
+    attempt = run.attempts.get()
+    assert attempt.outcome == AttemptOutcome.INCOMPLETE and attempt.finished_at is not None
