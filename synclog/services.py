@@ -18,19 +18,22 @@ def trigger_sync(directory, trigger: str = Trigger.MANUAL, user=None) -> tuple[S
     Returns (run, created). A trigger while a run is queued joins that run, so a directory
     never piles up more than one follow-up behind the running sync.
     """
-    existing = SyncRun.objects.filter(directory=directory, status=RunStatus.QUEUED).first()
-    if existing:
-        return existing, False
-    try:
-        with transaction.atomic():
-            run = SyncRun.objects.create(
-                directory=directory,
-                trigger=trigger,
-                requested_by=user if user and user.is_authenticated else None,
-            )
-    except IntegrityError:
-        # Another trigger queued one between our check and insert: join it.
-        return SyncRun.objects.get(directory=directory, status=RunStatus.QUEUED), False
+    requested_by = user if user and user.is_authenticated else None
+    # Two rounds: the queued run we collide with may be claimed before we can read it.
+    for _ in range(2):
+        existing = SyncRun.objects.filter(directory=directory, status=RunStatus.QUEUED).first()
+        if existing:
+            return existing, False
+        try:
+            with transaction.atomic():
+                run = SyncRun.objects.create(
+                    directory=directory, trigger=trigger, requested_by=requested_by
+                )
+            break
+        except IntegrityError:
+            continue  # another trigger queued one between our check and insert: join it
+    else:
+        raise RuntimeError(f"could not queue a sync of {directory}: the queue kept changing")
     transaction.on_commit(lambda: _enqueue(run.pk))
     return run, True
 
