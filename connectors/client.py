@@ -71,6 +71,12 @@ def is_supported(health: Health, minimum: str) -> bool:
     return is_at_least(health.version, minimum)
 
 
+try:  # several times faster than json on the stream's hot path
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover
+    _loads = json.loads
+
+
 def _without_nul(record: dict) -> dict:
     """NUL cannot be stored in a text column and never belongs in a name: drop it."""
 
@@ -131,7 +137,7 @@ class SyncStream:
     def records(self) -> Iterator[dict]:
         """Parsed records as they arrive; a last line cut off mid-way is dropped (no `end`)."""
         fp = self._resp
-        loads = json.loads
+        loads = _loads
         # Decoding whole chunks (safe across split characters) spares json a per-line decode.
         decode = codecs.getincrementaldecoder("utf-8")().decode
         tail = ""

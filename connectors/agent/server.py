@@ -34,7 +34,21 @@ SOCKET_TIMEOUT = 120.0
 
 # ASCII output (non-ASCII as \u escapes) and no circular check: records are flat, and
 # this is the fastest encoding the json module offers.
-_dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+_json_dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+try:  # orjson, when installed, encodes several times faster; the agent runs without it too
+    import orjson
+
+    def _encode(record: dict[str, Any]) -> bytes:
+        try:
+            return orjson.dumps(record)
+        except orjson.JSONEncodeError:  # e.g. undecodable bytes kept as surrogates
+            return _json_dumps(record).encode()
+
+except ImportError:  # pragma: no cover - exercised where orjson is not installed
+
+    def _encode(record: dict[str, Any]) -> bytes:
+        return _json_dumps(record).encode()
 
 
 class ClientGone(Exception):
@@ -252,28 +266,28 @@ class AgentHandler(BaseHTTPRequestHandler):
 
 
 def _line(record: dict[str, Any]) -> bytes:
-    return (_dumps(record) + "\n").encode()
+    return _encode(record) + b"\n"
 
 
 def _send_records(write: Any, records: Iterable[dict[str, Any]]) -> int:
     """Encode and send records in batches; return how many were sent."""
-    dumps = _dumps
-    batch: list[str] = []
+    encode = _encode
+    batch: list[bytes] = []
     append = batch.append
     size = 0
     count = 0
     for record in records:
-        line = dumps(record)
+        line = encode(record)
         append(line)
         size += len(line)
         if size >= BATCH_BYTES:
             count += len(batch)
-            write(("\n".join(batch) + "\n").encode())
+            write(b"\n".join(batch) + b"\n")
             batch.clear()
             size = 0
     if batch:
         count += len(batch)
-        write(("\n".join(batch) + "\n").encode())
+        write(b"\n".join(batch) + b"\n")
     return count
 
 
