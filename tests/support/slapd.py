@@ -344,7 +344,12 @@ class Slapd:
         if self.running:
             return self
         if not self._loaded:
-            self.load()
+            if (self.db_dir / "data.mdb").exists():
+                # A database left by an earlier run is served as it is, so entryUUIDs stay.
+                self.write_config()
+                self._loaded = True
+            else:
+                self.load()
         fixed = self.port is not None
         for _ in range(1 if fixed else 3):
             if not fixed:

@@ -127,9 +127,6 @@ class Command(BaseCommand):
         self.slapd = Slapd(
             DEMO_DIR / "slapd", Dataset(users=users, groups=12, members_per_group=25)
         )
-        if (DEMO_DIR / "slapd" / "db" / "data.mdb").exists():
-            self.slapd.write_config()
-            self.slapd._loaded = True  # keep entryUUIDs stable across demo restarts
         self.slapd.port = int(os.environ.get("DEMO_LDAP_PORT", "3890"))
         self.slapd.start()
 
