@@ -94,3 +94,8 @@ def test_admin_sets_failover_order_through_the_workspace_idp_and_sync_connectors
             page.screenshot(path=str(ARTIFACTS / "sync-connectors-tab.png"), full_page=True)
         finally:
             browser.close()
+            # Queries made inside Playwright's event loop ran on a connection of that context;
+            # close it here, or it outlives the test and blocks dropping the test database.
+            from django.db import connections
+
+            connections.close_all()
