@@ -79,13 +79,6 @@ def claim_run(run: SyncRun) -> bool:
     return bool(claimed)
 
 
-def is_stale(run: SyncRun) -> bool:
-    return run.status == RunStatus.RUNNING and (
-        (run.lease_until is not None and run.lease_until < timezone.now())
-        or owner_is_dead(run.worker)
-    )
-
-
 def reap(run: SyncRun, why: str) -> bool:
     """Fail a run whose worker is gone, close its open attempts and free its connector."""
     with transaction.atomic():

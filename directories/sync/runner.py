@@ -32,13 +32,7 @@ def run_sync(run_id: int) -> None:
         return
     if run.status == RunStatus.RUNNING:
         # A redelivered message: the worker that had it is gone or still busy with it.
-        if leases.is_stale(run):
-            leases.reap(
-                run,
-                "its lease expired"
-                if not leases.owner_is_dead(run.worker)
-                else "its process is gone",
-            )
+        if leases.reap_stale_runs(run.directory_id):
             kick_queued(run.directory_id)
         return
     if run.status != RunStatus.QUEUED:
