@@ -82,3 +82,29 @@ def test_run_of_an_unreachable_worker_is_taken_over_when_its_lease_expires(
     assert ghost.status == RunStatus.FAILED
     assert "lease expired" in ghost.message
     assert_db_equals_ldap(directory_with_list, ldap_server)
+
+
+def test_sweep_fails_dead_runs_and_restarts_queued_runs_whose_message_was_lost(
+    worker, directory_with_list, ldap_server
+):
+    from directories.tasks import reap_stale_runs
+
+    dead = SyncRun.objects.create(
+        directory=directory_with_list,
+        status=RunStatus.RUNNING,
+        started_at=timezone.now() - timedelta(minutes=5),
+        worker="gone-host:1:1",
+        lease_until=timezone.now() - timedelta(seconds=1),
+    )
+    # Queued two minutes ago, but its task message never reached a worker (e.g. Redis restart).
+    orphan = SyncRun.objects.create(
+        directory=directory_with_list, created=timezone.now() - timedelta(minutes=2)
+    )
+
+    reap_stale_runs()
+
+    dead.refresh_from_db()
+    assert dead.status == RunStatus.FAILED and "lease expired" in dead.message
+    orphan = wait_for_run(orphan)
+    assert orphan.status == RunStatus.COMPLETED, orphan.message
+    assert_db_equals_ldap(directory_with_list, ldap_server)
