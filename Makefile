@@ -48,9 +48,10 @@ $(CLARITY_CSS):
 	cp var/npm/package/clr-ui.min.css $(CLARITY_CSS)
 	cp var/npm/package/LICENSE static/vendor/clr-ui.LICENSE 2>/dev/null || true
 
-lint:
+lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format:
 	$(VENV)/bin/ruff format .

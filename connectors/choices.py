@@ -20,9 +20,10 @@ class HealthState(models.TextChoices):
 
     @classmethod
     def colour(cls, value: str) -> str:
-        return {
+        colours: dict[str, str] = {
             cls.OK: "success",
             cls.UNREACHABLE: "danger",
             cls.UNAUTHORIZED: "danger",
             cls.OUTDATED: "warning",
-        }.get(value, "neutral")
+        }
+        return colours.get(value, "neutral")

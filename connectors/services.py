@@ -72,7 +72,7 @@ def activate(code: str, url: str, host: str, version: str) -> tuple[Connector, s
 
 
 def record_health(connector: Connector, health: str, message: str = "", version: str = "") -> None:
-    fields = {"health": health, "health_message": message[:500]}
+    fields: dict[str, object] = {"health": health, "health_message": message[:500]}
     if health in (HealthState.OK, HealthState.OUTDATED):
         fields["last_seen"] = timezone.now()
     if version:

@@ -23,7 +23,7 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_float(name: str, default: float) -> float:
     value = os.environ.get(name)
-    return default if value in (None, "") else float(value)
+    return float(value) if value else default
 
 
 def env_list(name: str, default: str) -> list[str]:

@@ -184,10 +184,10 @@ class DirectoryGroup(models.Model):
     name = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=32)
     synced_at = models.DateTimeField()
-    members = models.ManyToManyField(
+    members: models.ManyToManyField[DirectoryUser, GroupMembership] = models.ManyToManyField(
         DirectoryUser, through="GroupMembership", related_name="memberships"
     )
-    subgroups = models.ManyToManyField(
+    subgroups: models.ManyToManyField[DirectoryGroup, GroupNesting] = models.ManyToManyField(
         "self", through="GroupNesting", symmetrical=False, related_name="parent_groups"
     )
 

@@ -205,10 +205,10 @@ def schedule_collisions(directory: Directory) -> list[Directory]:
     return [d for d in others if effective_sync_connectors(d)[0][:1] == mine[:1]]
 
 
-def _crontab_for(directory: Directory) -> dict | None:
+def _crontab_for(directory: Directory) -> dict[str, str] | None:
     t = directory.sync_time
     minute, hour = str(t.minute), str(t.hour)
-    return {
+    specs: dict[str, dict[str, str] | None] = {
         SyncFrequency.MANUAL: None,
         SyncFrequency.HOURLY: {"minute": minute, "hour": "*"},
         SyncFrequency.EVERY_3_HOURS: {"minute": minute, "hour": f"{t.hour % 3}-23/3"},
@@ -220,7 +220,8 @@ def _crontab_for(directory: Directory) -> dict | None:
             "hour": hour,
             "day_of_week": str(directory.sync_weekday),
         },
-    }[directory.sync_frequency]
+    }
+    return specs[directory.sync_frequency]
 
 
 def schedule_task_name(directory: Directory) -> str:

@@ -14,13 +14,14 @@ class RunStatus(models.TextChoices):
 
     @classmethod
     def colour(cls, value: str) -> str:
-        return {
+        colours: dict[str, str] = {
             cls.QUEUED: "neutral",
             cls.RUNNING: "info",
             cls.COMPLETED: "success",
             cls.FAILED: "danger",
             cls.SAFEGUARD: "warning",
-        }[value]
+        }
+        return colours[value]
 
 
 ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
@@ -43,9 +44,12 @@ class AttemptOutcome(models.TextChoices):
 
     @classmethod
     def colour(cls, value: str) -> str:
-        return {cls.SUCCEEDED: "success", cls.RUNNING: "info", cls.BUSY: "warning"}.get(
-            value, "danger"
-        )
+        colours: dict[str, str] = {
+            cls.SUCCEEDED: "success",
+            cls.RUNNING: "info",
+            cls.BUSY: "warning",
+        }
+        return colours.get(value, "danger")
 
 
 class ChangeKind(models.TextChoices):

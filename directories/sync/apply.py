@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
@@ -126,7 +127,7 @@ def _old_values(model, ids: list[int], columns: tuple[str, ...]) -> dict[int, tu
     return out
 
 
-def _changed_fields(columns: tuple[str, ...], old: tuple, new: tuple) -> dict[str, list]:
+def _changed_fields(columns: tuple[str, ...], old: tuple, new: tuple) -> dict[str, Any]:
     return {c: [o, n] for c, o, n in zip(columns, old, new, strict=True) if o != n}
 
 
@@ -332,8 +333,8 @@ def apply(
     return counts
 
 
-def _member_details(ext: str, added: Counter, removed: Counter) -> dict[str, int]:
-    out = {}
+def _member_details(ext: str, added: Counter, removed: Counter) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     if added.get(ext):
         out["members_added"] = added[ext]
     if removed.get(ext):

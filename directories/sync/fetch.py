@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 
@@ -57,7 +58,7 @@ class Received:
 
 
 def request_body(directory: Directory) -> dict:
-    body = {
+    body: dict[str, Any] = {
         "directory": {"id": directory.pk, "name": directory.name, "type": directory.type},
         "connection": {
             "host": directory.host,

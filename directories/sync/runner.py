@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -76,7 +77,7 @@ def kick_queued(directory_id: int) -> None:
         transaction.on_commit(lambda: sync_directory.delay(waiting))
 
 
-def finish(run: SyncRun, status: str, message: str = "", **fields) -> bool:
+def finish(run: SyncRun, status: str, message: str = "", **fields: Any) -> bool:
     """running -> final status, only if this worker still holds the run."""
     done = SyncRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING, worker=run.worker).update(
         status=status,
@@ -195,6 +196,7 @@ def _apply(
             if not finish(
                 run,
                 RunStatus.COMPLETED,
+                "",
                 connector_used=used,
                 connector_used_name=used.name,
                 entries_received=received.entries,
