@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from django.db import connection
@@ -234,16 +235,9 @@ def apply(
             )
         bulk.update(U, (*USER_COLUMNS, "fingerprint", "synced_at"), rows)
 
-    group_member_delta: Counter[str] = Counter()
-    group_member_loss: Counter[str] = Counter()
-    for g, _ in members_added:
-        group_member_delta[g] += 1
-    for g, _ in nesting_added:
-        group_member_delta[g] += 1
-    for g, _ in members_removed:
-        group_member_loss[g] += 1
-    for g, _ in nesting_removed:
-        group_member_loss[g] += 1
+    # Per group: how many members (users or subgroups) it gained and lost.
+    group_member_delta = Counter(g for g, _ in chain(members_added, nesting_added))
+    group_member_loss = Counter(g for g, _ in chain(members_removed, nesting_removed))
 
     updated_groups = set(groups.updated)
     membership_only = {
