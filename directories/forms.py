@@ -74,6 +74,8 @@ class DirectoryAddForm(ClarityFormMixin, forms.ModelForm):
             "group_filter",
             "sync_frequency",
             "sync_connector",
+            "safeguard_users_percent",
+            "safeguard_groups_percent",
         ]
         widgets = {"ca_cert": forms.Textarea(attrs={"rows": 3})}
         help_texts = {
@@ -81,9 +83,31 @@ class DirectoryAddForm(ClarityFormMixin, forms.ModelForm):
             "group_filter": "Leave empty for the default filter of the directory type.",
         }
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in MAPPED_FIELDS:
+            field = mapped_attribute_field(name, required=False)
+            field.help_text = "Leave empty for the directory type's default ({})".format(
+                " / ".join(
+                    dict.fromkeys(defaults[name] for defaults in DEFAULT_MAPPED_ATTRIBUTES.values())
+                )
+            )
+            self.fields[f"map_{name}"] = field
+        for name in ("safeguard_users_percent", "safeguard_groups_percent"):
+            # Empty keeps the model's default percentage.
+            self.fields[name].required = False
+
+    def mapped_fields(self) -> list[forms.BoundField]:
+        return [self[f"map_{name}"] for name in MAPPED_FIELDS]
+
     def service_fields(self) -> dict:
         """Keyword arguments for directories.services.create_directory."""
         data = dict(self.cleaned_data)
+        mapped = {name: data.pop(f"map_{name}", "") for name in MAPPED_FIELDS}
+        data["mapped_attributes"] = {name: value for name, value in mapped.items() if value}
+        for name in ("safeguard_users_percent", "safeguard_groups_percent"):
+            if data.get(name) is None:
+                data.pop(name, None)
         # Absent filters let the service pick the defaults of the directory type.
         for key in ("user_filter", "group_filter"):
             if not data.get(key):
@@ -188,6 +212,17 @@ _MAPPED_LABELS = {
 }
 
 
+def mapped_attribute_field(name: str, required: bool) -> forms.RegexField:
+    return forms.RegexField(
+        label=_MAPPED_LABELS.get(name, name),
+        max_length=100,
+        required=required,
+        regex=r"^[A-Za-z][A-Za-z0-9-]*(;[A-Za-z0-9-]+)*$",
+        error_messages={"invalid": "Enter an LDAP attribute name, e.g. givenName."},
+        widget=forms.TextInput(attrs={"class": "clr-input"}),
+    )
+
+
 class MappedAttributesForm(forms.Form):
     """Which directory attribute feeds each user field."""
 
@@ -198,14 +233,7 @@ class MappedAttributesForm(forms.Form):
         kwargs.setdefault("initial", {name: current.get(name, "") for name in MAPPED_FIELDS})
         super().__init__(*args, **kwargs)
         for name in MAPPED_FIELDS:
-            self.fields[name] = forms.RegexField(
-                label=_MAPPED_LABELS.get(name, name),
-                max_length=100,
-                required=name == "username",
-                regex=r"^[A-Za-z][A-Za-z0-9-]*(;[A-Za-z0-9-]+)*$",
-                error_messages={"invalid": "Enter an LDAP attribute name, e.g. givenName."},
-                widget=forms.TextInput(attrs={"class": "clr-input"}),
-            )
+            self.fields[name] = mapped_attribute_field(name, required=name == "username")
 
     def mapped_attributes(self) -> dict[str, str]:
         return {name: self.cleaned_data[name] for name in MAPPED_FIELDS if self.cleaned_data[name]}

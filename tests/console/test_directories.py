@@ -282,3 +282,27 @@ def test_add_directory_refuses_a_ca_certificate_that_is_not_pem(admin_client, co
     html = response.content.decode()
     assert "Paste the CA certificate in PEM form" in html
     assert not Directory.objects.filter(name=data["name"]).exists()
+
+
+def test_add_directory_takes_mapped_attributes_and_safeguards(admin_client, connectors):
+    data = add_form(
+        connectors[0].pk,
+        map_username="userPrincipalName",
+        map_email="proxyAddresses",
+        safeguard_users_percent="25",
+    )
+    response = admin_client.post(reverse("directories:directory_add"), data)
+    assert response.status_code == 302
+    directory = Directory.objects.get(name=data["name"])
+    assert directory.mapped_attributes["username"] == "userPrincipalName"
+    assert directory.mapped_attributes["email"] == "proxyAddresses"
+    assert directory.mapped_attributes["first_name"] == "givenName"  # the AD default
+    assert (directory.safeguard_users_percent, directory.safeguard_groups_percent) == (25, 10)
+
+
+def test_add_directory_refuses_a_bad_attribute_name_next_to_its_field(admin_client, connectors):
+    data = add_form(connectors[0].pk, map_username="not an attribute!")
+    html = admin_client.post(reverse("directories:directory_add"), data).content.decode()
+    field = html[html.index('id="id_map_username"') :]
+    assert "Enter an LDAP attribute name" in field[:2000]
+    assert not Directory.objects.filter(name=data["name"]).exists()
