@@ -145,9 +145,9 @@ class DirectorySettingsForm(ClarityFormMixin, forms.ModelForm):
     def clean(self) -> dict:
         cleaned = super().clean()
         typed = self.data.get(self.add_prefix("bind_password"))
-        stored = Directory.objects.get(pk=self.instance.pk)
         try:
-            check_password_for_connection_change(stored, cleaned, typed)
+            # The instance still holds the stored values: the form writes them after clean().
+            check_password_for_connection_change(self.instance, cleaned, typed)
         except ValidationError as exc:
             self.add_error(None, exc)
         return cleaned

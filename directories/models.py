@@ -143,6 +143,28 @@ class SyncConnectorEntry(models.Model):
         return f"{self.directory} #{self.position}: {self.connector}"
 
 
+class DirectoryUserQuerySet(models.QuerySet):
+    def search(self, text: str) -> DirectoryUserQuerySet:
+        """Users whose username, names or email contain `text` (case ignored)."""
+        if not text:
+            return self
+        return self.filter(
+            models.Q(username__icontains=text)
+            | models.Q(first_name__icontains=text)
+            | models.Q(last_name__icontains=text)
+            | models.Q(display_name__icontains=text)
+            | models.Q(email__icontains=text)
+        )
+
+
+class DirectoryGroupQuerySet(models.QuerySet):
+    def search(self, text: str) -> DirectoryGroupQuerySet:
+        """Groups whose name or DN contains `text` (case ignored)."""
+        if not text:
+            return self
+        return self.filter(models.Q(name__icontains=text) | models.Q(dn__icontains=text))
+
+
 class DirectoryUser(models.Model):
     # The unique (directory, external_id) index serves lookups by directory; no second index.
     directory = models.ForeignKey(
@@ -160,6 +182,8 @@ class DirectoryUser(models.Model):
     # Digest of the synced attributes: a resync compares digests instead of every column.
     fingerprint = models.CharField(max_length=32)
     synced_at = models.DateTimeField()
+
+    objects = DirectoryUserQuerySet.as_manager()
 
     class Meta:
         ordering = ["username"]
@@ -187,6 +211,7 @@ class DirectoryGroup(models.Model):
     members: models.ManyToManyField[DirectoryUser, GroupMembership] = models.ManyToManyField(
         DirectoryUser, through="GroupMembership", related_name="memberships"
     )
+    objects = DirectoryGroupQuerySet.as_manager()
     subgroups: models.ManyToManyField[DirectoryGroup, GroupNesting] = models.ManyToManyField(
         "self", through="GroupNesting", symmetrical=False, related_name="parent_groups"
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -504,15 +504,11 @@ class DirectoryUserListView(View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         directory = get_object_or_404(Directory, pk=pk)
         context = _users_groups_context(request, directory, "users")
-        users = directory.users.annotate(groups_count=Count("memberships")).order_by("username")
-        if q := context["q"]:
-            users = users.filter(
-                Q(username__icontains=q)
-                | Q(first_name__icontains=q)
-                | Q(last_name__icontains=q)
-                | Q(display_name__icontains=q)
-                | Q(email__icontains=q)
-            )
+        users = (
+            directory.users.search(context["q"])
+            .annotate(groups_count=Count("memberships"))
+            .order_by("username")
+        )
         context["page_obj"] = paginate(request, users, PAGE_SIZE)
         return render_page(
             request, "directories/directory_users.html", "directories/_user_table.html", context
@@ -523,9 +519,11 @@ class DirectoryGroupListView(View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         directory = get_object_or_404(Directory, pk=pk)
         context = _users_groups_context(request, directory, "groups")
-        groups = directory.groups.annotate(members_count=Count("members")).order_by("name")
-        if q := context["q"]:
-            groups = groups.filter(Q(name__icontains=q) | Q(dn__icontains=q))
+        groups = (
+            directory.groups.search(context["q"])
+            .annotate(members_count=Count("members"))
+            .order_by("name")
+        )
         context["page_obj"] = paginate(request, groups, PAGE_SIZE)
         return render_page(
             request, "directories/directory_groups.html", "directories/_group_table.html", context

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, IntegerField, Model, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, Model, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -213,16 +213,7 @@ class DirectoryViewSet(
     @action(detail=True, methods=["get"], serializer_class=DirectoryUserSerializer)
     def users(self, request: Request, pk: str | None = None) -> Response:
         """Users synced from the directory."""
-        users = self.get_object().users.all()
-        search = request.query_params.get("search", "").strip()
-        if search:
-            users = users.filter(
-                Q(username__icontains=search)
-                | Q(display_name__icontains=search)
-                | Q(first_name__icontains=search)
-                | Q(last_name__icontains=search)
-                | Q(email__icontains=search)
-            )
+        users = self.get_object().users.search(request.query_params.get("search", "").strip())
         page = self.paginate_queryset(users)
         return self.get_paginated_response(DirectoryUserSerializer(page, many=True).data)
 
@@ -230,13 +221,15 @@ class DirectoryViewSet(
     @action(detail=True, methods=["get"], serializer_class=DirectoryGroupSerializer)
     def groups(self, request: Request, pk: str | None = None) -> Response:
         """Groups synced from the directory, with their direct member counts."""
-        groups = self.get_object().groups.annotate(
-            user_members_count=count_of(GroupMembership, "group"),
-            group_members_count=count_of(GroupNesting, "parent"),
-        )
         search = request.query_params.get("search", "").strip()
-        if search:
-            groups = groups.filter(name__icontains=search)
+        groups = (
+            self.get_object()
+            .groups.search(search)
+            .annotate(
+                user_members_count=count_of(GroupMembership, "group"),
+                group_members_count=count_of(GroupNesting, "parent"),
+            )
+        )
         page = self.paginate_queryset(groups)
         return self.get_paginated_response(DirectoryGroupSerializer(page, many=True).data)
 
