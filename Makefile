@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := slapd ldap-utils libldap2-dev libsasl2-dev chromium samba samba-ad-dc redis-server
+APT_PACKAGES := slapd ldap-utils libldap2-dev libsasl2-dev chromium samba samba-ad-dc samba-ad-provision redis-server
 CLARITY_VERSION := 18.2.0
 CLARITY_CSS := static/vendor/clr-ui.min.css
 
