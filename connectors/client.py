@@ -1,4 +1,4 @@
-"""The service's HTTP client for connector agents: health probes and sync streams."""
+"""The service's HTTP client for connector agents: health probes, sync streams, lookups."""
 
 from __future__ import annotations
 
@@ -65,6 +65,36 @@ def probe(url: str, secret: str, timeout: float) -> Health:
         return Health(name=str(data.get("name", "")), version=str(data.get("version", "")))
     except (ValueError, AttributeError) as exc:
         raise AgentError("unavailable", f"{url} sent an unreadable /health answer") from exc
+
+
+def lookup(url: str, secret: str, body: dict, timeout: float) -> list[dict]:
+    """POST /lookup: whether each of ``body["dns"]`` names an entry (see the protocol)."""
+    conn, prefix = _connection(url, timeout)
+    try:
+        conn.request(
+            "POST",
+            f"{prefix}/lookup",
+            body=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"},
+        )
+        resp = conn.getresponse()
+        data = resp.read(64 << 20)
+    except (OSError, http.client.HTTPException) as exc:
+        raise AgentError("unavailable", _describe(exc, url, timeout)) from exc
+    finally:
+        conn.close()
+    if resp.status == 401:
+        raise AgentError("unauthorized", f"{url} refused the connector secret (401)")
+    try:
+        answer = json.loads(data)
+        if not isinstance(answer, dict):
+            raise ValueError("not an object")
+    except ValueError as exc:
+        raise AgentError("unavailable", f"{url} sent an unreadable /lookup answer") from exc
+    if resp.status != 200 or not isinstance(answer.get("entries"), list):
+        detail = answer.get("message") or answer.get("error") or f"HTTP {resp.status}"
+        raise AgentError("directory_error", f"{url} could not look the DNs up: {detail}")
+    return answer["entries"]
 
 
 def is_supported(health: Health, minimum: str) -> bool:

@@ -61,3 +61,42 @@ class ChangeAction(models.TextChoices):
     ADDED = "added", "Added"
     UPDATED = "updated", "Updated"
     DELETED = "deleted", "Deleted"
+
+
+class WarningKind(models.TextChoices):
+    """What a run could not sync: a member value, or a whole entry."""
+
+    UNRESOLVED_MEMBER = "unresolved_member", "Unresolved member reference"
+    SKIPPED_ENTRY = "skipped_entry", "Skipped entry"
+
+
+class WarningReason(models.TextChoices):
+    # Why a group's member value matches no synced user or group.
+    OUTSIDE_SCOPE = "outside_scope", "Outside the synced user and group DNs"
+    NO_ENTRY = "no_entry", "Names no entry in the directory"
+    NOT_SYNCED = "not_synced", "Names an entry that is not a synced user or group"
+    SKIPPED_ENTRY = "skipped_entry", "Names an entry that was skipped"
+    NOT_CHECKED = "not_checked", "Inside the synced DNs but no synced entry (not looked up)"
+    INVALID_DN = "invalid_dn", "Not a valid DN"
+    # Why an entry was not synced.
+    NO_STABLE_ID = "no_stable_id", "No entryUUID / objectGUID"
+    NO_USERNAME = "no_username", "No value for the username attribute"
+    DUPLICATE_USERNAME = "duplicate_username", "Username held by another entry"
+    DUPLICATE_ID = "duplicate_id", "Stable id already seen on another entry"
+
+    @classmethod
+    def kind(cls, value: str) -> str:
+        """The WarningKind a reason belongs to."""
+        if value in _ENTRY_REASONS:
+            return WarningKind.SKIPPED_ENTRY
+        return WarningKind.UNRESOLVED_MEMBER
+
+
+_ENTRY_REASONS = frozenset(
+    {
+        WarningReason.NO_STABLE_ID,
+        WarningReason.NO_USERNAME,
+        WarningReason.DUPLICATE_USERNAME,
+        WarningReason.DUPLICATE_ID,
+    }
+)

@@ -6,7 +6,18 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from synclog.choices import AttemptOutcome, ChangeAction, ChangeKind, RunStatus, Trigger
+from synclog.choices import (
+    AttemptOutcome,
+    ChangeAction,
+    ChangeKind,
+    RunStatus,
+    Trigger,
+    WarningKind,
+    WarningReason,
+)
+
+# A run lists at most this many warnings one by one; its counts cover all of them.
+WARNINGS_LISTED = 1000
 
 
 class SyncRun(models.Model):
@@ -45,6 +56,16 @@ class SyncRun(models.Model):
     groups_deleted = models.PositiveIntegerField(default=0)
     memberships_added = models.PositiveIntegerField(default=0)
     memberships_removed = models.PositiveIntegerField(default=0)
+    # What the run could not sync (each listed as a SyncWarning, up to WARNINGS_LISTED).
+    unresolved_references = models.PositiveIntegerField(
+        default=0, help_text="Group member values that match no synced user or group"
+    )
+    skipped_entries = models.PositiveIntegerField(
+        default=0, help_text="User and group entries that could not be synced"
+    )
+    warning_counts = models.JSONField(
+        default=dict, blank=True, help_text="How many warnings of each reason"
+    )
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -86,6 +107,17 @@ class SyncRun(models.Model):
     @property
     def snapshot_names(self) -> list[str]:
         return [entry["name"] for entry in self.connector_snapshot]
+
+    @property
+    def has_warnings(self) -> bool:
+        return bool(self.unresolved_references or self.skipped_entries)
+
+    @property
+    def warning_summary(self) -> list[tuple[str, int]]:
+        """(reason label, count) for each reason the run met, most frequent first."""
+        labels = dict(WarningReason.choices)
+        counts = sorted(self.warning_counts.items(), key=lambda item: (-item[1], item[0]))
+        return [(labels.get(reason, reason), count) for reason, count in counts]
 
 
 class SyncAttempt(models.Model):
@@ -152,3 +184,26 @@ class SyncChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name} {self.action}"
+
+
+class SyncWarning(models.Model):
+    """Something a run could not sync: a member value it could not resolve, or an entry."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="warnings")
+    kind = models.CharField(max_length=20, choices=WarningKind.choices)
+    reason = models.CharField(max_length=20, choices=WarningReason.choices)
+    # The skipped entry, or the group whose member value could not be resolved.
+    entry_type = models.CharField(max_length=8, choices=ChangeKind.choices)
+    external_id = models.CharField(max_length=64, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    dn = models.TextField("DN", blank=True)
+    # The member value as the directory returned it (unresolved references).
+    value = models.TextField(blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+        indexes = [models.Index(fields=["run", "kind", "reason"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()}: {self.value or self.dn}"

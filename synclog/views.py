@@ -13,10 +13,11 @@ from console.views import paginate, render_page
 from directories.models import Directory
 from directories.views import directory_context
 from synclog.choices import ChangeAction, ChangeKind
-from synclog.models import SyncAttempt, SyncRun
+from synclog.models import WARNINGS_LISTED, SyncAttempt, SyncRun
 
 RUNS_PER_PAGE = 20
 CHANGES_PER_PAGE = 50
+WARNINGS_PER_PAGE = 50
 
 
 def runs_with_attempts() -> QuerySet[SyncRun]:
@@ -74,6 +75,11 @@ class SyncRunDetailView(View):
             "directory": run.directory,
             "attempts": run.attempts.order_by("position"),
             "changes_page": paginate(request, changes, CHANGES_PER_PAGE),
+            "warnings_page": paginate(request, run.warnings.all(), WARNINGS_PER_PAGE, "wpage"),
+            "warnings_listed": WARNINGS_LISTED,
+            "warnings_unlisted": max(
+                0, run.unresolved_references + run.skipped_entries - WARNINGS_LISTED
+            ),
             "kind": kind if kind in ChangeKind.values else "",
             "action": action if action in ChangeAction.values else "",
             "kinds": ChangeKind.choices,

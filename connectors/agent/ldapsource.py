@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ldap
-import ldap.dn
 from ldap.controls import SimplePagedResultsControl
+
+from connectors.protocol import dn as dnlib
+from connectors.protocol.records import pick_value
 
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 100_000
@@ -58,6 +60,9 @@ ID_ATTRIBUTE = {"ldap": "entryUUID", "ad": "objectGUID"}
 # so a mapping cannot change what the reader itself asks for.
 _ATTRIBUTE_RE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)+)$")
 _RANGE_PREFIX = "member;range="
+# Most DNs one /lookup request may ask about, and how many searches are in flight at once.
+MAX_LOOKUP = 1000
+LOOKUP_WINDOW = 64
 _PAGED_OID = SimplePagedResultsControl.controlType
 
 
@@ -179,13 +184,23 @@ class SyncSettings:
             bind_password=bind_password,
             timeout=float(timeout),
             ca_cert=ca_cert,
-            user_dns=_outermost(user_dns or (base_dn,)),
+            user_dns=dnlib.outermost(user_dns or (base_dn,)),
             user_filter=user_filter,
-            group_dns=_outermost(group_dns or (base_dn,)),
+            group_dns=dnlib.outermost(group_dns or (base_dn,)),
             group_filter=group_filter,
             mapped_attributes=mapping,
             page_size=page_size,
         )
+
+
+def lookup_dns(body: Any) -> list[str]:
+    """The ``dns`` of a /lookup request body; raise :class:`RequestError` when malformed."""
+    dns = _object(body, "request body").get("dns")
+    if not isinstance(dns, list) or not all(isinstance(dn, str) for dn in dns):
+        raise RequestError("dns must be a list of strings")
+    if len(dns) > MAX_LOOKUP:
+        raise RequestError(f"dns may hold at most {MAX_LOOKUP} DNs")
+    return dns
 
 
 def _object(value: Any, where: str) -> dict[str, Any]:
@@ -215,35 +230,6 @@ def _scope(value: Any, where: str, defaults: Mapping[str, str]) -> tuple[tuple[s
         raise RequestError(f"{where}.dns must be a list of strings")
     filterstr = _string(value.get("filter"), f"{where}.filter") or defaults[where]
     return tuple(dn.strip() for dn in dns if dn.strip()), filterstr
-
-
-def _dn_key(dn: str) -> tuple[str, ...]:
-    """A comparable form of a DN (RDNs in order, case folded), or the raw text if unparsable."""
-    try:
-        rdns = ldap.dn.str2dn(dn)
-    except ldap.DECODING_ERROR:
-        return (dn.lower(),)
-    return tuple(
-        "+".join(sorted(f"{attr.lower()}={value.lower()}" for attr, value, _ in rdn))
-        for rdn in rdns
-    )
-
-
-def _outermost(dns: tuple[str, ...]) -> tuple[str, ...]:
-    """Drop DNs that repeat or lie under another listed DN, so no entry is read twice."""
-    keys = [_dn_key(dn) for dn in dns]
-    kept: list[str] = []
-    kept_keys: list[tuple[str, ...]] = []
-    for dn, key in zip(dns, keys, strict=True):
-        if key in kept_keys:
-            continue
-        covered = any(
-            len(other) < len(key) and key[len(key) - len(other) :] == other for other in keys
-        )
-        if not covered:
-            kept.append(dn)
-            kept_keys.append(key)
-    return tuple(kept)
 
 
 def _ldap_message(exc: ldap.LDAPError) -> str:
@@ -447,6 +433,61 @@ class DirectorySource:
                 except ldap.LDAPError:
                     pass
 
+    def lookup(self, dns: list[str]) -> list[dict[str, Any]]:
+        """Whether each DN names an entry, and its object classes if it does.
+
+        Base-scope reads, a window of them in flight at once. ``exists`` is None when
+        the server gave another answer than the entry or "no such object".
+        """
+        conn = self.conn
+        assert conn is not None, "open() first"
+        timeout = self.settings.timeout
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(dns), LOOKUP_WINDOW):
+            pending: list[tuple[str, int | None]] = []
+            for dn in dns[start : start + LOOKUP_WINDOW]:
+                try:
+                    msgid = conn.search_ext(
+                        dn, ldap.SCOPE_BASE, "(objectClass=*)", ["objectClass", self._id_attr]
+                    )
+                except ldap.LDAPError:
+                    msgid = None  # refused before it was sent: not a DN libldap accepts
+                pending.append((dn, msgid))
+            for dn, msgid in pending:
+                out.append(self._lookup_result(dn, msgid, timeout))
+        return out
+
+    def _lookup_result(self, dn: str, msgid: int | None, timeout: float) -> dict[str, Any]:
+        conn = self.conn
+        assert conn is not None
+        if msgid is None:
+            return {"dn": dn, "exists": False, "detail": "not a valid DN"}
+        try:
+            _, entries = conn.result(msgid, all=1, timeout=timeout)
+        except (ldap.NO_SUCH_OBJECT, ldap.INVALID_DN_SYNTAX) as exc:
+            return {"dn": dn, "exists": False, "detail": _ldap_message(exc)}
+        except (ldap.TIMEOUT, ldap.SERVER_DOWN) as exc:
+            raise self._error(exc, "search", dn, "entry") from None
+        except ldap.LDAPError as exc:
+            return {"dn": dn, "exists": None, "detail": _ldap_message(exc)}
+        id_key = self._id_attr.lower()
+        for entry_dn, attrs in entries:
+            if entry_dn is None:
+                continue
+            found: dict[str, Any] = {"dn": dn, "exists": True, "entry_dn": entry_dn, "id": None}
+            found["object_classes"] = []
+            for name, values in attrs.items():
+                lowered = name.lower()
+                if lowered == "objectclass":
+                    found["object_classes"] = [v.decode("utf-8", "replace") for v in values]
+                elif lowered == id_key and values:
+                    raw = values[0]
+                    found["id"] = (
+                        _guid(raw, entry_dn) if self._is_ad else raw.decode("ascii", "replace")
+                    )
+            return found
+        return {"dn": dn, "exists": None, "detail": "the server returned no entry"}
+
     def users(self) -> Iterator[dict[str, Any]]:
         """Yield one ``user`` record per user entry, in directory order, page by page."""
         s = self.settings
@@ -479,21 +520,18 @@ class DirectorySource:
                     if dn is None:
                         continue  # a search continuation reference
                     record = template.copy()
-                    record["dn"] = dn.lower()
+                    record["dn"] = dn
                     for key, values in entry.items():
                         fields = resolved.get(key)
                         if fields is None:
                             fields = resolved[key] = tuple(targets.get(key.lower(), ()))
                         for name in fields:
-                            raw = values[0]
                             if name == "id":
-                                record["id"] = _guid(raw, dn)
+                                record["id"] = _guid(values[0], dn)
                             elif name == "disabled":
-                                record["disabled"] = bool(_int(raw) & 2)
+                                record["disabled"] = bool(_int(values[0]) & 2)
                             else:
-                                record[name] = raw.decode("utf-8", "replace")
-                    if record["id"] is None:
-                        raise self._missing_id(dn)
+                                record[name] = _text(dn, key, values)
                     yield record
 
     def _text_users(
@@ -514,17 +552,18 @@ class DirectorySource:
                     if dn is None:
                         continue
                     record = template.copy()
-                    record["dn"] = dn.lower()
+                    record["dn"] = dn
                     for key, values in entry.items():
                         name = resolved.get(key)
                         if name is None:
                             name = resolved[key] = single.get(key.lower(), "")
                         if name:
-                            record[name] = values[0].decode("utf-8", "replace")
+                            if len(values) == 1:
+                                record[name] = values[0].decode("utf-8", "replace")
+                            else:
+                                record[name] = _text(dn, key, values)
                     for source, target in copies:
                         record[target] = record[source]
-                    if record["id"] is None:
-                        raise self._missing_id(dn)
                     yield record
 
     def groups(self) -> Iterator[dict[str, Any]]:
@@ -551,24 +590,20 @@ class DirectorySource:
                             raw = values[0]
                             group_id = _guid(raw, dn) if is_ad else raw.decode("ascii", "replace")
                         elif lowered == "cn":
-                            name = values[0].decode("utf-8", "replace")
+                            name = _text(dn, key, values)
                         elif lowered in ("member", "uniquemember"):
                             members.extend(v.decode("utf-8", "replace") for v in values)
                         elif lowered.startswith(_RANGE_PREFIX):
                             members.extend(v.decode("utf-8", "replace") for v in values)
                             ranged = _range_end(lowered, dn)
-                    if group_id is None:
-                        raise self._missing_id(dn)
                     if ranged is not None and ranged[1] != "*":
                         members.extend(self._more_members(dn, ranged[1]))
-                    dn_lower = dn.lower()
                     yield {
                         "type": "group",
                         "id": group_id,
-                        "dn": dn_lower,
+                        "dn": dn,
                         "name": name,
-                        # An empty groupOfNames usually names itself as its only member.
-                        "members": [m for m in (v.lower() for v in members) if m and m != dn_lower],
+                        "members": members,
                     }
 
     def _more_members(self, dn: str, high: str) -> Iterator[str]:
@@ -617,19 +652,19 @@ class DirectorySource:
                 return
             nxt = int(end) + 1
 
-    def _missing_id(self, dn: str) -> DirectoryError:
-        return DirectoryError(
-            "ldap_error",
-            f"entry {dn} on {self.settings.address} has no {self._id_attr}; "
-            "the agent needs it as the entry's stable id",
-        )
-
 
 def _guid(raw: bytes, dn: str) -> str:
     """objectGUID's 16 bytes (little-endian fields, as AD stores them) as a UUID string."""
     if len(raw) != 16:
         raise DirectoryError("ldap_error", f"objectGUID of {dn} is {len(raw)} bytes, not 16")
     return str(uuid.UUID(bytes_le=raw))
+
+
+def _text(dn: str, attribute: str, values: list[bytes]) -> str:
+    """The value a record keeps of an attribute (one rule for several values: pick_value)."""
+    if len(values) == 1:
+        return values[0].decode("utf-8", "replace")
+    return pick_value(dn, attribute, [v.decode("utf-8", "replace") for v in values])
 
 
 def _int(raw: bytes) -> int:

@@ -19,6 +19,7 @@ from .ldapsource import (
     DirectorySource,
     RequestError,
     SyncSettings,
+    lookup_dns,
 )
 from .state import AgentState
 
@@ -130,6 +131,8 @@ class AgentHandler(BaseHTTPRequestHandler):
                 self._health()
             elif self.command == "POST" and path == "/sync":
                 self._sync(body)
+            elif self.command == "POST" and path == "/lookup":
+                self._lookup(body)
             else:
                 self._send_json(404, {"error": "not found"})
         except (ConnectionError, TimeoutError, ClientGone) as exc:
@@ -200,17 +203,47 @@ class AgentHandler(BaseHTTPRequestHandler):
             200, {"name": self.server.state.name, "version": self.server.version, "status": "ok"}
         )
 
-    def _sync(self, body: bytes) -> None:
+    def _settings(self, body: bytes) -> tuple[SyncSettings, Any] | None:
+        """The request's directory settings and decoded body, or None after a 400."""
         try:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             self._send_json(400, {"error": f"request body is not valid JSON: {exc}"})
-            return
+            return None
         try:
-            settings = SyncSettings.from_request(payload, self.server.default_page_size)
+            return SyncSettings.from_request(payload, self.server.default_page_size), payload
+        except RequestError as exc:
+            self._send_json(400, {"error": str(exc)})
+            return None
+
+    def _lookup(self, body: bytes) -> None:
+        """Which of the given DNs name an entry: one JSON answer, no sync lock needed."""
+        parsed = self._settings(body)
+        if parsed is None:
+            return
+        settings, payload = parsed
+        try:
+            dns = lookup_dns(payload)
         except RequestError as exc:
             self._send_json(400, {"error": str(exc)})
             return
+        self._note = f"directory={settings.directory_id} dns={len(dns)}"
+        source = DirectorySource(settings)
+        try:
+            source.open()
+            entries = source.lookup(dns)
+        except DirectoryError as exc:
+            self._send_json(502, {"error": exc.code, "message": exc.message})
+            return
+        finally:
+            source.close()
+        self._send_json(200, {"entries": entries})
+
+    def _sync(self, body: bytes) -> None:
+        parsed = self._settings(body)
+        if parsed is None:
+            return
+        settings = parsed[0]
         lock = self.server.sync_lock
         if not lock.acquire(blocking=False):
             self._send_json(409, {"error": "busy"})

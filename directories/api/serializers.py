@@ -340,3 +340,13 @@ class DirectoryGroupSerializer(serializers.ModelSerializer):
             "synced_at",
         ]
         read_only_fields = fields
+
+
+class GroupMemberSerializer(serializers.Serializer):
+    """A direct member of a group: a synced user or a synced group."""
+
+    type = serializers.ChoiceField(choices=["user", "group"], read_only=True)
+    id = serializers.IntegerField(read_only=True)
+    external_id = serializers.CharField(read_only=True)
+    dn = serializers.CharField(read_only=True, help_text="As the directory spells it")
+    name = serializers.CharField(read_only=True, help_text="Username, or the group's name")

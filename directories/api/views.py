@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, IntegerField, Model, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import (
+    CharField,
+    Count,
+    F,
+    IntegerField,
+    Model,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import ValidationError
@@ -17,6 +29,7 @@ from directories.api.serializers import (
     DirectoryGroupSerializer,
     DirectorySerializer,
     DirectoryUserSerializer,
+    GroupMemberSerializer,
     IdentityProviderConnectorsSerializer,
     IdentityProviderSerializer,
     SyncConnectorsSerializer,
@@ -232,6 +245,39 @@ class DirectoryViewSet(
         )
         page = self.paginate_queryset(groups)
         return self.get_paginated_response(DirectoryGroupSerializer(page, many=True).data)
+
+    @extend_schema(responses=GroupMemberSerializer(many=True))
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"groups/(?P<group_id>[0-9]+)/members",
+        serializer_class=GroupMemberSerializer,
+    )
+    def group_members(
+        self, request: Request, pk: str | None = None, group_id: str = ""
+    ) -> Response:
+        """A synced group's direct members (users, then groups), as the directory lists them."""
+        directory = self.get_object()
+        group = directory.groups.filter(pk=int(group_id)).first()
+        if group is None:
+            raise NotFound("No such group in this directory.")
+        columns = ("type", "id", "external_id", "dn", "name")
+        users = (
+            DirectoryUser.objects.filter(memberships=group)
+            .annotate(type=Value("user", output_field=CharField()), name=F("username"))
+            .order_by()
+            .values_list(*columns)
+        )
+        subgroups = (
+            DirectoryGroup.objects.filter(parent_groups=group)
+            .annotate(type=Value("group", output_field=CharField()))
+            .order_by()
+            .values_list(*columns)
+        )
+        members = users.union(subgroups, all=True).order_by("type", "name", "id")
+        page = self.paginate_queryset(members)
+        rows = [dict(zip(columns, row, strict=True)) for row in page]
+        return self.get_paginated_response(GroupMemberSerializer(rows, many=True).data)
 
 
 class IdentityProviderViewSet(viewsets.ReadOnlyModelViewSet):

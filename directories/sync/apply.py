@@ -11,6 +11,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from connectors.protocol import dn as dnlib
 from directories.models import (
     Directory,
     DirectoryGroup,
@@ -107,10 +108,9 @@ def _diff(stored: dict[str, tuple[int, str]], incoming: dict[str, str]) -> _Diff
     return d
 
 
-def _check_safeguard(kind: str, diff: _Diff, stored: int, percent: int) -> None:
+def _check_safeguard(kind: str, changed: int, stored: int, percent: int) -> None:
     if not stored:
         return
-    changed = len(diff.updated) + len(diff.deleted)
     share = 100.0 * changed / stored
     if share > percent:
         raise SafeguardTripped(
@@ -130,6 +130,26 @@ def _old_values(model, ids: list[int], columns: tuple[str, ...]) -> dict[int, tu
 
 def _changed_fields(columns: tuple[str, ...], old: tuple, new: tuple) -> dict[str, Any]:
     return {c: [o, n] for c, o, n in zip(columns, old, new, strict=True) if o != n}
+
+
+def _respelled(old: tuple, new: tuple) -> bool:
+    """Only the DN's spelling changed (its first value); the entry is the same as before.
+
+    Such updates are written (names are kept as the directory spells them) but do not
+    count towards a safeguard: nothing anyone's access depends on changed.
+    """
+    if old[1:] != new[1:]:
+        return False
+    try:
+        return dnlib.key(old[0]) == dnlib.key(new[0])
+    except dnlib.InvalidDN:
+        return False
+
+
+def _counted(diff: _Diff, old: dict[int, tuple], stored: dict, new: dict) -> int:
+    """Updates and deletions that count towards a safeguard."""
+    respelled = sum(1 for ext in diff.updated if _respelled(old[stored[ext][0]], new[ext]))
+    return len(diff.updated) - respelled + len(diff.deleted)
 
 
 def apply(
@@ -153,24 +173,30 @@ def apply(
     user_fps, group_fps = received.user_fps, received.group_fps
     users = _diff(stored_users, user_fps)
     groups = _diff(stored_groups, group_fps)
+    old_users = _old_values(
+        DirectoryUser, [stored_users[e][0] for e in users.updated], USER_COLUMNS
+    )
+    new_groups = {ext: received.groups[ext][:2] for ext in groups.updated}
+    old_groups = _old_values(
+        DirectoryGroup, [stored_groups[e][0] for e in groups.updated], GROUP_COLUMNS
+    )
     if safeguards:
-        _check_safeguard("users", users, len(stored_users), directory.safeguard_users_percent)
-        _check_safeguard("groups", groups, len(stored_groups), directory.safeguard_groups_percent)
+        _check_safeguard(
+            "users",
+            _counted(users, old_users, stored_users, received.users),
+            len(stored_users),
+            directory.safeguard_users_percent,
+        )
+        _check_safeguard(
+            "groups",
+            _counted(groups, old_groups, stored_groups, new_groups),
+            len(stored_groups),
+            directory.safeguard_groups_percent,
+        )
 
     # Memberships wanted, as (group id, member id) pairs of stable ids.
-    user_by_dn = {values[0]: ext for ext, values in received.users.items()}
-    group_by_dn = {g[0]: ext for ext, g in received.groups.items()}
-    want_members: set[tuple[str, str]] = set()
-    want_nesting: set[tuple[str, str]] = set()
-    for gext, (_dn, _name, members) in received.groups.items():
-        for member in members:
-            uext = user_by_dn.get(member)
-            if uext is not None:
-                want_members.add((gext, uext))
-                continue
-            cext = group_by_dn.get(member)
-            if cext is not None and cext != gext:
-                want_nesting.add((gext, cext))
+    want_members = received.resolution.members
+    want_nesting = received.resolution.nesting
     have_members, have_nesting = stored.members, stored.nesting
     members_added = want_members - have_members
     members_removed = have_members - want_members
@@ -216,12 +242,11 @@ def apply(
 
     if users.updated:
         ids = [stored_users[e][0] for e in users.updated]
-        old = _old_values(DirectoryUser, ids, USER_COLUMNS)
         rows = []
         for ext, pk in zip(users.updated, ids, strict=True):
             new = received.users[ext]
             rows.append((pk, *new, user_fps[ext], now))
-            details = _changed_fields(USER_COLUMNS, old[pk], new)
+            details = _changed_fields(USER_COLUMNS, old_users[pk], new)
             changes.append(
                 (
                     run_id,
@@ -247,12 +272,11 @@ def apply(
     }
     if groups.updated:
         ids = [stored_groups[e][0] for e in groups.updated]
-        old = _old_values(DirectoryGroup, ids, GROUP_COLUMNS)
         rows = []
         for ext, pk in zip(groups.updated, ids, strict=True):
             dn, name, _members = received.groups[ext]
             rows.append((pk, dn, name, group_fps[ext], now))
-            details = _changed_fields(GROUP_COLUMNS, old[pk], (dn, name))
+            details = _changed_fields(GROUP_COLUMNS, old_groups[pk], (dn, name))
             details.update(_member_details(ext, group_member_delta, group_member_loss))
             changes.append(
                 (run_id, ChangeKind.GROUP, ChangeAction.UPDATED, ext, name, dn, json.dumps(details))

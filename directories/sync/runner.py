@@ -18,6 +18,7 @@ from directories.sync import leases
 from directories.sync.apply import SafeguardTripped, Stored, apply
 from directories.sync.fetch import Received, fetch
 from directories.sync.leases import LeaseLost
+from directories.sync.report import record_warnings, warning_message
 from synclog.choices import AttemptOutcome, RunStatus
 from synclog.models import SyncAttempt, SyncRun
 
@@ -193,22 +194,28 @@ def _apply(
             counts = apply(
                 run.pk, directory, received, safeguards=not run.first_sync, stored=stored
             )
+            warnings = record_warnings(run.pk, received)
             if not finish(
                 run,
                 RunStatus.COMPLETED,
-                "",
+                warning_message(warnings),
                 connector_used=used,
                 connector_used_name=used.name,
                 entries_received=received.entries,
                 **counts.as_dict(),
+                **warnings,
             ):
                 raise LeaseLost
     except SafeguardTripped as exc:
-        finish(
-            run,
-            RunStatus.SAFEGUARD,
-            str(exc),
-            connector_used=used,
-            connector_used_name=used.name,
-            entries_received=received.entries,
-        )
+        with transaction.atomic():
+            warnings = record_warnings(run.pk, received)
+            if not finish(
+                run,
+                RunStatus.SAFEGUARD,
+                str(exc),
+                connector_used=used,
+                connector_used_name=used.name,
+                entries_received=received.entries,
+                **warnings,
+            ):
+                transaction.set_rollback(True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from synclog.models import SyncAttempt, SyncChange, SyncRun
+from synclog.models import SyncAttempt, SyncChange, SyncRun, SyncWarning
 
 
 class SyncRunDirectorySerializer(serializers.Serializer):
@@ -78,6 +78,9 @@ class SyncRunSerializer(serializers.ModelSerializer):
             "groups_deleted",
             "memberships_added",
             "memberships_removed",
+            "unresolved_references",
+            "skipped_entries",
+            "warning_counts",
             "attempts",
         ]
         read_only_fields = fields
@@ -97,4 +100,21 @@ class SyncChangeSerializer(serializers.ModelSerializer):
     class Meta:
         model = SyncChange
         fields = ["id", "kind", "action", "external_id", "name", "dn", "details"]
+        read_only_fields = fields
+
+
+class SyncWarningSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SyncWarning
+        fields = [
+            "id",
+            "kind",
+            "reason",
+            "entry_type",
+            "external_id",
+            "name",
+            "dn",
+            "value",
+            "detail",
+        ]
         read_only_fields = fields

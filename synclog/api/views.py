@@ -11,8 +11,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import ValidationError
 
-from synclog.api.serializers import SyncChangeSerializer, SyncRunSerializer
-from synclog.choices import ChangeAction, ChangeKind, RunStatus
+from synclog.api.serializers import (
+    SyncChangeSerializer,
+    SyncRunSerializer,
+    SyncWarningSerializer,
+)
+from synclog.choices import ChangeAction, ChangeKind, RunStatus, WarningKind, WarningReason
 from synclog.models import SyncRun
 
 
@@ -78,3 +82,28 @@ class SyncRunViewSet(viewsets.ReadOnlyModelViewSet):
             changes = changes.filter(action=change_action)
         page = self.paginate_queryset(changes)
         return self.get_paginated_response(SyncChangeSerializer(page, many=True).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", OpenApiTypes.STR, enum=WarningKind.values),
+            OpenApiParameter("reason", OpenApiTypes.STR, enum=WarningReason.values),
+        ],
+        responses=SyncWarningSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], serializer_class=SyncWarningSerializer)
+    def warnings(self, request: Request, pk: str | None = None) -> Response:
+        """What the run could not sync: unresolved member values and skipped entries.
+
+        The run's `unresolved_references`, `skipped_entries` and `warning_counts` count
+        all of them; this list holds the first 1,000.
+        """
+        run = self.get_object()
+        warnings = run.warnings.all()
+        kind = choice_param(request, "kind", WarningKind, "kind of warning")
+        if kind:
+            warnings = warnings.filter(kind=kind)
+        reason = choice_param(request, "reason", WarningReason, "warning reason")
+        if reason:
+            warnings = warnings.filter(reason=reason)
+        page = self.paginate_queryset(warnings)
+        return self.get_paginated_response(SyncWarningSerializer(page, many=True).data)

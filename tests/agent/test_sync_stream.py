@@ -36,7 +36,7 @@ def test_full_sync_streams_begin_then_users_then_groups_then_end(agent, slapd):
     assert records[-1] == {"type": "end", "users": users, "groups": groups}
 
 
-def test_user_records_carry_entry_uuid_lowercased_dn_and_default_mapped_attributes(agent, slapd):
+def test_user_records_carry_entry_uuid_dn_and_default_mapped_attributes(agent, slapd):
     uuids = slapd.entry_uuids(slapd.people_dn, "(objectClass=inetOrgPerson)")
 
     users = by_type(agent.sync(sync_body(slapd)))["user"]
@@ -110,7 +110,7 @@ def test_non_ascii_names_arrive_intact(agent, slapd):
         )
 
 
-def test_group_records_list_direct_members_as_lowercased_dns_including_nested_groups(agent, slapd):
+def test_group_records_list_direct_members_as_dns_including_nested_groups(agent, slapd):
     uuids = slapd.entry_uuids(slapd.groups_dn, "(objectClass=groupOfNames)")
 
     groups = {r["dn"]: r for r in by_type(agent.sync(sync_body(slapd)))["group"]}
@@ -126,14 +126,21 @@ def test_group_records_list_direct_members_as_lowercased_dns_including_nested_gr
     assert dataset.group_dn(child).lower() in groups[dataset.group_dn(parent).lower()]["members"]
 
 
-def test_member_dns_written_in_mixed_case_are_lowercased(agent, slapd):
+def test_dns_and_member_values_come_exactly_as_the_directory_returns_them(agent, slapd):
     slapd.add_user("Mixed")
     group = slapd.add_group("Team", ["UID=Mixed,OU=People,DC=Example,DC=Com"])
+    # What slapd itself answers (it rewrites values written over LDAP into its own form).
+    [(stored_dn, attrs)] = slapd.connect().search_s(group, 0, attrlist=["member"])
+    stored_members = [v.decode() for v in attrs["member"]]
+    assert stored_members != ["uid=mixed,ou=people,dc=example,dc=com"]
 
-    groups = {r["dn"]: r for r in by_type(agent.sync(sync_body(slapd)))["group"]}
+    records = by_type(agent.sync(sync_body(slapd)))
+    groups = {r["dn"]: r for r in records["group"]}
+    users = {r["username"]: r for r in records["user"]}
 
-    assert groups[group.lower()]["members"] == ["uid=mixed,ou=people,dc=example,dc=com"]
-    assert groups[group.lower()]["name"] == "Team"
+    assert groups[stored_dn]["members"] == stored_members
+    assert groups[stored_dn]["name"] == "Team"
+    assert users["Mixed"]["dn"] == "uid=Mixed,ou=people,dc=example,dc=com"
 
 
 def test_group_of_unique_names_members_are_read(agent, slapd_factory):
@@ -150,12 +157,13 @@ def test_group_of_unique_names_members_are_read(agent, slapd_factory):
         assert len(expected) == 4
 
 
-def test_empty_group_placeholder_self_membership_is_not_reported(agent, slapd):
+def test_empty_group_placeholder_self_membership_is_reported_as_read(agent, slapd):
     group = slapd.add_group("empty")  # groupOfNames needs a member: it names itself
 
     groups = {r["dn"]: r for r in by_type(agent.sync(sync_body(slapd)))["group"]}
 
-    assert groups[group.lower()]["members"] == []
+    # The agent reports what it read; the service leaves a group's own DN out.
+    assert groups[group]["members"] == [group]
 
 
 def test_empty_dns_mean_search_under_the_base_dn(agent, slapd):

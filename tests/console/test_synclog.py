@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from directories.models import Directory
-from synclog.choices import RunStatus
-from synclog.models import SyncRun
+from synclog.choices import RunStatus, WarningKind, WarningReason
+from synclog.models import SyncRun, SyncWarning
 from tests.console.conftest import HTMX, make_run
 
 pytestmark = pytest.mark.django_db
@@ -136,3 +136,65 @@ def test_sync_log_of_all_directories_lists_runs_with_their_directory(admin_clien
     html = admin_client.get(reverse("synclog:syncrun_list")).content.decode()
     assert f'id="run-{finished_run.pk}"' in html
     assert "corp.example.com" in html
+
+
+@pytest.fixture
+def run_with_warnings(directory) -> SyncRun:
+    run = make_run(
+        directory,
+        RunStatus.COMPLETED,
+        unresolved_references=1203,
+        skipped_entries=1,
+        warning_counts={"no_entry": 1200, "outside_scope": 3, "no_username": 1},
+    )
+    for n in range(60):
+        SyncWarning.objects.create(
+            run=run,
+            kind=WarningKind.UNRESOLVED_MEMBER,
+            reason=WarningReason.NO_ENTRY,
+            entry_type="group",
+            external_id="g-1",
+            name="R&D, Europe",
+            dn="cn=R&D\\2C Europe,ou=groups,dc=example,dc=com",
+            value=f"uid=ghost{n},ou=people,dc=example,dc=com",
+            detail="no such entry",
+        )
+    SyncWarning.objects.create(
+        run=run,
+        kind=WarningKind.SKIPPED_ENTRY,
+        reason=WarningReason.NO_USERNAME,
+        entry_type="user",
+        dn="cn=No Username,ou=people,dc=example,dc=com",
+        detail="the entry has no uid, which holds the username",
+    )
+    return run
+
+
+def test_sync_log_row_warns_of_what_a_completed_run_could_not_sync(admin_client, run_with_warnings):
+    html = admin_client.get(sync_log_url(run_with_warnings.directory)).content.decode()
+    row = html[html.index(f'id="run-{run_with_warnings.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert "Completed" in row
+    assert "1,203 unresolved member references · 1 skipped entry" in row
+    assert f"{run_with_warnings.get_absolute_url()}#warnings" in row
+
+
+def test_run_page_lists_each_unsynced_value_with_its_reason(admin_client, run_with_warnings):
+    url = run_with_warnings.get_absolute_url()
+    html = admin_client.get(url).content.decode()
+    section = html[html.index('id="warnings"') : html.index('id="changes"')]
+    assert "<strong>1,200</strong> names no entry in the directory" in section
+    assert "<strong>1</strong> no value for the username attribute" in section
+    assert section.count('class="warning-row"') == 50
+    assert "uid=ghost0,ou=people,dc=example,dc=com" in section
+    assert "R&amp;D, Europe" in section and "cn=R&amp;D\\2C Europe" in section
+    assert "Page 1 of 2" in section
+    assert "204 more are only counted" in section
+    second = admin_client.get(url + "?wpage=2").content.decode()
+    assert "cn=No Username,ou=people,dc=example,dc=com" in second
+
+
+def test_run_without_warnings_says_everything_was_synced(admin_client, finished_run):
+    html = admin_client.get(finished_run.get_absolute_url()).content.decode()
+    assert 'id="warnings"' not in html
+    assert "Nothing: every member value and entry was synced" in html
