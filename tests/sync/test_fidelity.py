@@ -14,6 +14,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from directories.models import DirectoryGroup, DirectoryUser
+from directories.sync.fetch import USER_COLUMNS, fingerprint
 from synclog.choices import RunStatus
 from tests.support.fidelity import (
     GROUPS_DN,
@@ -267,3 +268,57 @@ def test_every_kind_of_loose_end_is_reported_with_its_reason(worker, fidelity, a
     ]
     assert dup["dn"] == f"cn=Duplicate of u1,{STAFF_DN}"
     assert f"uid=u1,{PEOPLE_DN}" in dup["detail"]
+
+
+def test_dns_an_earlier_version_stored_lowercased_are_respelled_without_tripping_safeguards(
+    worker, fidelity, agent_factory, api
+):
+    """Earlier versions stored every DN lowercased; the first sync after an upgrade writes
+    the directory's spelling back without counting it as a change of the entries."""
+    server, _data = fidelity
+    connector = register(agent_factory("fidelity-agent"))
+    directory = make_directory("fidelity.example.com", server, connector)
+    assert sync(directory).status == RunStatus.COMPLETED
+    # What the earlier version left in the store: DNs lowercased, fingerprints over them.
+    respelled = 0
+    for user in DirectoryUser.objects.filter(directory=directory):
+        if user.dn != user.dn.lower():
+            respelled += 1
+        user.dn = user.dn.lower()
+        user.fingerprint = fingerprint(tuple(getattr(user, c) for c in USER_COLUMNS))
+        user.save()
+    assert respelled > 100
+    assert directory.safeguard_users_percent == 10
+
+    run = sync(directory)
+
+    assert run.status == RunStatus.COMPLETED, run.message
+    assert run.users_updated == respelled
+    assert_store_equals_directory(api, directory, run, server)
+
+
+def test_a_username_a_second_entry_takes_stays_with_the_entry_that_had_it(
+    worker, fidelity, agent_factory, api
+):
+    server, data = fidelity
+    connector = register(agent_factory("fidelity-agent"))
+    directory = make_directory("fidelity.example.com", server, connector)
+    assert sync(directory).status == RunStatus.COMPLETED
+    holder = DirectoryUser.objects.get(directory=directory, username="u100")
+    # An entry read before the holder takes the same username (in other case).
+    taker = data.user_list[3]
+    server.connect().modify_s(taker.dn, [(ldap.MOD_REPLACE, "uid", [b"U100"])])
+
+    run = sync(directory)
+
+    assert run.status == RunStatus.COMPLETED, run.message
+    kept = DirectoryUser.objects.get(directory=directory, username__iexact="u100")
+    assert kept.external_id == holder.external_id
+    warnings = api.get(
+        f"/api/sync-runs/{run.pk}/warnings/", {"reason": "duplicate_username"}
+    ).json()["results"]
+    taker_dn = server.connect().search_s(taker.dn, ldap.SCOPE_BASE, attrlist=["1.1"])[0][0]
+    [warning] = [w for w in warnings if w["name"] == "U100"]
+    assert warning["dn"] == taker_dn
+    assert warning["name"] == "U100"
+    assert holder.dn in warning["detail"]

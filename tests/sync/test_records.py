@@ -1,0 +1,105 @@
+"""Records the service cannot store are skipped and named, never dropped silently."""
+
+from __future__ import annotations
+
+import pytest
+
+from directories.sync.fetch import Received, _consume, settle
+from synclog.choices import WarningReason
+
+pytestmark = pytest.mark.django_db
+
+
+class FakeStream:
+    def __init__(self, records):
+        self._records = records
+
+    def records(self):
+        yield from self._records
+
+
+class FakeBeat:
+    entries_received = 0
+    lost = False
+
+
+class FakeConnector:
+    name = "connector-1"
+
+
+def user(ext, dn, username, **fields):
+    return {"type": "user", "id": ext, "dn": dn, "username": username, **fields}
+
+
+def consume(records) -> Received:
+    stream = FakeStream(
+        [
+            {"type": "begin"},
+            *records,
+            {
+                "type": "end",
+                "users": sum(r["type"] == "user" for r in records),
+                "groups": sum(r["type"] == "group" for r in records),
+            },
+        ]
+    )
+    return _consume(stream, FakeConnector(), FakeBeat(), "uid")
+
+
+def test_entries_without_id_or_username_or_with_a_repeated_id_are_skipped_with_reasons(directory):
+    received = consume(
+        [
+            user("a", "uid=a,ou=people,dc=example,dc=com", "a"),
+            user(None, "uid=b,ou=people,dc=example,dc=com", "b"),
+            user("c", "cn=C,ou=people,dc=example,dc=com", None),
+            user("c2", "cn=C2,ou=people,dc=example,dc=com", "   "),
+            user("a", "uid=a2,ou=people,dc=example,dc=com", "a2"),
+            {
+                "type": "group",
+                "id": None,
+                "dn": "cn=g,ou=groups,dc=example,dc=com",
+                "name": "g",
+                "members": ["uid=a,ou=people,dc=example,dc=com"],
+            },
+        ]
+    )
+
+    assert set(received.users) == {"a"}
+    reasons = [(s.dn, s.reason) for s in received.skipped]
+    assert reasons == [
+        ("uid=b,ou=people,dc=example,dc=com", WarningReason.NO_STABLE_ID),
+        ("cn=C,ou=people,dc=example,dc=com", WarningReason.NO_USERNAME),
+        ("cn=C2,ou=people,dc=example,dc=com", WarningReason.NO_USERNAME),
+        ("uid=a2,ou=people,dc=example,dc=com", WarningReason.DUPLICATE_ID),
+        ("cn=g,ou=groups,dc=example,dc=com", WarningReason.NO_STABLE_ID),
+    ]
+    assert "no uid" in received.skipped[1].detail
+    assert received.entries == 6
+
+
+def test_a_member_naming_a_skipped_entry_is_unresolved_with_that_reason(directory):
+    received = consume(
+        [
+            user("a", "uid=a,ou=people,dc=example,dc=com", "a"),
+            user("b", "uid=b,ou=people,dc=example,dc=com", "A"),
+            {
+                "type": "group",
+                "id": "g",
+                "dn": "cn=g,ou=groups,dc=example,dc=com",
+                "name": "g",
+                "members": [
+                    "UID=A,ou=people,dc=example,dc=com",
+                    "uid=b,ou=people,dc=example,dc=com",
+                ],
+            },
+        ]
+    )
+    settle(received, directory)
+
+    assert received.resolution.members == {("g", "a")}
+    [dup] = received.skipped
+    assert (dup.dn, dup.reason) == ("uid=b,ou=people,dc=example,dc=com", "duplicate_username")
+    [unresolved] = received.resolution.unresolved
+    assert unresolved.reason == WarningReason.SKIPPED_ENTRY
+    assert unresolved.value == "uid=b,ou=people,dc=example,dc=com"
+    assert "username held by another entry" in unresolved.detail
