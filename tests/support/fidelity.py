@@ -55,22 +55,24 @@ OIDS = {
 _SPECIAL = ',+"\\<>;'
 
 
-def escape(value: str) -> str:
-    """RFC 4514 escaping with backslash-character pairs."""
+def escape(value: str, also: str = "") -> str:
+    """RFC 4514 escaping with backslash-character pairs (and of the characters in ``also``:
+    Active Directory wants ``=`` escaped too)."""
     out = []
     for i, char in enumerate(value):
-        if char in _SPECIAL or (i == 0 and char in "# ") or (i == len(value) - 1 and char == " "):
+        special = char in _SPECIAL or char in also
+        if special or (i == 0 and char in "# ") or (i == len(value) - 1 and char == " "):
             out.append("\\" + char)
         else:
             out.append(char)
     return "".join(out)
 
 
-def escape_hex(value: str, lower: bool = False, non_ascii: bool = False) -> str:
+def escape_hex(value: str, lower: bool = False, non_ascii: bool = False, also: str = "") -> str:
     """RFC 4514 escaping with hex pairs; optionally every non-ASCII byte as well."""
     out = []
     for i, char in enumerate(value):
-        special = char in _SPECIAL or (i == 0 and char in "# ")
+        special = char in _SPECIAL or char in also or (i == 0 and char in "# ")
         special = special or (i == len(value) - 1 and char == " ")
         if special or (non_ascii and not char.isascii()):
             pairs = "".join(f"\\{b:02X}" for b in char.encode())
@@ -85,8 +87,9 @@ def _swap_ascii_case(text: str) -> str:
     return "".join(c.swapcase() if c.isascii() else c for c in text)
 
 
-def spell(rdns: list[list[tuple[str, str]]], style: int) -> str:
-    """One of the legal spellings of a DN given as (type, value) RDNs."""
+def spell(rdns: list[list[tuple[str, str]]], style: int, also: str = "") -> str:
+    """One of the legal spellings of a DN given as (type, value) RDNs (``also``: more
+    characters to escape, as for :func:`escape`)."""
     style %= 9
     parts = []
     for rdn in rdns:
@@ -96,25 +99,25 @@ def spell(rdns: list[list[tuple[str, str]]], style: int) -> str:
         texts = []
         for kind, value in avas:
             if style == 0:
-                texts.append(f"{kind}={escape(value)}")
+                texts.append(f"{kind}={escape(value, also)}")
             elif style == 1:
-                texts.append(f"{kind}={escape_hex(value)}")
+                texts.append(f"{kind}={escape_hex(value, also=also)}")
             elif style == 2:
-                texts.append(f"{kind}={escape_hex(value, lower=True, non_ascii=True)}")
+                texts.append(f"{kind}={escape_hex(value, lower=True, non_ascii=True, also=also)}")
             elif style == 3:
-                texts.append(f"{kind.upper()}={escape(_swap_ascii_case(value))}")
+                texts.append(f"{kind.upper()}={escape(_swap_ascii_case(value), also)}")
             elif style == 4:
-                texts.append(f"{OIDS.get(kind, kind)}={escape(value)}")
+                texts.append(f"{OIDS.get(kind.lower(), kind)}={escape(value, also)}")
             elif style == 5:
-                texts.append(f"{kind}={escape(value)}")
+                texts.append(f"{kind}={escape(value, also)}")
             elif style == 6:
                 needs = any(c in _SPECIAL for c in value) or value[:1] in "# "
                 if needs and '"' not in value and "\\" not in value:
                     texts.append(f'{kind}="{value}"')
                 else:
-                    texts.append(f"{kind}={escape(value)}")
+                    texts.append(f"{kind}={escape(value, also)}")
             else:
-                texts.append(f"{kind}={escape(value)}")
+                texts.append(f"{kind}={escape(value, also)}")
         parts.append("+".join(texts))
     return (", " if style == 5 else ",").join(parts)
 
@@ -497,3 +500,80 @@ def read_directory(
             else:
                 unresolved.add((gid, value, "not_synced"))
     return DirectoryView(users, groups, members, nesting, unresolved, skipped)
+
+
+# --- Active Directory ------------------------------------------------------------
+
+
+def _guid(raw: bytes) -> str:
+    import uuid
+
+    return str(uuid.UUID(bytes_le=raw))
+
+
+def read_ad_directory(conn, people_dn: str, groups_dn: str) -> DirectoryView:
+    """An AD read with python-ldap, shaped like the store; the DC resolves member values."""
+    users: dict[str, dict] = {}
+    for dn, attrs in conn.search_s(
+        people_dn,
+        ldap.SCOPE_SUBTREE,
+        "(&(objectCategory=person)(objectClass=user))",
+        [
+            "objectGUID",
+            "sAMAccountName",
+            "givenName",
+            "sn",
+            "mail",
+            "displayName",
+            "userPrincipalName",
+            "userAccountControl",
+        ],
+    ):
+        if dn is None:
+            continue
+        users[_guid(attrs["objectGUID"][0])] = {
+            "dn": dn,
+            "username": _first(attrs, "sAMAccountName"),
+            "first_name": _first(attrs, "givenName"),
+            "last_name": _first(attrs, "sn"),
+            "email": _first(attrs, "mail"),
+            "display_name": _first(attrs, "displayName"),
+            "upn": _first(attrs, "userPrincipalName"),
+            "disabled": bool(int(_first(attrs, "userAccountControl") or 0) & 2),
+        }
+    raw_groups = [
+        (dn, attrs)
+        for dn, attrs in conn.search_s(
+            groups_dn, ldap.SCOPE_SUBTREE, "(objectClass=group)", ["objectGUID", "cn", "member"]
+        )
+        if dn is not None
+    ]
+    groups = {
+        _guid(attrs["objectGUID"][0]): {"dn": dn, "name": _first(attrs, "cn")}
+        for dn, attrs in raw_groups
+    }
+    members, nesting, unresolved = set(), set(), set()
+    for _dn, attrs in raw_groups:
+        gid = _guid(attrs["objectGUID"][0])
+        for value in [v.decode() for v in attrs.get("member", [])]:
+            try:
+                [(_found, found)] = [
+                    r
+                    for r in conn.search_s(value, ldap.SCOPE_BASE, attrlist=["objectGUID"])
+                    if r[0] is not None
+                ]
+                mid: str | None = _guid(found["objectGUID"][0])
+            except ldap.NO_SUCH_OBJECT:
+                mid = None
+            if mid in users:
+                members.add((gid, mid))
+            elif mid in groups:
+                if mid != gid:
+                    nesting.add((gid, mid))
+            elif not any(_under(value, b) for b in (people_dn, groups_dn)):
+                unresolved.add((gid, value, "outside_scope"))
+            elif mid is None:
+                unresolved.add((gid, value, "no_entry"))
+            else:
+                unresolved.add((gid, value, "not_synced"))
+    return DirectoryView(users, groups, members, nesting, unresolved, set())
