@@ -9,6 +9,7 @@ import pytest
 from directories.models import Directory
 from directories.services import sync_connector_list
 from tests.conftest import PASSWORD
+from tests.support.components import missing
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -23,17 +24,29 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.fixture
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        missing("Chromium", f"Debian's chromium is not installed at {CHROMIUM}")
+    return CHROMIUM
+
+
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
 def test_admin_sets_failover_order_through_the_workspace_idp_and_sync_connectors_tab(
-    live_server, transactional_db, super_admin, directory: Directory, connectors, monkeypatch
+    chromium,
+    live_server,
+    transactional_db,
+    super_admin,
+    directory: Directory,
+    connectors,
+    monkeypatch,
 ):
     from playwright.sync_api import expect, sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM checks below are safe.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 860})
         page.set_default_timeout(10_000)
         try:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from .components import missing
 from .samba_ad import ADDataSet, default_cache_dir, running_standard_dc, samba_available
 
 __all__ = ["samba_ad"]
@@ -22,7 +23,7 @@ def samba_ad(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ADDataSet]:
     """
     reason = samba_available()
     if reason is not None:
-        pytest.skip(f"Samba AD DC unavailable: {reason}")
+        missing("Samba AD DC", reason)
     workdir = tmp_path_factory.mktemp("samba-ad")
     with running_standard_dc(workdir, default_cache_dir()) as (_dc, data):
         yield data

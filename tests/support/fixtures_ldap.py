@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from .agents import AgentFactory, AgentProcess
+from .components import missing
 from .slapd import Dataset, Slapd, slapd_available
 
 __all__ = ["agent", "agent_factory", "slapd", "slapd_factory"]
@@ -19,7 +20,7 @@ def slapd_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
     members_per_group=..., nested=..., non_ascii_every=..., group_class=..., tls=...,
     start=True)``. Every server is stopped and removed at teardown."""
     if not slapd_available():
-        pytest.skip("OpenLDAP slapd/slapadd are not installed")
+        missing("OpenLDAP slapd", "slapd/slapadd or its schemas are not installed")
     servers: list[Slapd] = []
 
     def build(*, tls: bool = False, start: bool = True, **dataset: Any) -> Slapd:
