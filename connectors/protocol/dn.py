@@ -104,6 +104,10 @@ _AVA_RE = re.compile(
 _ESCAPE_RE = re.compile(r"\\([0-9A-Fa-f]{2})|\\(.)", re.DOTALL)
 # Anything that needs the full parser; a DN without these is split on "," and "=".
 _NEEDS_PARSER = re.compile(r'[\\"+#;<>]')
+# A value as the parser's string branch takes it (escapes included, no "+" or quotes).
+_STRING_VALUE = re.compile(r'(?:[^,;+\\"]|\\(?:[0-9A-Fa-f]{2}|[^0-9A-Fa-f]))*', re.DOTALL)
+# One RDN's text: up to the next "," or ";" that is not escaped or quoted.
+_RDN_PIECE = re.compile(r'(?:[^,;\\"]|\\.|"(?:[^"\\]|\\.)*")*', re.DOTALL)
 _UID_SUFFIX = re.compile(r"#'[01]*'B\Z")
 
 # RFC 4518 section 2.2: characters mapped to nothing, and characters mapped to a space.
@@ -288,6 +292,64 @@ def _spelled_type(name: str) -> str | None:
     return kind
 
 
+def _plain_rdn_key(rdn: str, plain: bool) -> str | None:
+    """The key of one RDN without escapes, quotes or "+"; None if it is not one."""
+    name, eq, value = rdn.partition("=")
+    kind = _spelled_type(name) if eq else None
+    if kind is None:
+        return None
+    if plain and kind not in _PLAIN_TYPES:
+        # value_key() of printable ASCII in a case-ignoring type, inlined.
+        return kind + "=" + " ".join(value.lower().split())
+    return kind + "=" + value_key(kind, value)
+
+
+def _escaped_rdn_key(rdn: str) -> str | None:
+    """The key of one single-valued RDN whose value has escapes; None for anything else."""
+    name, eq, raw = rdn.partition("=")
+    kind = _spelled_type(name) if eq else None
+    if kind is None:
+        return None
+    raw = raw.lstrip(" ")
+    if raw.startswith(("#", '"')) or _STRING_VALUE.fullmatch(raw) is None:
+        return None
+    try:
+        value = _unescape(_strip_value(raw))
+    except InvalidDN:
+        return None
+    return kind + "=" + value_key(kind, value)
+
+
+def _piecewise_key(dn: str) -> str | None:
+    """The key of a DN whose special characters sit in a few RDNs (``CN=Doe\\, John,OU=…``):
+    plain RDNs take the quick path, only the others the parser. None to parse it whole."""
+    parts = []
+    pos, end = 0, len(dn)
+    while True:
+        match = _RDN_PIECE.match(dn, pos)
+        assert match is not None  # the pattern matches the empty string
+        piece = match.group()
+        pos = match.end()
+        if _NEEDS_PARSER.search(piece) is None:
+            part = _plain_rdn_key(piece, piece.isascii() and piece.isprintable())
+        elif (part := _escaped_rdn_key(piece)) is None:
+            try:
+                rdns = parse(piece)
+            except InvalidDN:
+                return None
+            if len(rdns) != 1:
+                return None
+            part = "+".join(sorted(f"{kind}={value_key(kind, value)}" for kind, value in rdns[0]))
+        if part is None:
+            return None
+        parts.append(part)
+        if pos == end:
+            return ",".join(parts)
+        if dn[pos] not in ",;":
+            return None
+        pos += 1
+
+
 def _simple_key(dn: str) -> str | None:
     """The key of a DN with no escapes, quotes or multi-valued RDNs; None if it has any."""
     if _NEEDS_PARSER.search(dn) is not None:
@@ -295,15 +357,10 @@ def _simple_key(dn: str) -> str | None:
     plain = dn.isascii() and dn.isprintable()
     parts = []
     for rdn in dn.split(","):
-        name, eq, value = rdn.partition("=")
-        kind = _spelled_type(name) if eq else None
-        if kind is None:
+        part = _plain_rdn_key(rdn, plain)
+        if part is None:
             return None
-        if plain and kind not in _PLAIN_TYPES:
-            # value_key() of printable ASCII in a case-ignoring type, inlined.
-            parts.append(kind + "=" + " ".join(value.lower().split()))
-        else:
-            parts.append(kind + "=" + value_key(kind, value))
+        parts.append(part)
     return ",".join(parts)
 
 
@@ -313,9 +370,11 @@ def key(dn: str) -> str:
     Raises :class:`InvalidDN` for text that is not a DN.
     """
     if isinstance(dn, str) and dn.strip(" "):
-        simple = _simple_key(dn)
-        if simple is not None:
-            return simple
+        found = _simple_key(dn)
+        if found is None:
+            found = _piecewise_key(dn)
+        if found is not None:
+            return found
     return ",".join(
         "+".join(sorted(f"{kind}={value_key(kind, value)}" for kind, value in rdn))
         for rdn in parse(dn)

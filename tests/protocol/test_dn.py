@@ -189,3 +189,38 @@ def test_key_cache_computes_each_spelling_once_and_marks_invalid_text():
     assert cache["cn=A,ou=p#'1'B"] == dn.key("cn=a,ou=p")
     assert cache["no dn"] is None
     assert set(cache) == {"cn=A,ou=p#'1'B", "no dn"}
+
+
+def parsed_key(text: str) -> str:
+    """The key by definition: the parser's RDNs, each AVA's value_key, AVAs sorted."""
+    return ",".join(
+        "+".join(sorted(f"{kind}={dn.value_key(kind, value)}" for kind, value in rdn))
+        for rdn in dn.parse(text)
+    )
+
+
+@settings(max_examples=600, deadline=None)
+@given(dn_parts, st.integers(0, 6), st.data())
+def test_the_quick_paths_give_the_parsers_key(parts, style, data):
+    text = spell(parts, style, lambda kind: data.draw(st.sampled_from(TYPES[kind])))
+    assert dn.key(text) == parsed_key(text)
+
+
+TOKENS = ["cn", "OU", "=", ",", "+", ";", "\\", "\\2C", "\\,", '"', "#", "#0C0161", "#2C"]
+TOKENS += [" ", "a", "é", "<", ">", "\\C3\\A9", "2.5.4.3"]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=14).map("".join))
+@example("cn= #2C")
+@example("cn= #0C0161\\,")
+@example('cn= "a,b"')
+@example("cn=a\\,b, ou=x + cn=y")
+def test_any_text_is_either_refused_or_keyed_as_the_parser_keys_it(text):
+    try:
+        expected = parsed_key(text)
+    except dn.InvalidDN:
+        with pytest.raises(dn.InvalidDN):
+            dn.key(text)
+        return
+    assert dn.key(text) == expected
