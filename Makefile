@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := slapd ldap-utils libldap2-dev libsasl2-dev chromium samba samba-ad-dc samba-ad-provision redis-server
+APT_PACKAGES := ca-certificates slapd ldap-utils libldap2-dev libsasl2-dev chromium fonts-liberation \
+  samba samba-ad-dc samba-ad-provision redis-server
 CLARITY_VERSION := 18.2.0
 CLARITY_CSS := static/vendor/clr-ui.min.css
 
@@ -19,12 +20,22 @@ bench: deps
 
 deps: system-deps $(VENV)/.installed $(CLARITY_CSS)
 
-# Installs only what is missing, so a prepared machine spends no time here.
+# Installs only what is missing, so a prepared machine spends no time here. Packages are
+# installed without their Recommends, so everything a test or the demo uses is named:
+# samba-ad-provision (AD provisioning), fonts-liberation (Chromium renders text), and
+# on a bare machine python3-venv, a C compiler and Python's headers (python-ldap builds).
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	command -v $(PYTHON) >/dev/null || missing="$$missing python3"; \
+	$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || missing="$$missing python3-venv"; \
+	command -v cc >/dev/null || missing="$$missing gcc"; \
+	$(PYTHON) -c "import os, sys, sysconfig; \
+	  sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" \
+	  2>/dev/null || missing="$$missing python3-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing system packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
