@@ -258,7 +258,7 @@ class DirectoryViewSet(
     ) -> Response:
         """A synced group's direct members (users, then groups), as the directory lists them."""
         directory = self.get_object()
-        group = directory.groups.filter(pk=int(group_id)).first()
+        group = directory.groups.filter(pk=int(group_id)).first() if len(group_id) < 19 else None
         if group is None:
             raise NotFound("No such group in this directory.")
         columns = ("type", "id", "external_id", "dn", "name")

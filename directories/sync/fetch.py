@@ -179,11 +179,13 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
     if not clashes:
         return
     candidates = [ext for name, exts in clashes.items() for ext in (first[name], *exts)]
-    stored = dict(
-        DirectoryUser.objects.filter(directory=directory, external_id__in=candidates).values_list(
-            "external_id", "username"
+    stored: dict[str, str] = {}
+    for start in range(0, len(candidates), 500):
+        stored.update(
+            DirectoryUser.objects.filter(
+                directory=directory, external_id__in=candidates[start : start + 500]
+            ).values_list("external_id", "username")
         )
-    )
     attribute = _username_attribute(directory)
     for name, exts in clashes.items():
         contenders = [first[name], *exts]
