@@ -186,6 +186,11 @@ class _Preload(threading.Thread):
 def _apply(
     run: SyncRun, directory: Directory, received: Received, used: Connector, stored: Stored | None
 ) -> None:
+    read = {
+        "connector_used": used,
+        "connector_used_name": used.name,
+        "entries_received": received.entries,
+    }
     try:
         with transaction.atomic():
             locked = SyncRun.objects.select_for_update().get(pk=run.pk)
@@ -195,27 +200,14 @@ def _apply(
                 run.pk, directory, received, safeguards=not run.first_sync, stored=stored
             )
             warnings = record_warnings(run.pk, received)
+            message = warning_message(warnings)
             if not finish(
-                run,
-                RunStatus.COMPLETED,
-                warning_message(warnings),
-                connector_used=used,
-                connector_used_name=used.name,
-                entries_received=received.entries,
-                **counts.as_dict(),
-                **warnings,
+                run, RunStatus.COMPLETED, message, **read, **counts.as_dict(), **warnings
             ):
                 raise LeaseLost
     except SafeguardTripped as exc:
+        # Nothing was written to the store; the run still says what it could not sync.
         with transaction.atomic():
             warnings = record_warnings(run.pk, received)
-            if not finish(
-                run,
-                RunStatus.SAFEGUARD,
-                str(exc),
-                connector_used=used,
-                connector_used_name=used.name,
-                entries_received=received.entries,
-                **warnings,
-            ):
+            if not finish(run, RunStatus.SAFEGUARD, str(exc), **read, **warnings):
                 transaction.set_rollback(True)
