@@ -119,6 +119,9 @@ class Dataset:
     ``(j * members_per_group + k) % users`` for ``k < members_per_group``. With ``nested``,
     every group ``j`` with ``j % 5 == 1`` is also a member of group ``j - 1``.
     Every ``non_ascii_every``-th user (starting with user 0) has non-ASCII names.
+    With ``member_spellings``, a third of the member values name their user with
+    upper-case attribute types and a third with other-case values (slapadd keeps them
+    as written): DNs that mean the entry without spelling it the same way.
     """
 
     users: int = 50
@@ -127,6 +130,7 @@ class Dataset:
     nested: bool = True
     non_ascii_every: int = 7
     group_class: str = "groupOfNames"
+    member_spellings: bool = True
 
     @property
     def member_attribute(self) -> str:
@@ -154,13 +158,21 @@ class Dataset:
             "mail": f"user{n}@example.com",
         }
 
+    def member_dn(self, n: int, k: int) -> str:
+        """How the ``k``-th member value of a group spells user ``n``'s DN."""
+        if self.member_spellings and k % 3 == 1:
+            return f"UID=user{n},OU=people,DC=example,DC=com"
+        if self.member_spellings and k % 3 == 2:
+            return f"uid=USER{n},ou=People,dc=Example,dc=COM"
+        return self.user_dn(n)
+
     def group_members(self, j: int) -> list[str]:
-        """DNs of the direct members of group ``j``, as written to the directory."""
+        """The member values of group ``j``, as written to the directory."""
         members = []
         if self.users:
             count = min(self.members_per_group, self.users)
             start = j * self.members_per_group
-            members = [self.user_dn((start + k) % self.users) for k in range(count)]
+            members = [self.member_dn((start + k) % self.users, k) for k in range(count)]
         if self.nested and j % 5 == 0 and j + 1 < self.groups:
             members.append(self.group_dn(j + 1))
         return members

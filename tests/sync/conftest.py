@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import ldap
 import pytest
 
 from connectors.choices import ActivationState, HealthState
@@ -23,6 +22,7 @@ from synclog.choices import RunStatus, Trigger
 from synclog.models import SyncRun
 from synclog.services import trigger_sync
 from tests.support.agents import AgentProcess
+from tests.support.fidelity import read_directory
 from tests.support.slapd import Slapd
 from tests.support.worker import Worker, flush_broker
 
@@ -135,60 +135,34 @@ def sync(directory: Directory, timeout: float = 60.0) -> SyncRun:
     return wait_for_run(run, timeout)
 
 
-def ldap_state(server: Slapd) -> dict:
-    """What the directory holds, read straight from slapd, in the shape of the synced store."""
-    conn = ldap.initialize(server.uri)
-    conn.simple_bind_s(server.root_dn, server.root_password)
-    users, groups, dn_to_id = {}, {}, {}
-    for dn, attrs in conn.search_s(
-        server.people_dn,
-        ldap.SCOPE_SUBTREE,
-        "(objectClass=inetOrgPerson)",
-        ["entryUUID", "uid", "givenName", "sn", "mail"],
-    ):
-        uuid = attrs["entryUUID"][0].decode()
-        users[uuid] = (
-            attrs["uid"][0].decode(),
-            attrs.get("givenName", [b""])[0].decode(),
-            attrs.get("sn", [b""])[0].decode(),
-            attrs.get("mail", [b""])[0].decode(),
-        )
-        dn_to_id[dn.lower()] = uuid
-    raw_groups = conn.search_s(
-        server.groups_dn,
-        ldap.SCOPE_SUBTREE,
-        "(objectClass=groupOfNames)",
-        ["entryUUID", "cn", "member"],
-    )
-    group_ids = set()
-    for dn, attrs in raw_groups:
-        dn_to_id[dn.lower()] = attrs["entryUUID"][0].decode()
-        group_ids.add(attrs["entryUUID"][0].decode())
-    members, nesting = set(), set()
-    for _dn, attrs in raw_groups:
-        gid = attrs["entryUUID"][0].decode()
-        groups[gid] = attrs["cn"][0].decode()
-        for member in attrs.get("member", []):
-            mid = dn_to_id.get(member.decode().lower())
-            if mid in users:
-                members.add((gid, mid))
-            elif mid in group_ids and mid != gid:
-                nesting.add((gid, mid))
-    conn.unbind_s()
-    return {"users": users, "groups": groups, "members": members, "nesting": nesting}
+# Every column the store keeps of a user, as the REST API names them.
+USER_FIELDS = (
+    "dn",
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "display_name",
+    "upn",
+    "disabled",
+)
 
 
-def db_state(directory: Directory) -> dict:
+def store_state(directory: Directory) -> dict:
+    """What the store holds for a directory, every synced column, keyed by stable id."""
     return {
         "users": {
-            ext: (u, f, s, e)
-            for ext, u, f, s, e in DirectoryUser.objects.filter(directory=directory).values_list(
-                "external_id", "username", "first_name", "last_name", "email"
+            row["external_id"]: {k: row[k] for k in USER_FIELDS}
+            for row in DirectoryUser.objects.filter(directory=directory).values(
+                "external_id", *USER_FIELDS
             )
         },
-        "groups": dict(
-            DirectoryGroup.objects.filter(directory=directory).values_list("external_id", "name")
-        ),
+        "groups": {
+            ext: {"dn": dn, "name": name}
+            for ext, dn, name in DirectoryGroup.objects.filter(directory=directory).values_list(
+                "external_id", "dn", "name"
+            )
+        },
         "members": set(
             GroupMembership.objects.filter(group__directory=directory).values_list(
                 "group__external_id", "user__external_id"
@@ -203,8 +177,15 @@ def db_state(directory: Directory) -> dict:
 
 
 def assert_db_equals_ldap(directory: Directory, server: Slapd) -> None:
-    want, have = ldap_state(server), db_state(directory)
-    assert have["users"] == want["users"]
-    assert have["groups"] == want["groups"]
-    assert have["members"] == want["members"]
-    assert have["nesting"] == want["nesting"]
+    """The store equals an independent python-ldap read of the directory (slapd itself
+    resolves every member value), column by column."""
+    want = read_directory(
+        server,
+        user_bases=tuple(directory.user_dns or [directory.base_dn]),
+        group_bases=tuple(directory.group_dns or [directory.base_dn]),
+    )
+    have = store_state(directory)
+    assert have["users"] == want.users
+    assert have["groups"] == want.groups
+    assert have["members"] == want.members
+    assert have["nesting"] == want.nesting

@@ -26,7 +26,7 @@ from tests.support.fidelity import (
     spell,
 )
 
-from .conftest import make_directory, register, sync
+from .conftest import USER_FIELDS, make_directory, register, sync
 
 pytestmark = [pytest.mark.ldap, pytest.mark.slow]
 
@@ -70,18 +70,6 @@ def store_view(client: APIClient, directory_id: int, run_id: int) -> dict:
         "unresolved": unresolved,
         "skipped": skipped,
     }
-
-
-USER_FIELDS = (
-    "dn",
-    "username",
-    "first_name",
-    "last_name",
-    "email",
-    "display_name",
-    "upn",
-    "disabled",
-)
 
 
 def assert_store_equals_directory(client, directory, run, server) -> None:
