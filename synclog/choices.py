@@ -27,6 +27,14 @@ class RunStatus(models.TextChoices):
 ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
+class RunPhase(models.TextChoices):
+    """What a running sync is doing now."""
+
+    NONE = "", "—"
+    READING = "reading", "Reading the directory"
+    APPLYING = "applying", "Applying changes"
+
+
 class Trigger(models.TextChoices):
     MANUAL = "manual", "Sync Now"
     SCHEDULED = "scheduled", "Schedule"

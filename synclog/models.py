@@ -10,6 +10,7 @@ from synclog.choices import (
     AttemptOutcome,
     ChangeAction,
     ChangeKind,
+    RunPhase,
     RunStatus,
     Trigger,
     WarningKind,
@@ -42,6 +43,7 @@ class SyncRun(models.Model):
     )
     connector_used_name = models.CharField(max_length=100, blank=True)
     current_connector_name = models.CharField(max_length=100, blank=True)
+    phase = models.CharField(max_length=10, choices=RunPhase.choices, blank=True, default="")
     entries_received = models.PositiveIntegerField(default=0)
     message = models.TextField(blank=True)
     worker = models.CharField(max_length=255, blank=True)

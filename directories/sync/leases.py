@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from connectors.models import Connector
-from synclog.choices import AttemptOutcome, RunStatus
+from synclog.choices import AttemptOutcome, RunPhase, RunStatus
 from synclog.models import SyncAttempt, SyncRun
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ def reap(run: SyncRun, why: str) -> bool:
             finished_at=timezone.now(),
             message=LOST_MESSAGE.format(why=why),
             current_connector_name="",
+            phase=RunPhase.NONE,
         )
         if done:
             SyncAttempt.objects.filter(run=run, outcome=AttemptOutcome.RUNNING).update(
@@ -152,6 +153,7 @@ class Heartbeat(threading.Thread):
         self.interval = min(1.0, settings.SYNC_LEASE_SECONDS / 4)
         self.entries_received = 0
         self.connector_name = ""
+        self.phase = RunPhase.READING
         self.connector_id: int | None = None
         self.lost = False
         self._stop_event = threading.Event()
@@ -173,6 +175,7 @@ class Heartbeat(threading.Thread):
             lease_until=until,
             entries_received=self.entries_received,
             current_connector_name=self.connector_name,
+            phase=self.phase,
         )
         if not alive:
             self.lost = True
@@ -180,6 +183,11 @@ class Heartbeat(threading.Thread):
             Connector.objects.filter(pk=self.connector_id, claimed_by_run_id=self.run_id).update(
                 claim_until=until
             )
+
+    def announce(self, phase: str) -> None:
+        """Publish a new phase at once (not at the next beat)."""
+        self.phase = phase
+        self.beat()
 
     def stop(self) -> None:
         self._stop_event.set()

@@ -19,7 +19,7 @@ from directories.sync.apply import SafeguardTripped, Stored, apply
 from directories.sync.fetch import Received, fetch
 from directories.sync.leases import LeaseLost
 from directories.sync.report import record_warnings, warning_message
-from synclog.choices import AttemptOutcome, RunStatus
+from synclog.choices import AttemptOutcome, RunPhase, RunStatus
 from synclog.models import SyncAttempt, SyncRun
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ def finish(run: SyncRun, status: str, message: str = "", **fields: Any) -> bool:
         message=message,
         finished_at=timezone.now(),
         current_connector_name="",
+        phase=RunPhase.NONE,
         lease_until=None,
         **fields,
     )
@@ -144,7 +145,9 @@ def execute(run: SyncRun) -> None:
             )
             return
         beat.connector_name = used.name
-        _apply(run, directory, received, used, preload.result())
+        stored = preload.result()
+        beat.announce(RunPhase.APPLYING)
+        _apply(run, directory, received, used, stored)
     finally:
         if gc_enabled:
             gc.enable()

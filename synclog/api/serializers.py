@@ -67,6 +67,7 @@ class SyncRunSerializer(serializers.ModelSerializer):
             "connector_used",
             "connector_used_name",
             "current_connector_name",
+            "phase",
             "entries_received",
             "first_sync",
             "message",

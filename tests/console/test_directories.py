@@ -176,24 +176,39 @@ def test_settings_error_is_shown_under_the_field_and_nothing_is_saved(admin_clie
     assert directory.name == "corp.example.com" and directory.host == "127.0.0.1"
 
 
-def test_settings_save_does_not_undo_a_list_saved_meanwhile(admin_client, directory, connectors):
-    from directories.services import save_sync_connectors
+def test_settings_save_does_not_undo_a_list_saved_meanwhile(
+    admin_client, directory, connectors, monkeypatch
+):
+    from directories.forms import DirectorySettingsForm
+    from directories.services import save_sync_connectors, sync_connector_list
 
     url = reverse("directories:directory_detail", args=[directory.pk])
-    save_sync_connectors(directory, [connectors[2].pk], expected_version=1)
-    admin_client.post(
+    validate = DirectorySettingsForm.is_valid
+
+    def list_saved_while_the_form_is_checked(form):
+        # The view has loaded the row (list version 1); another admin saves the list now.
+        assert form.instance.sync_connectors_version == 1
+        save_sync_connectors(directory, [connectors[2].pk], expected_version=1)
+        return validate(form)
+
+    monkeypatch.setattr(DirectorySettingsForm, "is_valid", list_saved_while_the_form_is_checked)
+    response = admin_client.post(
         url,
         {
             "name": "corp.example.com",
-            "host": "h",
-            "port": "389",
-            "security": "none",
-            "base_dn": "dc=x",
-            "bind_dn": "cn=x",
+            "host": directory.host,
+            "port": directory.port,
+            "security": directory.security,
+            "base_dn": "dc=example,dc=org",
+            "bind_dn": directory.bind_dn,
         },
     )
+
+    assert response.status_code == 302, response.content.decode()
     directory.refresh_from_db()
+    assert directory.base_dn == "dc=example,dc=org"
     assert directory.sync_connectors_version == 2
+    assert [c.name for c in sync_connector_list(directory)] == ["connector-3"]
 
 
 def sync_settings_url(directory: Directory, section: str) -> str:

@@ -7,18 +7,16 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from directories.models import DirectoryUser
+from directories.models import DirectoryGroup, DirectoryUser
 from directories.services import save_sync_connectors
-from synclog.choices import AttemptOutcome, RunStatus, Trigger
-from synclog.models import SyncRun
+from synclog.choices import AttemptOutcome, RunPhase, RunStatus, Trigger
+from synclog.models import SyncChange, SyncRun
 from synclog.services import trigger_sync
 from tests.support.proxy import Relay
-from tests.support.worker import WORKER_ENV
 
 from .conftest import assert_db_equals_ldap, make_directory, register, wait_for_run, wait_until
 
 pytestmark = [pytest.mark.ldap, pytest.mark.slow]
-LEASE = float(WORKER_ENV["SYNC_LEASE_SECONDS"])
 
 
 def test_killed_worker_leaves_nothing_applied_and_a_new_sync_runs(
@@ -41,9 +39,9 @@ def test_killed_worker_leaves_nothing_applied_and_a_new_sync_runs(
         lost.refresh_from_db()
         assert lost.status == RunStatus.RUNNING
         assert not DirectoryUser.objects.filter(directory=directory).exists()
+        lease_at_kill = lost.lease_until
 
         worker.start()
-        started = timezone.now()
         fresh, created = trigger_sync(directory, Trigger.MANUAL)
         fresh = wait_for_run(fresh)
     finally:
@@ -51,14 +49,50 @@ def test_killed_worker_leaves_nothing_applied_and_a_new_sync_runs(
 
     assert created
     assert fresh.status == RunStatus.COMPLETED, fresh.message
-    assert (fresh.finished_at - started).total_seconds() < LEASE + 10
+    # A dead worker on this host is recognised at once, not when its lease runs out.
+    assert fresh.started_at < lease_at_kill
     lost.refresh_from_db()
     assert lost.status == RunStatus.FAILED
+    assert "its process is gone" in lost.message
     assert "nothing from this run was applied" in lost.message
     assert list(lost.attempts.values_list("outcome", flat=True)) == [AttemptOutcome.INCOMPLETE]
     connector.refresh_from_db()
     assert connector.claimed_by_run is None
     assert_db_equals_ldap(directory, server)
+
+
+def test_worker_killed_inside_the_apply_transaction_leaves_nothing_applied(
+    worker, agent_factory, slapd_factory
+):
+    server = slapd_factory(users=40_000, groups=40, members_per_group=200, non_ascii_every=0)
+    connector = register(agent_factory("connector-1"))
+    directory = make_directory("crash.example.com", server, connector)
+    lost, _ = trigger_sync(directory, Trigger.MANUAL)
+    wait_until(
+        lambda: SyncRun.objects.get(pk=lost.pk).phase == RunPhase.APPLYING,
+        timeout=60,
+        what="the apply step",
+    )
+
+    worker.kill()
+
+    lost.refresh_from_db()
+    # The kill landed inside the transaction: the run never completed, nothing is stored.
+    assert lost.status == RunStatus.RUNNING
+    assert not DirectoryUser.objects.filter(directory=directory).exists()
+    assert not DirectoryGroup.objects.filter(directory=directory).exists()
+    assert not SyncChange.objects.filter(run=lost).exists()
+
+    lease_at_kill = lost.lease_until
+    worker.start()
+    fresh = wait_for_run(trigger_sync(directory, Trigger.MANUAL)[0], timeout=120)
+
+    assert fresh.status == RunStatus.COMPLETED, fresh.message
+    assert fresh.started_at < lease_at_kill
+    lost.refresh_from_db()
+    assert lost.status == RunStatus.FAILED and "its process is gone" in lost.message
+    assert fresh.users_added == 40_000
+    assert DirectoryUser.objects.filter(directory=directory).count() == 40_000
 
 
 def test_run_of_an_unreachable_worker_is_taken_over_when_its_lease_expires(
