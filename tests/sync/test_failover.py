@@ -176,6 +176,9 @@ def test_running_sync_keeps_its_snapshot_and_next_sync_uses_the_new_order(
             what="the first attempt",
         )
         save_sync_connectors(directory_with_list, [agents[2].connector.pk, agents[1].connector.pk])
+        # The list changed while this run was still going: the window the rule is about.
+        run.refresh_from_db()
+        assert run.status == RunStatus.RUNNING and run.finished_at is None
         run = wait_for_run(run)
     finally:
         agents[0].process.thaw()
@@ -195,13 +198,19 @@ def test_triggers_during_a_run_queue_at_most_one_follow_up(worker, directory_wit
         wait_until(lambda: first.attempts.exists(), what="the first attempt")
         second, created_second = trigger_sync(directory_with_list, Trigger.SCHEDULED)
         third, created_third = trigger_sync(directory_with_list, Trigger.MANUAL)
+        # Both triggers came while the first run was going.
+        first.refresh_from_db()
+        assert first.status == RunStatus.RUNNING and first.finished_at is None
     finally:
         agents[0].process.thaw()
 
     assert created_second and not created_third
     assert third.pk == second.pk
-    assert wait_for_run(first).status == RunStatus.COMPLETED
-    assert wait_for_run(second).status == RunStatus.COMPLETED
+    first, second = wait_for_run(first), wait_for_run(second)
+    assert first.status == RunStatus.COMPLETED
+    assert second.status == RunStatus.COMPLETED
+    # The follow-up started only once the first had ended.
+    assert second.started_at >= first.finished_at
     assert directory_with_list.sync_runs.count() == 2
 
 
@@ -224,6 +233,9 @@ def test_shared_connector_never_syncs_two_directories_at_once(
 
     assert run_one.status == RunStatus.COMPLETED, run_one.message
     assert run_two.status == RunStatus.COMPLETED, run_two.message
+    # The two runs were going at the same time (two worker processes) ...
+    assert run_one.started_at < run_two.finished_at and run_two.started_at < run_one.finished_at
+    # ... yet the shared connector streamed one directory at a time.
     assert relay.sync_requests == 2
     assert relay.max_active_syncs == 1
     assert {run_one.connector_used_name, run_two.connector_used_name} == {"shared"}
