@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from directories.models import DirectoryGroup, DirectoryUser
+from directories.models import DirectoryGroup, DirectoryUser, GroupMembership, GroupNesting
 from synclog.choices import ChangeAction, RunStatus
+from synclog.models import SyncChange
 
 from .conftest import assert_db_equals_ldap, sync
 
@@ -85,26 +86,91 @@ def test_deletes_renames_and_moves_are_mirrored_and_a_resync_writes_nothing(
     assert dict(DirectoryGroup.objects.values_list("pk", "synced_at")) == groups_before
 
 
-def test_safeguard_stops_a_mass_deletion_until_it_is_raised(
+def every_row(directory) -> dict:
+    """Every row of every table a sync writes for the directory, as it stands."""
+    return {
+        "users": list(DirectoryUser.objects.filter(directory=directory).order_by("pk").values()),
+        "groups": list(DirectoryGroup.objects.filter(directory=directory).order_by("pk").values()),
+        "members": list(
+            GroupMembership.objects.filter(group__directory=directory).order_by("pk").values()
+        ),
+        "nesting": list(
+            GroupNesting.objects.filter(parent__directory=directory).order_by("pk").values()
+        ),
+        "changes": SyncChange.objects.filter(run__directory=directory).count(),
+    }
+
+
+def test_safeguard_stops_a_mass_change_before_anything_is_written_until_it_is_raised(
     worker, directory_with_list, ldap_server
 ):
     directory = directory_with_list
     assert sync(directory).status == RunStatus.COMPLETED
-    for n in range(30):  # 25% of 120 users, over the 10% default
-        ldap_server.delete_user(f"user{n + 10}")
+    s = ldap_server
+    # A plan with everything in it: 8 deletions and 7 updates (15 of 120 users, 12.5%),
+    # additions, and membership changes.
+    for n in range(10, 18):
+        s.delete_user(f"user{n}")
+    for n in range(20, 27):
+        s.modify_user(f"user{n}", mail=f"user{n}@moved.example.com")
+    newcomer = s.add_user("newcomer")
+    s.add_members(f"cn=group1,{s.groups_dn}", [newcomer])
+    s.remove_members(f"cn=group2,{s.groups_dn}", [s.dataset.user_dn(40)])
+    before = every_row(directory)
 
     blocked = sync(directory)
 
     assert blocked.status == RunStatus.SAFEGUARD
-    assert "30 of 120 users" in blocked.message
+    assert "update or delete 15 of 120 users (12.5%)" in blocked.message
+    assert "10% safeguard" in blocked.message
     assert blocked.changes.count() == 0
-    assert DirectoryUser.objects.filter(directory=directory).count() == 120
+    assert (blocked.users_added, blocked.users_updated, blocked.users_deleted) == (0, 0, 0)
+    assert every_row(directory) == before
 
-    directory.safeguard_users_percent = 30
+    directory.safeguard_users_percent = 13
     directory.save()
     allowed = sync(directory)
     assert allowed.status == RunStatus.COMPLETED, allowed.message
-    assert allowed.users_deleted == 30
+    assert (allowed.users_added, allowed.users_updated, allowed.users_deleted) == (1, 7, 8)
+    assert_db_equals_ldap(directory, ldap_server)
+
+
+def test_updates_alone_count_towards_the_user_safeguard(worker, directory_with_list, ldap_server):
+    directory = directory_with_list
+    assert sync(directory).status == RunStatus.COMPLETED
+    for n in range(13):  # 13 of 120 users: 10.8%
+        ldap_server.modify_user(f"user{n}", sn=f"Renamed{n}")
+    before = every_row(directory)
+
+    blocked = sync(directory)
+
+    assert blocked.status == RunStatus.SAFEGUARD
+    assert "13 of 120 users" in blocked.message
+    assert every_row(directory) == before
+
+
+def test_group_safeguard_stops_a_mass_group_change(worker, directory_with_list, ldap_server):
+    directory = directory_with_list
+    directory.safeguard_users_percent = 100
+    directory.safeguard_groups_percent = 20
+    directory.save()
+    assert sync(directory).status == RunStatus.COMPLETED
+    s = ldap_server
+    s.delete_group("group4")
+    s.rename(f"cn=group5,{s.groups_dn}", "cn=group5-renamed")
+    before = every_row(directory)
+
+    blocked = sync(directory)
+
+    assert blocked.status == RunStatus.SAFEGUARD
+    assert "update or delete 2 of 6 groups (33.3%)" in blocked.message
+    assert every_row(directory) == before
+
+    directory.safeguard_groups_percent = 34
+    directory.save()
+    allowed = sync(directory)
+    assert allowed.status == RunStatus.COMPLETED, allowed.message
+    assert (allowed.groups_updated, allowed.groups_deleted) == (1, 1)
     assert_db_equals_ldap(directory, ldap_server)
 
 
