@@ -83,6 +83,8 @@ def test_removing_the_sync_connector_is_refused_on_save(admin_client, directory,
     response = admin_client.post(
         idp_url(directory), {"connector": [connectors[1].pk], "action": "save"}, **HTMX
     )
+    # Refused with 200 so that htmx swaps the message in (it swaps no 4xx body).
+    assert response.status_code == 200
     html = response.content.decode()
     assert (
         "connector-1 syncs a directory of WorkspaceIDP__corp.example.com and cannot be removed"
@@ -97,6 +99,7 @@ def test_adding_an_associated_connector_twice_is_refused(admin_client, directory
         {"connector": [connectors[0].pk], "action": "add", "add_connector": connectors[0].pk},
         **HTMX,
     )
+    assert response.status_code == 200
     html = response.content.decode()
     assert "connector-1 is already associated with WorkspaceIDP__corp.example.com" in html
     assert associated(html) == ["connector-1"]

@@ -99,6 +99,8 @@ def test_adding_a_connector_already_listed_is_refused(admin_client, directory, c
     response = post(
         admin_client, directory, connectors[:2], "add", htmx=True, add_connector=connectors[1].pk
     )
+    # Refusals answer 200 with htmx: htmx swaps no 4xx body, so the message would be lost.
+    assert response.status_code == 200
     html = response.content.decode()
     assert "connector-2 is already in the Sync Connectors list" in html
     assert listed(response) == ["connector-1", "connector-2"]
@@ -129,6 +131,7 @@ def test_stale_save_is_refused_and_keeps_the_other_admins_list(admin_client, dir
     # Another admin saves after this form was loaded at version 1.
     save_sync_connectors(directory, [connectors[1].pk], expected_version=1)
     response = post(admin_client, directory, connectors, "save", version=1, htmx=True)
+    assert response.status_code == 200
     html = response.content.decode()
     assert "Someone else saved this directory" in html
     assert "Your unsaved order was: connector-1, connector-2, connector-3" in html
@@ -180,6 +183,7 @@ def test_cloud_mode_hides_the_tab_and_refuses_saving(admin_client, directory, co
     assert 'id="sync-connectors-tab"' not in html
     assert "not available in cloud mode" in html
     refused = post(admin_client, directory, connectors[::-1], "save", htmx=True)
+    assert refused.status_code == 200
     assert "not available in cloud mode" in refused.content.decode()
     assert saved_names(directory) == ["connector-1"]
 
@@ -205,5 +209,6 @@ def test_schedule_collision_warning_is_shown_on_the_tab(admin_client, directory,
 
 def test_stale_edit_index_is_reported_not_applied(admin_client, directory, connectors):
     response = post(admin_client, directory, connectors[:1], "up:5", htmx=True)
+    assert response.status_code == 200
     assert "no longer in the list" in response.content.decode()
     assert listed(response) == ["connector-1"]
