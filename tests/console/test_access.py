@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-
-from connectors.models import ActivationCode, Connector
 from django_celery_beat.models import PeriodicTask
 
+from connectors.models import ActivationCode, Connector
 from directories.models import (
     Directory,
     DirectoryGroup,

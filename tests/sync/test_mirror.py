@@ -7,6 +7,7 @@ import pytest
 from directories.models import DirectoryGroup, DirectoryUser, GroupMembership, GroupNesting
 from synclog.choices import ChangeAction, RunStatus
 from synclog.models import SyncChange
+from tests.support.fidelity import read_directory
 
 from .conftest import assert_db_equals_ldap, sync
 
@@ -25,6 +26,7 @@ def test_deletes_renames_and_moves_are_mirrored_and_a_resync_writes_nothing(
     directory.save()
     assert sync(directory).status == RunStatus.COMPLETED
     s = ldap_server
+    was = read_directory(s)
     renamed_id = s.entry_uuid(f"uid=user6,{s.people_dn}")
     moved_id = s.entry_uuid(f"uid=user7,{s.people_dn}")
 
@@ -41,8 +43,44 @@ def test_deletes_renames_and_moves_are_mirrored_and_a_resync_writes_nothing(
     s.add_members(f"cn=group0,{s.groups_dn}", [new_dn])
 
     run = sync(directory)
+    now = read_directory(s)
 
     assert run.status == RunStatus.COMPLETED, run.message
+    # Counts and per-entry details against the directory read before and after.
+    kept_users = was.users.keys() & now.users.keys()
+    updated_users = {u for u in kept_users if was.users[u] != now.users[u]}
+    pairs_was, pairs_now = was.members | was.nesting, now.members | now.nesting
+    gained, lost = pairs_now - pairs_was, pairs_was - pairs_now
+    kept_groups = was.groups.keys() & now.groups.keys()
+    updated_groups = {
+        g
+        for g in kept_groups
+        if was.groups[g] != now.groups[g] or any(p[0] == g for p in gained | lost)
+    }
+    assert (run.users_updated, run.groups_updated) == (len(updated_users), len(updated_groups))
+    assert (run.memberships_added, run.memberships_removed) == (len(gained), len(lost))
+    details = {(c.kind, c.external_id): c.details for c in run.changes.all()}
+    for ext in updated_users:
+        expected = {
+            field: [was.users[ext][field], now.users[ext][field]]
+            for field in was.users[ext]
+            if was.users[ext][field] != now.users[ext][field]
+        }
+        assert details[("user", ext)] == expected
+    for ext in updated_groups:
+        expected = {
+            field: [was.groups[ext][field], now.groups[ext][field]]
+            for field in ("dn", "name")
+            if was.groups[ext][field] != now.groups[ext][field]
+        }
+        if n := sum(p[0] == ext for p in gained):
+            expected["members_added"] = n
+        if n := sum(p[0] == ext for p in lost):
+            expected["members_removed"] = n
+        assert details[("group", ext)] == expected
+    assert details[("user", s.entry_uuid(new_dn))] == {}
+    newgroup = s.entry_uuid(f"cn=newgroup,{s.groups_dn}")
+    assert details[("group", newgroup)] == {"members": 2}
     rows = change_rows(run)
     assert ("user", ChangeAction.DELETED, "user5") in rows
     assert ("group", ChangeAction.DELETED, "group3") in rows
@@ -62,7 +100,7 @@ def test_deletes_renames_and_moves_are_mirrored_and_a_resync_writes_nothing(
     renamed = DirectoryUser.objects.get(directory=directory, external_id=renamed_id)
     assert renamed.username == "renamed6"
     moved = DirectoryUser.objects.get(directory=directory, external_id=moved_id)
-    assert moved.dn == moved_dn.lower()
+    assert moved.dn == moved_dn
     assert DirectoryUser.objects.get(username="newcomer").first_name == "Zoë"
     assert_db_equals_ldap(directory, s)
 
