@@ -39,7 +39,7 @@ def test_deletes_renames_and_moves_are_mirrored_and_a_resync_writes_nothing(
     s.modify_user("user8", mail="user8@new.example.com")
     s.rename(f"cn=group2,{s.groups_dn}", "cn=group2-renamed")
     new_dn = s.add_user("newcomer", givenName="Zoë", sn="Ångström")
-    s.add_group("newgroup", [new_dn, moved_dn])
+    s.add_group("newgroup", [new_dn, moved_dn, f"cn=group4,{s.groups_dn}"])
     s.add_members(f"cn=group0,{s.groups_dn}", [new_dn])
 
     run = sync(directory)
@@ -80,7 +80,7 @@ def test_deletes_renames_and_moves_are_mirrored_and_a_resync_writes_nothing(
         assert details[("group", ext)] == expected
     assert details[("user", s.entry_uuid(new_dn))] == {}
     newgroup = s.entry_uuid(f"cn=newgroup,{s.groups_dn}")
-    assert details[("group", newgroup)] == {"members": 2}
+    assert details[("group", newgroup)] == {"members": 3}
     rows = change_rows(run)
     assert ("user", ChangeAction.DELETED, "user5") in rows
     assert ("group", ChangeAction.DELETED, "group3") in rows
