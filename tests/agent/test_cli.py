@@ -272,3 +272,53 @@ def test_bad_command_lines_are_rejected_with_usage(args):
 
     assert result.returncode == 2
     assert "usage:" in result.stderr
+
+
+def test_activate_against_the_real_service_then_the_service_probes_the_agent(
+    live_server, transactional_db, tmp_path
+):
+    """The whole round trip across processes: the console's activation endpoint, the
+    state file, and the service's own health probe with the secret it stored."""
+    from connectors.client import probe
+    from connectors.models import Connector
+    from connectors.services import add_connector
+
+    connector, code = add_connector("connector-live")
+    state = tmp_path / "agent.json"
+    port = free_port()
+
+    result = agent_cli(
+        "activate", "--service", live_server.url, "--code", code,
+        "--listen", f"127.0.0.1:{port}", "--state", str(state),
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    connector = Connector.objects.get(pk=connector.pk)
+    assert connector.is_active and connector.url == f"http://127.0.0.1:{port}"
+    assert connector.version == VERSION
+    assert json.loads(state.read_text())["connector_id"] == connector.pk
+    again = agent_cli(
+        "activate", "--service", live_server.url, "--code", code,
+        "--listen", f"127.0.0.1:{port}", "--state", str(tmp_path / "again.json"),
+    )  # fmt: skip
+    assert again.returncode == 1  # the code worked once
+    process = subprocess.Popen(
+        [sys.executable, "-m", "connectors.agent", "run", "--state", str(state)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                health = probe(connector.url, connector.secret, 2.0)
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        assert (health.name, health.version) == ("connector-live", VERSION)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

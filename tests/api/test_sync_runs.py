@@ -10,22 +10,37 @@ from synclog.models import SyncAttempt, SyncChange, SyncRun
 
 
 def test_asking_for_a_sync_queues_one_run_and_a_second_request_joins_it(
-    directory_api, super_api, directory, directory_admin, django_capture_on_commit_callbacks
+    directory_api,
+    super_api,
+    directory,
+    directory_admin,
+    django_capture_on_commit_callbacks,
+    monkeypatch,
 ):
+    from directories.tasks import sync_directory
+
+    sent = []
+
+    def publish(args=None, kwargs=None, **options):
+        # The message Celery would publish: which task, for which run.
+        sent.append((sync_directory.name, tuple(args or ())))
+
+    monkeypatch.setattr(sync_directory, "apply_async", publish)
     url = f"/api/directories/{directory.pk}/sync-runs/"
-    with django_capture_on_commit_callbacks() as queued:
+    with django_capture_on_commit_callbacks(execute=True):
         first = directory_api.post(url)
+        assert sent == []  # not before the run is committed
     assert first.status_code == 202, first.content
     run = first.json()
     assert (run["status"], run["trigger"], run["joined"]) == ("queued", "api", False)
     assert run["requested_by"] == directory_admin.username
-    assert len(queued) == 1
+    assert sent == [("directories.tasks.sync_directory", (run["id"],))]
 
-    with django_capture_on_commit_callbacks() as queued_again:
+    with django_capture_on_commit_callbacks(execute=True):
         second = super_api.post(url)
     assert second.status_code == 200
     assert second.json()["id"] == run["id"] and second.json()["joined"] is True
-    assert queued_again == []
+    assert len(sent) == 1
     assert SyncRun.objects.filter(directory=directory).count() == 1
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
 
 from connectors.tasks import probe_connectors
 
@@ -38,10 +37,27 @@ def test_probe_sets_ok_unreachable_unauthorized_and_outdated(agent_factory, tran
     assert "401" in wrong.health_message
 
 
-def test_health_probe_runs_every_30_seconds_on_beat():
-    entry = settings.CELERY_BEAT_SCHEDULE["probe-connectors"]
-    assert entry["task"] == "connectors.tasks.probe_connectors"
-    assert entry["schedule"].run_every.total_seconds() == 30
+def test_beat_runs_the_health_probe_of_every_connector_every_30_seconds(transactional_db):
+    """What celery beat itself loads (django-celery-beat's DatabaseScheduler), and when it
+    says the probe is due, not a restatement of the setting."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_celery_beat.models import PeriodicTask
+    from django_celery_beat.schedulers import DatabaseScheduler
+
+    from console.celery import app
+
+    scheduler = DatabaseScheduler(app=app, lazy=False)
+    stored = PeriodicTask.objects.get(name="probe-connectors")
+    assert stored.task == "connectors.tasks.probe_connectors" and stored.enabled
+    assert app.tasks[stored.task].name == stored.task
+    entry = scheduler.schedule["probe-connectors"]
+    entry.last_run_at = timezone.now() - timedelta(seconds=29)
+    due, wait = entry.is_due()
+    assert not due and 0 < wait <= 1.5
+    entry.last_run_at = timezone.now() - timedelta(seconds=31)
+    assert entry.is_due()[0]
 
 
 def test_test_connection_binds_through_a_connector_and_stores_nothing(
