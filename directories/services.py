@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from connectors.choices import ActivationState
 from connectors.models import Connector
 from directories.choices import DEFAULT_FILTERS, DEFAULT_MAPPED_ATTRIBUTES, SyncFrequency
 from directories.models import Directory, IdentityProvider, SyncConnectorEntry
@@ -30,10 +31,14 @@ class FeatureState:
 
 
 def sync_connectors_feature() -> FeatureState:
-    """Rules S5 and S6: the tab exists on premises when every connector is 19.03.0.0 or later."""
+    """Rules S5 and S6: the tab exists on premises when every activated connector is
+    19.03.0.0 or later."""
     if settings.DEPLOYMENT_MODE == "cloud":
         return FeatureState(False, "Sync Connectors lists are not available in cloud mode.")
-    outdated = [c for c in Connector.objects.order_by("name") if c.is_outdated]
+    # A connector whose agent never activated runs no code yet: only the versions of
+    # activated agents decide.
+    activated = Connector.objects.filter(activation_state=ActivationState.ACTIVE)
+    outdated = [c for c in activated.order_by("name") if c.is_outdated]
     if outdated:
         names = ", ".join(f"{c.name} ({c.version or 'version unknown'})" for c in outdated)
         return FeatureState(

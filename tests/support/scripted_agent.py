@@ -1,0 +1,77 @@
+"""An HTTP endpoint that speaks the agent protocol with a script: what a broken agent
+(or one that cannot reach the directory from where it stands) sends the service."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class ScriptedAgent:
+    """Answers GET /health with ``version`` and POST /sync with ``lines``, sent as they are
+    (:func:`record` ends each with a newline; a line without one is cut off)."""
+
+    def __init__(self, name: str, lines: list[bytes], version: str = "19.03.0.0") -> None:
+        self.name = name
+        self.lines = lines
+        self.version = version
+        self.secret = f"secret-of-{name}"
+        self.sync_requests = 0
+        agent = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _authorized(self) -> bool:
+                return self.headers.get("Authorization") == f"Bearer {agent.secret}"
+
+            def do_GET(self) -> None:
+                if not self._authorized():
+                    return self._json(401, {"error": "unauthorized"})
+                body = {"name": agent.name, "version": agent.version, "status": "ok"}
+                self._json(200, body)
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if not self._authorized():
+                    return self._json(401, {"error": "unauthorized"})
+                agent.sync_requests += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-ndjson")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                for line in agent.lines:
+                    self.wfile.write(line)
+                self.wfile.flush()
+
+            def _json(self, status: int, payload: dict) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def record(**fields: object) -> bytes:
+    """One NDJSON line."""
+    return json.dumps(fields).encode() + b"\n"
