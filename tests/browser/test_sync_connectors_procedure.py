@@ -112,3 +112,72 @@ def test_admin_sets_failover_order_through_the_workspace_idp_and_sync_connectors
             from django.db import connections
 
             connections.close_all()
+
+
+@pytest.mark.browser
+def test_the_sync_connectors_tab_works_with_javascript_off(
+    chromium,
+    live_server,
+    transactional_db,
+    super_admin,
+    directory: Directory,
+    connectors,
+    monkeypatch,
+):
+    """Every edit is a plain form submission that reloads the page with the working list in
+    hidden inputs; nothing is stored until Save."""
+    from playwright.sync_api import expect, sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from django.urls import reverse
+
+    url = live_server.url + reverse("directories:directory_sync_connectors", args=[directory.pk])
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            java_script_enabled=False, viewport={"width": 1280, "height": 860}
+        )
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        try:
+            page.goto(f"{live_server.url}/login/")
+            page.fill("#id_username", super_admin.username)
+            page.fill("#id_password", PASSWORD)
+            page.click("button:has-text('Log in')")
+            page.goto(url)
+            names = page.locator("#sync-connectors-list .connector-name")
+            expect(names).to_have_text(["connector-1"])
+
+            for name in ("connector-2", "connector-3"):
+                page.select_option("#id_add_connector", label=f"{name} ({name}.example.com)")
+                with page.expect_navigation():
+                    page.click("#add-sync-connector")
+            expect(names).to_have_text(["connector-1", "connector-2", "connector-3"])
+            hidden = page.locator("#sync-connectors-list input[name='connector']")
+            expect(hidden).to_have_count(3)
+            with page.expect_navigation():
+                page.click("button[aria-label='Move connector-1 down']")
+            expect(names).to_have_text(["connector-2", "connector-1", "connector-3"])
+            with page.expect_navigation():
+                page.click("button[aria-label='Move connector-3 up']")
+            expect(names).to_have_text(["connector-2", "connector-3", "connector-1"])
+            with page.expect_navigation():
+                page.click("button[aria-label='Remove connector-1']")
+            expect(names).to_have_text(["connector-2", "connector-3"])
+            expect(page.locator("#unsaved-note")).to_be_visible()
+            assert [c.name for c in sync_connector_list(directory)] == ["connector-1"]
+
+            with page.expect_navigation():
+                page.click("#save-sync-connectors")
+            expect(page.get_by_role("status")).to_contain_text("Sync Connectors list saved")
+            expect(names).to_have_text(["connector-2", "connector-3"])
+            expect(page.locator("#unsaved-note")).to_have_count(0)
+            assert [c.name for c in sync_connector_list(directory)] == [
+                "connector-2",
+                "connector-3",
+            ]
+        finally:
+            browser.close()
+            from django.db import connections
+
+            connections.close_all()

@@ -16,6 +16,7 @@ from directories.models import (
     SyncConnectorEntry,
 )
 from synclog.models import SyncRun
+from tests.console.conftest import HTMX
 
 pytestmark = pytest.mark.django_db
 
@@ -209,3 +210,19 @@ def test_directory_admin_may_change_directories(diradmin_client, directory, conn
     response = diradmin_client.post(url, {"connector": ids, "version": "1", "action": "save"})
     assert response.status_code == 302
     assert list(directory.sync_entries.values_list("connector_id", flat=True)) == ids
+
+
+def test_every_page_that_answers_htmx_with_a_fragment_varies_on_hx_request(admin_client, page_urls):
+    """A browser or proxy must never show a cached fragment as the page, or the reverse."""
+    fragments = 0
+    for url in page_urls:
+        page = admin_client.get(url)
+        fragment = admin_client.get(url, **HTMX)
+        assert page.status_code == fragment.status_code == 200, url
+        assert b"<html" in page.content, url
+        if b"<html" not in fragment.content:
+            fragments += 1
+            for response in (page, fragment):
+                vary = [v.strip() for v in response.get("Vary", "").split(",")]
+                assert "HX-Request" in vary, url
+    assert fragments >= 8

@@ -224,3 +224,72 @@ def test_directory_error_is_reported_by_the_agent(worker, directory_with_list, a
     assert [a.outcome for a in attempts] == ["directory_error"] * 3
     assert "credentials" in attempts[0].message.lower()
     assert not DirectoryUser.objects.filter(directory=directory).exists()
+
+
+def test_a_deleted_nested_child_group_leaves_its_parent(worker, directory_with_list, ldap_server):
+    directory = directory_with_list
+    directory.safeguard_groups_percent = 50
+    directory.save()
+    s = ldap_server
+    parent, child = s.dataset.nested_pairs()[0]
+    assert sync(directory).status == RunStatus.COMPLETED
+    parent_id = s.entry_uuid(s.dataset.group_dn(parent))
+    child_id = s.entry_uuid(s.dataset.group_dn(child))
+    assert GroupNesting.objects.filter(
+        parent__external_id=parent_id, child__external_id=child_id
+    ).exists()
+
+    s.delete_group(f"group{child}")
+    run = sync(directory)
+
+    assert run.status == RunStatus.COMPLETED, run.message
+    assert not DirectoryGroup.objects.filter(directory=directory, external_id=child_id).exists()
+    assert not GroupNesting.objects.filter(parent__directory=directory).exists()
+    # The parent names a group that is gone: a loose end, reported.
+    [dangling] = run.warnings.all()
+    assert (dangling.reason, dangling.external_id) == ("no_entry", parent_id)
+    assert dangling.value == s.dataset.group_dn(child)
+    assert_db_equals_ldap(directory, s)
+
+
+def test_entries_leaving_the_scope_are_removed_and_their_memberships_with_them(
+    worker, directory_with_list, ldap_server
+):
+    directory = directory_with_list
+    directory.safeguard_users_percent = 100
+    directory.save()
+    s = ldap_server
+    assert sync(directory).status == RunStatus.COMPLETED
+    # Moved out of the user DNs: still in the directory, no longer synced.
+    s.connect().add_s(
+        f"ou=alumni,{s.suffix}", [("objectClass", [b"organizationalUnit"]), ("ou", [b"alumni"])]
+    )
+    gone_id = s.entry_uuid(s.dataset.user_dn(3))
+    s.rename(s.dataset.user_dn(3), "uid=user3", new_superior=f"ou=alumni,{s.suffix}")
+
+    moved = sync(directory)
+
+    assert moved.status == RunStatus.COMPLETED, moved.message
+    assert moved.users_deleted == 1
+    assert not DirectoryUser.objects.filter(directory=directory, external_id=gone_id).exists()
+    assert not GroupMembership.objects.filter(user__external_id=gone_id).exists()
+    assert_db_equals_ldap(directory, s)
+
+    # A filter that keeps users 1x only: the others leave the store, and the groups'
+    # member values naming them are reported as not synced.
+    directory.user_filter = "(&(objectClass=inetOrgPerson)(uid=user1*))"
+    directory.save()
+    narrowed = sync(directory)
+
+    assert narrowed.status == RunStatus.COMPLETED, narrowed.message
+    usernames = set(
+        DirectoryUser.objects.filter(directory=directory).values_list("username", flat=True)
+    )
+    assert usernames and all(name.startswith("user1") for name in usernames)
+    assert narrowed.warning_counts.get("not_synced", 0) > 0
+    members = set(
+        GroupMembership.objects.filter(group__directory=directory).values_list(
+            "user__username", flat=True
+        )
+    )
+    assert members <= usernames
