@@ -12,12 +12,21 @@ class ScriptedAgent:
     """Answers GET /health with ``version`` and POST /sync with ``lines``, sent as they are
     (:func:`record` ends each with a newline; a line without one is cut off)."""
 
-    def __init__(self, name: str, lines: list[bytes], version: str = "19.03.0.0") -> None:
+    def __init__(
+        self,
+        name: str,
+        lines: list[bytes],
+        version: str = "19.03.0.0",
+        lookup: dict[str, dict] | None = None,
+    ) -> None:
         self.name = name
         self.lines = lines
         self.version = version
+        # POST /lookup answers: DN -> entry (the dn field is filled in); others: no entry.
+        self.lookup = lookup or {}
         self.secret = f"secret-of-{name}"
         self.sync_requests = 0
+        self.lookups: list[list[str]] = []
         agent = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -4,56 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from directories.sync.fetch import Received, _consume, settle
+from directories.sync.fetch import settle
 from synclog.choices import WarningReason
 
+from .conftest import consume, user
+
 pytestmark = pytest.mark.django_db
-
-
-class FakeStream:
-    def __init__(self, records):
-        self._records = records
-
-    def records(self):
-        yield from self._records
-
-
-class FakeBeat:
-    entries_received = 0
-    lost = False
-
-
-class FakeConnector:
-    name = "connector-1"
-
-
-def user(ext, dn, username, **fields):
-    return {"type": "user", "id": ext, "dn": dn, "username": username, **fields}
-
-
-def consume(records) -> Received:
-    stream = FakeStream(
-        [
-            {"type": "begin"},
-            *records,
-            {
-                "type": "end",
-                "users": sum(r["type"] == "user" for r in records),
-                "groups": sum(r["type"] == "group" for r in records),
-            },
-        ]
-    )
-    return _consume(stream, FakeConnector(), FakeBeat(), "uid")
 
 
 def test_entries_without_id_or_username_or_with_a_repeated_id_are_skipped_with_reasons(directory):
     received = consume(
         [
-            user("a", "uid=a,ou=people,dc=example,dc=com", "a"),
-            user(None, "uid=b,ou=people,dc=example,dc=com", "b"),
-            user("c", "cn=C,ou=people,dc=example,dc=com", None),
-            user("c2", "cn=C2,ou=people,dc=example,dc=com", "   "),
-            user("a", "uid=a2,ou=people,dc=example,dc=com", "a2"),
+            user("a", "a", dn="uid=a,ou=people,dc=example,dc=com"),
+            user(None, "b", dn="uid=b,ou=people,dc=example,dc=com"),
+            user("c", None, dn="cn=C,ou=people,dc=example,dc=com"),
+            user("c2", "   ", dn="cn=C2,ou=people,dc=example,dc=com"),
+            user("a", "a2", dn="uid=a2,ou=people,dc=example,dc=com"),
             {
                 "type": "group",
                 "id": None,
@@ -80,8 +46,8 @@ def test_entries_without_id_or_username_or_with_a_repeated_id_are_skipped_with_r
 def test_a_member_naming_a_skipped_entry_is_unresolved_with_that_reason(directory):
     received = consume(
         [
-            user("a", "uid=a,ou=people,dc=example,dc=com", "a"),
-            user("b", "uid=b,ou=people,dc=example,dc=com", "A"),
+            user("a", "a", dn="uid=a,ou=people,dc=example,dc=com"),
+            user("b", "A", dn="uid=b,ou=people,dc=example,dc=com"),
             {
                 "type": "group",
                 "id": "g",

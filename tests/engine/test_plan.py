@@ -1,0 +1,371 @@
+"""The plan's inputs: records consumed into a complete read, members resolved by DN meaning,
+and every value that resolves to nothing kept with its reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.client import AgentError
+from directories.models import DirectoryUser
+from directories.sync.fetch import FIELD_LIMIT, _consume, fingerprint
+from directories.sync.leases import LeaseLost
+from directories.sync.members import Resolution, Unsynced, resolve, scope_keys
+from synclog.choices import WarningReason
+
+from .conftest import (
+    GROUPS,
+    PEOPLE,
+    FakeBeat,
+    FakeConnector,
+    FakeStream,
+    consume,
+    group,
+    read,
+    stream,
+    user,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def reasons(received) -> dict[str, str]:
+    return {u.value: u.reason for u in received.resolution.unresolved}
+
+
+# --- resolving member values -------------------------------------------------------
+
+
+def test_member_values_match_entries_spelled_the_same_or_otherwise(ldap_directory):
+    received = read(
+        ldap_directory,
+        [
+            user("u1", "jdoe", dn=f"cn=Doe\\, John,{PEOPLE}"),
+            user("u2", "amelie", dn=f"cn=Amélie 佐藤,{PEOPLE}"),
+            user("u3", "plain"),
+            group(
+                "g1",
+                "staff",
+                [
+                    f"cn=Doe\\, John,{PEOPLE}",  # as spelled
+                    "CN=doe\\2c john,OU=People,DC=Example,DC=com",  # another spelling
+                    f"cn=Am\\C3\\A9lie \\E4\\BD\\90\\E8\\97\\A4,{PEOPLE}#'0101'B",
+                    f"UID=PLAIN,{PEOPLE}",
+                ],
+            ),
+        ],
+    )
+
+    assert received.resolution.members == {("g1", "u1"), ("g1", "u2"), ("g1", "u3")}
+    assert received.resolution.unresolved == []
+
+
+def test_groups_nest_by_dn_meaning_and_a_group_naming_itself_is_no_membership(ldap_directory):
+    received = read(
+        ldap_directory,
+        [
+            user("u1", "a"),
+            group("g1", "parent", [f"CN=Child,{GROUPS}", f"cn=parent,{GROUPS}", f"uid=a,{PEOPLE}"]),
+            group("g2", "child", [f"cn=child,{GROUPS}"]),
+        ],
+    )
+
+    assert received.resolution.nesting == {("g1", "g2")}
+    assert received.resolution.members == {("g1", "u1")}
+    assert received.resolution.unresolved == []
+
+
+def test_unresolved_member_values_keep_their_group_and_reason(ldap_directory):
+    received = read(
+        ldap_directory,
+        [
+            user("u1", "a"),
+            user(None, "noid", dn=f"uid=noid,{PEOPLE}"),
+            group(
+                "g1",
+                "team",
+                [
+                    "not a dn",
+                    f"uid=noid,{PEOPLE}",
+                    "uid=x,ou=contractors,dc=example,dc=com",
+                    f"uid=ghost,{PEOPLE}",
+                ],
+            ),
+        ],
+    )
+
+    assert reasons(received) == {
+        "not a dn": WarningReason.INVALID_DN,
+        f"uid=noid,{PEOPLE}": WarningReason.SKIPPED_ENTRY,
+        "uid=x,ou=contractors,dc=example,dc=com": WarningReason.OUTSIDE_SCOPE,
+        f"uid=ghost,{PEOPLE}": WarningReason.NOT_CHECKED,
+    }
+    [skipped] = [u for u in received.resolution.unresolved if u.value.startswith("uid=noid")]
+    assert "no entryuuid / objectguid" in skipped.detail
+    for item in received.resolution.unresolved:
+        assert (item.entry_type, item.external_id, item.name) == ("group", "g1", "team")
+        assert item.dn == f"cn=team,{GROUPS}"
+    assert received.resolution.to_confirm() == [f"uid=ghost,{PEOPLE}"]
+
+
+def test_an_empty_user_scope_means_the_base_dn(directory):
+    directory.user_dns, directory.group_dns = [], []
+    directory.base_dn = "dc=example,dc=com"
+    directory.save()
+    received = read(
+        directory,
+        [group("g1", "team", ["uid=x,ou=anywhere,dc=example,dc=com", "uid=y,dc=other,dc=org"])],
+    )
+
+    assert reasons(received) == {
+        "uid=x,ou=anywhere,dc=example,dc=com": WarningReason.NOT_CHECKED,
+        "uid=y,dc=other,dc=org": WarningReason.OUTSIDE_SCOPE,
+    }
+
+
+def test_the_same_unresolved_value_in_two_groups_is_two_references_one_lookup(ldap_directory):
+    ghost = f"uid=ghost,{PEOPLE}"
+    received = read(ldap_directory, [group("g1", "a", [ghost]), group("g2", "b", [ghost])])
+
+    assert len(received.resolution.unresolved) == 2
+    assert received.resolution.to_confirm() == [ghost]
+
+
+def test_scope_keys_leave_out_text_that_is_no_dn():
+    assert scope_keys(["OU=People,DC=x", "junk", ""]) == ["ou=people,dc=x", ""]
+
+
+# --- the directory's own answer about unresolved values ------------------------------
+
+
+def unresolved(value: str, reason: str = WarningReason.NOT_CHECKED) -> Unsynced:
+    return Unsynced(reason, "group", "g1", "team", f"cn=team,{GROUPS}", value)
+
+
+def test_confirm_matches_by_the_stable_id_the_directory_gives_and_explains_the_rest():
+    resolution = Resolution(
+        unresolved=[
+            unresolved("v-user"),
+            unresolved("v-group"),
+            unresolved("v-self"),
+            unresolved("v-role"),
+            unresolved("v-none"),
+            unresolved("v-unknown"),
+            unresolved("v-unasked"),
+            unresolved("v-outside", WarningReason.OUTSIDE_SCOPE),
+        ]
+    )
+    answers = {
+        "v-user": {"exists": True, "id": "u1"},
+        "v-group": {"exists": True, "id": "g2"},
+        "v-self": {"exists": True, "id": "g1"},
+        "v-role": {"exists": True, "id": "r1", "object_classes": ["organizationalRole", "top"]},
+        "v-none": {"exists": False, "detail": "No such object"},
+        "v-unknown": {"exists": None, "detail": "Referral"},
+        "v-outside": {"exists": True, "id": "u1"},
+    }
+
+    resolution.confirm(answers, users=["u1"], groups=["g1", "g2"])
+
+    assert resolution.members == {("g1", "u1")}
+    assert resolution.nesting == {("g1", "g2")}
+    left = {u.value: (u.reason, u.detail) for u in resolution.unresolved}
+    assert left == {
+        "v-role": (
+            WarningReason.NOT_SYNCED,
+            "the entry exists (objectClass: organizationalRole, top) but is not synced",
+        ),
+        "v-none": (WarningReason.NO_ENTRY, "No such object"),
+        "v-unknown": (WarningReason.NOT_CHECKED, "the directory did not say: Referral"),
+        "v-unasked": (WarningReason.NOT_CHECKED, ""),
+        "v-outside": (WarningReason.OUTSIDE_SCOPE, ""),
+    }
+
+
+def test_confirm_without_details_says_so():
+    resolution = Resolution(unresolved=[unresolved("a"), unresolved("b"), unresolved("c")])
+    resolution.confirm(
+        {"a": {"exists": True, "id": "x"}, "b": {"exists": False}, "c": {}}, users=[], groups=[]
+    )
+    left = {u.value: u.detail for u in resolution.unresolved}
+    assert left == {
+        "a": "the entry exists (objectClass: unknown) but is not synced",
+        "b": "no such entry",
+        "c": "the directory did not say: no answer",
+    }
+
+
+# --- entries that cannot be stored -----------------------------------------------------
+
+
+def test_a_username_held_twice_stays_with_the_stored_entry(ldap_directory):
+    from django.utils import timezone
+
+    DirectoryUser.objects.create(
+        directory=ldap_directory,
+        external_id="late",
+        dn=f"uid=JDoe,{PEOPLE}",
+        username="JDoe",
+        fingerprint="x",
+        synced_at=timezone.now(),
+    )
+    received = read(
+        ldap_directory,
+        [
+            user("early", "jdoe", dn=f"uid=jdoe,ou=staff,{PEOPLE}"),
+            user("late", "JDoe"),
+            user("third", "JDOE", dn=f"cn=Third,{PEOPLE}"),
+            user("other", "someone"),
+        ],
+    )
+
+    assert set(received.users) == {"late", "other"}
+    assert set(received.user_fps) == {"late", "other"}
+    skipped = {s.external_id: s for s in received.skipped}
+    assert set(skipped) == {"early", "third"}
+    assert skipped["early"].reason == WarningReason.DUPLICATE_USERNAME
+    assert skipped["early"].detail == f"uid 'jdoe' is also the username of uid=JDoe,{PEOPLE}"
+    assert (skipped["third"].name, skipped["third"].dn) == ("JDOE", f"cn=Third,{PEOPLE}")
+
+
+def test_without_a_stored_holder_the_first_entry_read_keeps_the_username(ldap_directory):
+    received = read(ldap_directory, [user("a", "Same"), user("b", "same"), user("c", "SAME")])
+
+    assert set(received.users) == {"a"}
+    assert [s.external_id for s in received.skipped] == ["b", "c"]
+
+
+def test_the_username_attribute_named_in_a_skip_is_the_mapped_one(ldap_directory):
+    received = _consume(stream([user("a", "")]), FakeConnector(), FakeBeat(), "sAMAccountName")
+    assert received.skipped[0].detail == "the entry has no sAMAccountName, which holds the username"
+
+
+# --- consuming the stream ------------------------------------------------------------------
+
+
+def test_records_become_values_and_fingerprints():
+    received = consume(
+        [
+            user(
+                "u1",
+                "jdoe",
+                first_name="J",
+                last_name="D",
+                email="j@x",
+                display_name="JD",
+                upn="j@x.test",
+                disabled=1,
+            ),
+            user("u2", "bare", first_name=None),
+            group("g1", "", [], dn=f"cn=unnamed,{GROUPS}"),
+        ]
+    )
+
+    values = (f"uid=jdoe,{PEOPLE}", "jdoe", "J", "D", "j@x", "JD", "j@x.test", True)
+    assert received.users["u1"] == values
+    assert received.user_fps["u1"] == fingerprint(values)
+    assert received.users["u2"] == (f"uid=bare,{PEOPLE}", "bare", "", "", "", "", "", False)
+    # A group without a cn is named by its DN.
+    assert received.groups["g1"] == (f"cn=unnamed,{GROUPS}", f"cn=unnamed,{GROUPS}", [])
+    assert received.group_fps["g1"] == fingerprint((f"cn=unnamed,{GROUPS}",) * 2)
+    assert received.entries == 3
+
+
+def test_values_longer_than_their_column_are_cut():
+    received = consume([user("u1", "x" * 300, display_name="é" * 400), group("g1", "n" * 300, [])])
+    values = received.users["u1"]
+    assert (len(values[1]), len(values[5])) == (FIELD_LIMIT, FIELD_LIMIT)
+    assert received.groups["g1"][1] == "n" * FIELD_LIMIT
+
+
+def test_fingerprints_follow_every_value():
+    base = consume([user("u1", "a", email="a@x")]).user_fps["u1"]
+    assert consume([user("u1", "a", email="b@x")]).user_fps["u1"] != base
+    assert consume([user("u1", "a", email="a@x", disabled=True)]).user_fps["u1"] != base
+    assert consume([user("u1", "a", email="a@x", dn="uid=A,dc=x")]).user_fps["u1"] != base
+
+
+@pytest.mark.parametrize(
+    "records, words",
+    [
+        (
+            [
+                {"type": "user", "id": "u1", "dn": "uid=a,dc=x", "username": "a"},
+                {"type": "end", "users": 1, "groups": 0},
+            ],
+            "no begin record",
+        ),
+        (
+            [{"type": "begin"}, {"type": "end", "users": 1, "groups": 0}],
+            "announced 1 users and 0 groups but sent 0 and 0",
+        ),
+        (
+            [{"type": "begin"}, {"type": "end", "users": 0, "groups": 2}],
+            "announced 0 users and 2 groups",
+        ),
+        ([{"type": "begin"}, {"type": "end"}], "announced -1 users"),
+        (
+            [{"type": "begin"}, {"type": "user", "id": "u1", "dn": "uid=a,dc=x", "username": "a"}],
+            "ended after 1 entries without its end record",
+        ),
+    ],
+)
+def test_an_incomplete_or_inconsistent_stream_is_refused(records, words):
+    with pytest.raises(AgentError) as caught:
+        _consume(FakeStream(records), FakeConnector(), FakeBeat(), "uid")
+    assert caught.value.outcome == "incomplete"
+    assert words in caught.value.message
+
+
+def test_an_error_record_is_the_directorys_error():
+    records = [{"type": "begin"}, {"type": "error", "code": "tls", "message": "bad certificate"}]
+    with pytest.raises(AgentError) as caught:
+        _consume(FakeStream(records), FakeConnector(), FakeBeat(), "uid")
+    assert caught.value.outcome == "directory_error"
+    assert caught.value.message == "connector-1 could not read the directory: bad certificate"
+    with pytest.raises(AgentError, match="could not read the directory: tls"):
+        _consume(FakeStream([{"type": "error", "code": "tls"}]), FakeConnector(), FakeBeat(), "uid")
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"type": "user", "id": 5, "dn": "uid=a,dc=x", "username": "a"},
+        {"type": "user", "id": "x" * 65, "dn": "uid=a,dc=x", "username": "a"},
+        {"type": "user", "id": "", "dn": "uid=a,dc=x", "username": "a"},
+        {"type": "user", "id": "u1", "dn": "", "username": "a"},
+        {"type": "user", "id": "u1", "dn": None, "username": "a"},
+        {"type": "user", "id": "u1", "username": "a"},
+        {"type": "group", "id": "g1", "dn": "cn=g,dc=x", "members": "uid=a,dc=x"},
+    ],
+)
+def test_a_malformed_record_is_refused(record):
+    with pytest.raises((KeyError, TypeError, ValueError)):
+        consume([record])
+
+
+def test_unknown_record_types_are_passed_over_and_not_counted():
+    received = consume(
+        [{"type": "progress", "note": "later versions may send this"}, user("u1", "a")]
+    )
+    assert set(received.users) == {"u1"} and received.entries == 1
+
+
+def test_progress_is_published_and_a_lost_lease_stops_the_read():
+    records = [user(f"u{n}", f"user{n}") for n in range(600)]
+    beat = FakeBeat()
+    received = _consume(stream(records), FakeConnector(), beat, "uid")
+    assert beat.entries_received == 600 == received.entries
+
+    lost = FakeBeat()
+    lost.lost = True
+    with pytest.raises(LeaseLost):
+        _consume(stream(records), FakeConnector(), lost, "uid")
+    assert lost.entries_received == 256
+
+
+def test_resolve_works_on_what_it_is_given():
+    users = {"u1": (f"uid=a,{PEOPLE}",)}
+    groups = {"g1": (f"cn=g,{GROUPS}", "g", [f"uid=A,{PEOPLE}", f"uid=b,{PEOPLE}"])}
+    resolution = resolve(users, groups, [], scope_keys([PEOPLE]))
+    assert resolution.members == {("g1", "u1")}
+    assert [u.reason for u in resolution.unresolved] == [WarningReason.NOT_CHECKED]

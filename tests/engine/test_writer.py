@@ -1,0 +1,330 @@
+"""The writer: a complete read turned into rows, change records and counts; the safeguards
+that stop it before it writes; what a run records of what it could not sync."""
+
+from __future__ import annotations
+
+import pytest
+
+from directories.models import DirectoryGroup, DirectoryUser, GroupMembership, GroupNesting
+from directories.sync.apply import GROUP_COLUMNS, SafeguardTripped, Stored, apply
+from directories.sync.fetch import USER_COLUMNS, fingerprint
+from directories.sync.report import record_warnings, warning_message
+from synclog.models import WARNINGS_LISTED, SyncChange, SyncRun
+
+from .conftest import GROUPS, PEOPLE, group, read, user
+
+pytestmark = pytest.mark.django_db
+
+
+def new_run(directory) -> SyncRun:
+    return SyncRun.objects.create(directory=directory, status="completed")
+
+
+def sync(directory, records, safeguards=True, stored=None):
+    """Apply a read the way the runner does; returns (counts, run)."""
+    run = new_run(directory)
+    counts = apply(run.pk, directory, read(directory, records), safeguards, stored)
+    return counts, run
+
+
+def store(directory) -> dict:
+    return {
+        "users": {
+            ext: rest
+            for ext, *rest in DirectoryUser.objects.filter(directory=directory).values_list(
+                "external_id", "dn", "username", "first_name", "last_name", "email",
+                "display_name", "upn", "disabled",
+            )
+        },
+        "groups": dict(
+            (ext, (dn, name))
+            for ext, dn, name in DirectoryGroup.objects.filter(directory=directory).values_list(
+                "external_id", "dn", "name"
+            )
+        ),
+        "members": set(
+            GroupMembership.objects.values_list("group__external_id", "user__external_id")
+        ),
+        "nesting": set(
+            GroupNesting.objects.values_list("parent__external_id", "child__external_id")
+        ),
+    }  # fmt: skip
+
+
+def changes(run) -> dict:
+    return {
+        (c.kind, c.action, c.external_id): (c.name, c.dn, c.details)
+        for c in SyncChange.objects.filter(run_id=run.pk)
+    }
+
+
+FIRST = [
+    user("u1", "ann", first_name="Ann", email="ann@x"),
+    user("u2", "bob", disabled=True),
+    user("u3", "cid"),
+    user("u4", "dee"),
+    group("g1", "staff", [f"uid=ann,{PEOPLE}", f"UID=Bob,{PEOPLE}", f"cn=devs,{GROUPS}"]),
+    group("g2", "devs", [f"uid=cid,{PEOPLE}"]),
+    group("g3", "empty", [f"cn=empty,{GROUPS}"]),
+]
+
+
+def test_a_first_sync_writes_every_row_and_one_change_per_entry(ldap_directory):
+    counts, run = sync(ldap_directory, FIRST, safeguards=False)
+
+    assert counts.as_dict() == {
+        "users_added": 4,
+        "users_updated": 0,
+        "users_deleted": 0,
+        "groups_added": 3,
+        "groups_updated": 0,
+        "groups_deleted": 0,
+        "memberships_added": 4,
+        "memberships_removed": 0,
+    }
+    have = store(ldap_directory)
+    assert have["users"]["u1"] == [f"uid=ann,{PEOPLE}", "ann", "Ann", "", "ann@x", "", "", False]
+    assert have["users"]["u2"][-1] is True
+    assert have["groups"] == {
+        "g1": (f"cn=staff,{GROUPS}", "staff"),
+        "g2": (f"cn=devs,{GROUPS}", "devs"),
+        "g3": (f"cn=empty,{GROUPS}", "empty"),
+    }
+    assert have["members"] == {("g1", "u1"), ("g1", "u2"), ("g2", "u3")}
+    assert have["nesting"] == {("g1", "g2")}
+    rows = changes(run)
+    assert rows[("user", "added", "u1")] == ("ann", f"uid=ann,{PEOPLE}", {})
+    assert rows[("group", "added", "g1")] == ("staff", f"cn=staff,{GROUPS}", {"members": 3})
+    assert rows[("group", "added", "g3")][2] == {"members": 0}
+    assert len(rows) == 7
+
+
+def test_a_resync_writes_updates_deletions_and_membership_changes_with_details(ldap_directory):
+    sync(ldap_directory, FIRST, safeguards=False)
+    stamps = dict(DirectoryUser.objects.values_list("external_id", "synced_at"))
+    second = [
+        user("u1", "ann", first_name="Anne", email="ann@x", dn=f"uid=ann,ou=staff,{PEOPLE}"),
+        user("u2", "bob", disabled=True),
+        user("u3", "cid"),
+        user("u5", "eve"),
+        group("g1", "staff", [f"uid=ann,ou=staff,{PEOPLE}", f"uid=eve,{PEOPLE}"]),
+        group(
+            "g2", "developers", [f"uid=cid,{PEOPLE}", f"uid=bob,{PEOPLE}"], dn=f"cn=devs,{GROUPS}"
+        ),
+        group("g4", "new", [f"cn=staff,{GROUPS}"]),
+    ]  # fmt: skip
+
+    counts, run = sync(ldap_directory, second, safeguards=False)
+
+    assert counts.as_dict() == {
+        "users_added": 1,
+        "users_updated": 1,
+        "users_deleted": 1,
+        "groups_added": 1,
+        "groups_updated": 2,
+        "groups_deleted": 1,
+        # g1: +eve -bob -devs (nested); g2: +bob; g4: +staff (nested)
+        "memberships_added": 3,
+        "memberships_removed": 2,
+    }
+    have = store(ldap_directory)
+    assert set(have["users"]) == {"u1", "u2", "u3", "u5"}
+    assert have["users"]["u1"][:3] == [f"uid=ann,ou=staff,{PEOPLE}", "ann", "Anne"]
+    assert have["members"] == {("g1", "u1"), ("g1", "u5"), ("g2", "u3"), ("g2", "u2")}
+    assert have["nesting"] == {("g4", "g1")}
+    rows = changes(run)
+    assert rows[("user", "updated", "u1")][2] == {
+        "dn": [f"uid=ann,{PEOPLE}", f"uid=ann,ou=staff,{PEOPLE}"],
+        "first_name": ["Ann", "Anne"],
+    }
+    assert rows[("user", "deleted", "u4")] == ("dee", f"uid=dee,{PEOPLE}", {})
+    assert rows[("group", "deleted", "g3")] == ("empty", f"cn=empty,{GROUPS}", {})
+    assert rows[("group", "updated", "g1")] == (
+        "staff",
+        f"cn=staff,{GROUPS}",
+        {"members_added": 1, "members_removed": 2},
+    )
+    assert rows[("group", "updated", "g2")][2] == {
+        "name": ["devs", "developers"],
+        "members_added": 1,
+    }
+    assert rows[("group", "added", "g4")][2] == {"members": 1}
+    assert rows[("user", "added", "u5")] == ("eve", f"uid=eve,{PEOPLE}", {})
+    assert len(rows) == 7
+    # Untouched users keep their row and its time stamp.
+    after = dict(DirectoryUser.objects.values_list("external_id", "synced_at"))
+    assert after["u2"] == stamps["u2"] and after["u3"] == stamps["u3"]
+
+
+def test_a_resync_of_an_unchanged_directory_writes_nothing(ldap_directory):
+    sync(ldap_directory, FIRST, safeguards=False)
+    before = store(ldap_directory), list(DirectoryUser.objects.values("pk", "synced_at"))
+
+    counts, run = sync(ldap_directory, FIRST)
+
+    assert set(counts.as_dict().values()) == {0}
+    assert changes(run) == {}
+    assert (store(ldap_directory), list(DirectoryUser.objects.values("pk", "synced_at"))) == before
+
+
+def test_a_preloaded_store_gives_the_same_result_as_one_loaded_on_the_spot(ldap_directory):
+    sync(ldap_directory, FIRST, safeguards=False)
+    stored = Stored.load(ldap_directory.pk)
+    assert set(stored.users) == {"u1", "u2", "u3", "u4"}
+    assert stored.members == {("g1", "u1"), ("g1", "u2"), ("g2", "u3")}
+    assert stored.nesting == {("g1", "g2")}
+    changed = [*FIRST[:3], *FIRST[4:]]
+
+    counts, _ = sync(ldap_directory, changed, safeguards=False, stored=stored)
+
+    assert (counts.users_deleted, counts.memberships_removed) == (1, 0)
+    assert "u4" not in store(ldap_directory)["users"]
+
+
+def test_a_member_added_to_a_new_group_and_a_new_user_at_once(ldap_directory):
+    sync(ldap_directory, FIRST, safeguards=False)
+    counts, _ = sync(
+        ldap_directory,
+        [
+            *FIRST,
+            user("u9", "new"),
+            group("g9", "fresh", [f"uid=new,{PEOPLE}", f"uid=ann,{PEOPLE}"]),
+        ],
+        safeguards=False,
+    )
+    assert (counts.users_added, counts.groups_added, counts.memberships_added) == (1, 1, 2)
+    assert {("g9", "u9"), ("g9", "u1")} <= store(ldap_directory)["members"]
+
+
+# --- safeguards ------------------------------------------------------------------------
+
+
+def ten_users() -> list[dict]:
+    return [user(f"u{n}", f"user{n}") for n in range(10)]
+
+
+@pytest.fixture
+def ten(ldap_directory):
+    ldap_directory.safeguard_users_percent = 20
+    ldap_directory.safeguard_groups_percent = 50
+    ldap_directory.save()
+    sync(
+        ldap_directory, [*ten_users(), group("g1", "a", []), group("g2", "b", [])], safeguards=False
+    )
+    return ldap_directory
+
+
+def test_changes_up_to_the_threshold_pass(ten):
+    records = ten_users()
+    records[0]["email"] = "changed@x"
+    del records[9]
+    counts, _ = sync(ten, [*records, group("g1", "a", []), group("g2", "b", [])])
+    assert (counts.users_updated, counts.users_deleted) == (1, 1)
+
+
+def test_updates_and_deletions_past_the_threshold_stop_the_sync_before_any_write(ten):
+    records = ten_users()
+    records[0]["email"] = "changed@x"
+    records[1]["email"] = "changed@x"
+    del records[9]
+    before = store(ten)
+
+    with pytest.raises(SafeguardTripped) as tripped:
+        sync(ten, [*records, user("u99", "newcomer"), group("g1", "a", []), group("g2", "b", [])])
+
+    assert str(tripped.value).startswith(
+        "This sync would update or delete 3 of 10 users (30.0%), more than the 20% safeguard "
+        "allows; nothing was changed."
+    )
+    assert store(ten) == before
+    assert not SyncChange.objects.exists() or all(
+        c.action == "added" for c in SyncChange.objects.all()
+    )
+
+
+def test_the_group_safeguard_counts_groups(ten):
+    with pytest.raises(SafeguardTripped, match="update or delete 2 of 2 groups \\(100.0%\\)"):
+        sync(ten, [*ten_users(), group("g1", "renamed", [])])
+
+
+def test_a_first_sync_or_an_empty_store_is_not_held_back(ldap_directory):
+    ldap_directory.safeguard_users_percent = 1
+    ldap_directory.save()
+    sync(ldap_directory, ten_users(), safeguards=True)
+    assert DirectoryUser.objects.count() == 10
+
+
+def respell_stored_dns(model, columns) -> None:
+    """What an earlier version stored: the same DNs in other case, fingerprinted so."""
+    for row in model.objects.all():
+        row.dn = row.dn.upper()
+        row.fingerprint = fingerprint(tuple(getattr(row, c) for c in columns))
+        row.save()
+
+
+def test_a_dn_that_changed_only_its_spelling_does_not_count_towards_a_safeguard(ten):
+    respell_stored_dns(DirectoryUser, USER_COLUMNS)
+    counts, run = sync(ten, [*ten_users(), group("g1", "a", []), group("g2", "b", [])])
+    assert counts.users_updated == 10
+    assert DirectoryUser.objects.get(external_id="u3").dn == f"uid=user3,{PEOPLE}"
+
+    # A real change beside it still counts.
+    records = ten_users()
+    for n in range(3):
+        records[n]["email"] = "new@x"
+    with pytest.raises(SafeguardTripped, match="3 of 10 users"):
+        sync(ten, [*records, group("g1", "a", []), group("g2", "b", [])])
+
+
+def test_a_respelled_group_dn_does_not_count_either(ten):
+    respell_stored_dns(DirectoryGroup, GROUP_COLUMNS)
+    counts, _ = sync(ten, [*ten_users(), group("g1", "a", []), group("g2", "b", [])])
+    assert counts.groups_updated == 2
+
+
+# --- what a run could not sync -----------------------------------------------------------
+
+
+def test_warnings_are_counted_in_full_and_listed_up_to_the_cap(ldap_directory):
+    ghosts = [f"uid=ghost{n},ou=elsewhere,dc=x" for n in range(WARNINGS_LISTED + 5)]
+    received = read(
+        ldap_directory,
+        [user(None, "noid"), user("u1", ""), group("g1", "team", ghosts)],
+    )
+    run = new_run(ldap_directory)
+
+    fields = record_warnings(run.pk, received)
+
+    assert fields == {
+        "unresolved_references": WARNINGS_LISTED + 5,
+        "skipped_entries": 2,
+        "warning_counts": {
+            "no_stable_id": 1,
+            "no_username": 1,
+            "outside_scope": WARNINGS_LISTED + 5,
+        },
+    }
+    listed = list(run.warnings.order_by("id"))
+    assert len(listed) == WARNINGS_LISTED
+    assert [w.reason for w in listed[:2]] == ["no_stable_id", "no_username"]
+    assert (listed[2].kind, listed[2].value, listed[2].name) == (
+        "unresolved_member",
+        ghosts[0],
+        "team",
+    )
+    assert listed[0].kind == "skipped_entry" and listed[0].entry_type == "user"
+
+
+def test_the_run_message_says_what_was_left_out():
+    assert warning_message({"unresolved_references": 0, "skipped_entries": 0}) == ""
+    assert warning_message({"unresolved_references": 1, "skipped_entries": 0}) == (
+        "Completed with warnings: 1 group member value matched no synced user or group. "
+        "The run lists each one and why."
+    )
+    assert warning_message({"unresolved_references": 2, "skipped_entries": 1}) == (
+        "Completed with warnings: 2 group member values matched no synced user or group; "
+        "1 entry was skipped. The run lists each one and why."
+    )
+    assert "3 entries were skipped" in warning_message(
+        {"unresolved_references": 0, "skipped_entries": 3}
+    )
