@@ -24,6 +24,8 @@ class ScriptedAgent:
         self.version = version
         # POST /lookup answers: DN -> entry (the dn field is filled in); others: no entry.
         self.lookup = lookup or {}
+        # When set, /lookup answers 502 with this message (the directory cannot be reached).
+        self.lookup_error: str | None = None
         self.secret = f"secret-of-{name}"
         self.sync_requests = 0
         self.lookups: list[list[str]] = []
@@ -45,9 +47,11 @@ class ScriptedAgent:
                 self._json(200, body)
 
             def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if not self._authorized():
                     return self._json(401, {"error": "unauthorized"})
+                if self.path == "/lookup":
+                    return self._lookup(json.loads(body)["dns"])
                 agent.sync_requests += 1
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-ndjson")
@@ -57,6 +61,15 @@ class ScriptedAgent:
                 for line in agent.lines:
                     self.wfile.write(line)
                 self.wfile.flush()
+
+            def _lookup(self, dns: list[str]) -> None:
+                agent.lookups.append(dns)
+                if agent.lookup_error:
+                    error = {"error": "unreachable", "message": agent.lookup_error}
+                    return self._json(502, error)
+                missing = {"exists": False, "detail": "No such object"}
+                entries = [{"dn": dn, **agent.lookup.get(dn, missing)} for dn in dns]
+                self._json(200, {"entries": entries})
 
             def _json(self, status: int, payload: dict) -> None:
                 data = json.dumps(payload).encode()

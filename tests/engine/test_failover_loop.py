@@ -1,0 +1,390 @@
+"""The failover loop in one process: each connector tried in order through HTTP, every
+outcome recorded, the run ended once; scripted agents stand in for real ones."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from connectors.choices import ActivationState, HealthState
+from connectors.models import Connector
+from directories.models import DirectoryUser
+from directories.services import create_directory, save_sync_connectors
+from directories.sync import fetch, leases, runner
+from synclog.choices import RunStatus
+from synclog.models import SyncRun
+from tests.support.scripted_agent import ScriptedAgent, record
+
+from .conftest import GROUPS, PEOPLE
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+GOOD = [
+    record(type="begin", connector="x"),
+    record(type="user", id="u1", dn=f"uid=ann,{PEOPLE}", username="ann"),
+    record(type="user", id="u2", dn=f"uid=bob,{PEOPLE}", username="bob"),
+    record(
+        type="group",
+        id="g1",
+        dn=f"cn=staff,{GROUPS}",
+        name="staff",
+        members=[f"UID=Ann,{PEOPLE}", f"uid=bob,{PEOPLE}", f"uid=ghost,{PEOPLE}"],
+    ),
+    record(type="end", users=2, groups=1),
+]
+
+
+@pytest.fixture(autouse=True)
+def quick(settings):
+    settings.CONNECTOR_PROBE_TIMEOUT = 1.0
+    settings.CONNECTOR_STREAM_TIMEOUT = 3.0
+    settings.CONNECTOR_BUSY_WAIT = 0.6
+    settings.SYNC_LEASE_SECONDS = 8
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Sync tasks published to the broker, as (run id, countdown)."""
+    from directories.tasks import sync_directory
+
+    published = []
+
+    def publish(args=None, kwargs=None, countdown=None, **options):
+        published.append((args[0], countdown))
+
+    monkeypatch.setattr(sync_directory, "apply_async", publish)
+    return published
+
+
+@pytest.fixture
+def agents():
+    started = []
+
+    def start(name, lines=GOOD, **kwargs):
+        agent = ScriptedAgent(name, lines, **kwargs)
+        started.append(agent)
+        return agent
+
+    yield start
+    for agent in started:
+        agent.close()
+
+
+def connector(name: str, url: str = "http://127.0.0.1:9", secret: str = "s") -> Connector:
+    return Connector.objects.create(
+        name=name,
+        host=f"{name}.example.com",
+        url=url,
+        version="19.03.0.0",
+        activation_state=ActivationState.ACTIVE,
+        health=HealthState.OK,
+        secret=secret,
+    )
+
+
+def for_agent(agent: ScriptedAgent) -> Connector:
+    return connector(agent.name, agent.url, agent.secret)
+
+
+def make(*connectors: Connector, listed: bool = True):
+    directory = create_directory(
+        name="corp.example.com",
+        type="ldap",
+        sync_connector=connectors[0],
+        host="127.0.0.1",
+        base_dn="dc=example,dc=com",
+        bind_dn="cn=admin,dc=example,dc=com",
+        bind_password="pw",
+        user_dns=[PEOPLE],
+        group_dns=[GROUPS],
+    )
+    save_sync_connectors(directory, [c.pk for c in connectors] if listed else [])
+    return directory
+
+
+def run(directory) -> SyncRun:
+    queued = SyncRun.objects.create(directory=directory)
+    runner.run_sync(queued.pk)
+    queued.refresh_from_db()
+    return queued
+
+
+def tried(run: SyncRun) -> list[tuple[str, str]]:
+    return [(a.connector_name, a.outcome) for a in run.attempts.order_by("position")]
+
+
+def test_a_connector_that_refuses_is_passed_over_for_the_next(agents, sent):
+    good = agents("c2", lookup={f"uid=ghost,{PEOPLE}": {"exists": False, "detail": "gone"}})
+    directory = make(connector("c1"), for_agent(good))
+
+    done = run(directory)
+
+    assert done.status == RunStatus.COMPLETED, done.message
+    assert tried(done) == [("c1", "unavailable"), ("c2", "succeeded")]
+    first = done.attempts.get(position=1)
+    assert first.message == "connection refused at http://127.0.0.1:9"
+    assert first.finished_at is not None and first.entries_received == 0
+    assert done.attempts.get(position=2).entries_received == 3
+    assert (done.connector_used_name, done.connector_used.name) == ("c2", "c2")
+    assert done.snapshot_names == ["c1", "c2"] and done.used_fallback_list is True
+    assert done.first_sync is True and done.entries_received == 3
+    assert (done.users_added, done.groups_added, done.memberships_added) == (2, 1, 2)
+    assert (done.unresolved_references, done.warning_counts) == (1, {"no_entry": 1})
+    assert done.message.startswith("Completed with warnings: 1 group member value")
+    assert (done.worker, done.lease_until, done.phase, done.current_connector_name) == (
+        done.worker,
+        None,
+        "",
+        "",
+    )
+    assert done.finished_at >= done.started_at
+    assert good.lookups == [[f"uid=ghost,{PEOPLE}"]]
+    assert set(DirectoryUser.objects.values_list("username", flat=True)) == {"ann", "bob"}
+    assert Connector.objects.get(name="c1").health == HealthState.UNREACHABLE
+    assert sent == []
+    again = run(directory)
+    assert again.first_sync is False and again.changes.count() == 0
+
+
+def test_a_wrong_secret_is_unauthorized_and_recorded_as_the_connectors_health(agents, sent):
+    good = agents("c2")
+    stranger = agents("c1")
+    directory = make(connector("c1", stranger.url, secret="not-its-secret"), for_agent(good))
+
+    done = run(directory)
+
+    assert tried(done) == [("c1", "unauthorized"), ("c2", "succeeded")]
+    assert "refused the connector secret (401)" in done.attempts.get(position=1).message
+    assert Connector.objects.get(name="c1").health == HealthState.UNAUTHORIZED
+    assert stranger.sync_requests == 0
+
+
+def test_when_no_connector_can_sync_the_run_fails_naming_each_and_changes_nothing(agents, sent):
+    broken = agents("c2", [record(type="begin"), record(type="error", message="bind refused")])
+    directory = make(connector("c1"), for_agent(broken))
+
+    done = run(directory)
+
+    assert done.status == RunStatus.FAILED
+    assert tried(done) == [("c1", "unavailable"), ("c2", "directory_error")]
+    assert done.message == (
+        "No connector could sync corp.example.com. Tried 2 connector(s) in order: "
+        "c1 (unavailable): connection refused at http://127.0.0.1:9; "
+        "c2 (directory_error): c2 could not read the directory: bind refused."
+    )
+    assert done.connector_used is None and done.lease_until is None
+    assert not DirectoryUser.objects.exists()
+
+
+def test_an_empty_list_means_the_sync_connector_alone_without_fallback(agents, sent):
+    directory = make(connector("c1"), for_agent(agents("c2")), listed=False)
+
+    done = run(directory)
+
+    assert done.status == RunStatus.FAILED
+    assert tried(done) == [("c1", "unavailable")]
+    assert done.used_fallback_list is False and done.snapshot_names == ["c1"]
+    assert "its sync connector (the Sync Connectors list is empty, so no fallback)" in done.message
+
+
+def test_a_connector_another_run_holds_is_busy_and_the_next_one_is_used(agents, sent):
+    first, second = agents("c1"), agents("c2")
+    c1 = for_agent(first)
+    directory = make(c1, for_agent(second))
+    other = create_directory(
+        name="other.example.com", type="ldap", sync_connector=c1, host="h", base_dn="dc=o",
+        bind_dn="cn=o", bind_password="pw",
+    )  # fmt: skip
+    holder = SyncRun.objects.create(directory=other, status=RunStatus.RUNNING, worker="w:1:1")
+    Connector.objects.filter(pk=c1.pk).update(
+        claimed_by_run=holder, claim_until=timezone.now() + timedelta(minutes=5)
+    )
+
+    done = run(directory)
+
+    assert tried(done) == [("c1", "busy"), ("c2", "succeeded")]
+    busy = done.attempts.get(position=1)
+    assert busy.message == "c1 was syncing another directory for the whole 0.6 s wait"
+    assert busy.duration.total_seconds() >= 0.6
+    assert first.sync_requests == 0
+    assert Connector.objects.get(pk=c1.pk).claimed_by_run == holder
+    # The winner's claim is released when its read is over.
+    assert Connector.objects.get(name="c2").claimed_by_run is None
+
+
+def test_a_safeguard_stops_the_run_after_the_read_and_the_run_says_what_it_left_out(agents, sent):
+    good = agents("c1")
+    directory = make(for_agent(good))
+    assert run(directory).status == RunStatus.COMPLETED
+    directory.safeguard_users_percent = 10
+    directory.save()
+    good.lines = [record(type="begin"), record(type="end", users=0, groups=0)]
+
+    done = run(directory)
+
+    assert done.status == RunStatus.SAFEGUARD
+    assert "update or delete 2 of 2 users (100.0%)" in done.message
+    assert (done.connector_used_name, done.entries_received) == ("c1", 0)
+    assert done.users_deleted == 0 and DirectoryUser.objects.count() == 2
+    assert done.changes.count() == 0
+    assert done.lease_until is None
+
+
+def test_an_internal_error_fails_the_run_and_closes_its_attempt(agents, sent, monkeypatch):
+    good = agents("c1")
+    directory = make(for_agent(good))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(runner, "apply", broken)
+    done = run(directory)
+
+    assert done.status == RunStatus.FAILED
+    assert done.message == "The sync stopped on an internal error: disk full"
+    assert [a.outcome for a in done.attempts.all()] == ["succeeded"]
+    assert not DirectoryUser.objects.exists()
+
+
+def test_a_run_taken_over_during_its_read_writes_nothing(agents, sent, monkeypatch):
+    good = agents("c1")
+    directory = make(for_agent(good))
+    settle = fetch.settle
+
+    def reaped_meanwhile(received, directory):
+        settle(received, directory)
+        stolen = SyncRun.objects.get(directory=directory, status=RunStatus.RUNNING)
+        leases.reap(stolen, "its lease expired")
+
+    monkeypatch.setattr(fetch, "settle", reaped_meanwhile)
+    done = run(directory)
+
+    assert done.status == RunStatus.FAILED and "its lease expired" in done.message
+    assert not DirectoryUser.objects.exists()
+    assert done.changes.count() == 0
+
+
+def test_the_follow_up_queued_during_a_run_is_started_when_it_ends(agents, sent, monkeypatch):
+    good = agents("c1")
+    directory = make(for_agent(good))
+    settle = fetch.settle
+    follow_up = []
+
+    def trigger_meanwhile(received, directory):
+        settle(received, directory)
+        follow_up.append(SyncRun.objects.create(directory=directory))
+
+    monkeypatch.setattr(fetch, "settle", trigger_meanwhile)
+    done = run(directory)
+
+    assert done.status == RunStatus.COMPLETED
+    assert sent == [(follow_up[0].pk, None)]
+
+
+def test_a_run_whose_directory_is_busy_is_retried_shortly(agents, sent):
+    directory = make(for_agent(agents("c1")))
+    going = SyncRun.objects.create(
+        directory=directory,
+        status=RunStatus.RUNNING,
+        worker=leases.worker_id(),
+        lease_until=timezone.now() + timedelta(seconds=3),
+    )
+    waiting = SyncRun.objects.create(directory=directory)
+
+    runner.run_sync(waiting.pk)
+
+    waiting.refresh_from_db()
+    assert waiting.status == RunStatus.QUEUED
+    [(run_id, countdown)] = sent
+    assert run_id == waiting.pk and 2.5 < countdown <= 3.5
+    going.refresh_from_db()
+    assert going.status == RunStatus.RUNNING
+
+
+def test_a_redelivered_run_is_reaped_only_when_its_worker_is_gone(agents, sent):
+    directory = make(for_agent(agents("c1")))
+    alive = SyncRun.objects.create(
+        directory=directory,
+        status=RunStatus.RUNNING,
+        worker=leases.worker_id(),
+        lease_until=timezone.now() + timedelta(minutes=5),
+    )
+    runner.run_sync(alive.pk)
+    alive.refresh_from_db()
+    assert alive.status == RunStatus.RUNNING and sent == []
+
+    import socket
+
+    SyncRun.objects.filter(pk=alive.pk).update(worker=f"{socket.gethostname()}:{2**22 + 3}:1")
+    waiting = SyncRun.objects.create(directory=directory)
+    runner.run_sync(alive.pk)
+
+    alive.refresh_from_db()
+    assert alive.status == RunStatus.FAILED and "its process is gone" in alive.message
+    assert sent == [(waiting.pk, None)]
+
+
+def test_a_run_that_already_ended_is_left_alone(agents, sent):
+    directory = make(for_agent(agents("c1")))
+    ended = SyncRun.objects.create(directory=directory, status=RunStatus.COMPLETED)
+    runner.run_sync(ended.pk)
+    runner.run_sync(10**9)  # gone
+    assert SyncRun.objects.get(pk=ended.pk).status == RunStatus.COMPLETED
+    assert not ended.attempts.exists()
+
+
+def test_a_lookup_that_fails_leaves_the_values_counted_as_not_looked_up(agents, sent):
+    good = agents("c1")
+    good.lookup_error = "cannot reach LDAP server"
+    directory = make(for_agent(good))
+
+    done = run(directory)
+
+    assert done.status == RunStatus.COMPLETED, done.message
+    assert done.warning_counts == {"not_checked": 1}
+    [warning] = done.warnings.all()
+    assert warning.value == f"uid=ghost,{PEOPLE}"
+
+
+def test_values_the_directory_resolves_itself_become_memberships(agents, sent):
+    good = agents(
+        "c1",
+        [
+            record(type="begin"),
+            record(type="user", id="u1", dn=f"uid=ann,{PEOPLE}", username="ann"),
+            record(
+                type="group", id="g1", dn=f"cn=a,{GROUPS}", name="a", members=[f"cn=x,{PEOPLE}"]
+            ),
+            record(type="end", users=1, groups=1),
+        ],
+        lookup={f"cn=x,{PEOPLE}": {"exists": True, "id": "u1", "entry_dn": f"uid=ann,{PEOPLE}"}},
+    )
+    directory = make(for_agent(good))
+
+    done = run(directory)
+
+    assert done.memberships_added == 1 and done.unresolved_references == 0
+    assert good.lookups == [[f"cn=x,{PEOPLE}"]]
+
+
+def test_the_run_shows_which_connector_it_reads_through_while_it_reads(agents, sent, monkeypatch):
+    good = agents("c1")
+    directory = make(for_agent(good))
+    seen = []
+    consume = fetch._consume
+
+    def watching(stream, connector, beat, attribute):
+        beat.beat()
+        seen.append(SyncRun.objects.filter(directory=directory).values_list(
+            "current_connector_name", "phase", "status"
+        ).get())  # fmt: skip
+        return consume(stream, connector, beat, attribute)
+
+    monkeypatch.setattr(fetch, "_consume", watching)
+    done = run(directory)
+
+    assert seen == [("c1", "reading", "running")]
+    assert done.status == RunStatus.COMPLETED

@@ -1,0 +1,234 @@
+"""Leases: one running sync per directory and one directory per connector, on any worker;
+a dead or silent worker loses its run."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import timedelta
+
+import psutil
+import pytest
+from django.utils import timezone
+
+from connectors.models import Connector
+from directories.sync import leases
+from synclog.choices import AttemptOutcome, RunPhase, RunStatus
+from synclog.models import SyncAttempt, SyncRun
+
+pytestmark = pytest.mark.django_db
+
+HOST = socket.gethostname()
+GONE_PID = 2**22 + 11  # above the default pid_max: no such process
+
+
+def running(directory, worker="elsewhere:1:1", lease=60, **fields) -> SyncRun:
+    return SyncRun.objects.create(
+        directory=directory,
+        status=RunStatus.RUNNING,
+        started_at=timezone.now(),
+        worker=worker,
+        lease_until=timezone.now() + timedelta(seconds=lease),
+        **fields,
+    )
+
+
+def test_worker_ids_name_the_host_the_process_and_its_start():
+    host, pid, started = leases.worker_id().rsplit(":", 2)
+    assert (host, int(pid)) == (HOST, os.getpid())
+    assert int(started) == int(psutil.Process().create_time())
+
+
+def test_an_owner_is_dead_only_if_it_ran_here_and_its_process_is_gone():
+    me = leases.worker_id()
+    assert leases.owner_is_dead(me) is False
+    assert leases.owner_is_dead(f"{HOST}:{GONE_PID}:1") is True
+    # Our pid, but another start time: the pid was reused, the owner is gone.
+    assert leases.owner_is_dead(f"{HOST}:{os.getpid()}:1") is True
+    assert leases.owner_is_dead(f"another-host:{GONE_PID}:1") is False
+    assert leases.owner_is_dead("") is False
+    assert leases.owner_is_dead("no-colons") is False
+    assert leases.owner_is_dead(f"{HOST}:x:1") is False
+
+
+def test_claiming_a_queued_run_makes_it_this_workers_with_a_lease(directory, settings):
+    settings.SYNC_LEASE_SECONDS = 60
+    run = SyncRun.objects.create(directory=directory)
+    before = timezone.now()
+
+    assert leases.claim_run(run) is True
+
+    run.refresh_from_db()
+    assert (run.status, run.worker) == (RunStatus.RUNNING, leases.worker_id())
+    assert before <= run.started_at <= timezone.now()
+    assert timedelta(seconds=59) < run.lease_until - before <= timedelta(seconds=61)
+    assert leases.claim_run(run) is False  # no longer queued
+
+
+def test_a_second_run_of_a_directory_cannot_be_claimed_while_one_runs(directory):
+    running(directory)
+    waiting = SyncRun.objects.create(directory=directory)
+    assert leases.claim_run(waiting) is False
+    waiting.refresh_from_db()
+    assert waiting.status == RunStatus.QUEUED and waiting.worker == ""
+
+
+def test_reaping_fails_the_run_closes_its_attempts_and_frees_its_connectors(directory, connectors):
+    run = running(directory, current_connector_name="connector-1", phase=RunPhase.APPLYING)
+    open_attempt = SyncAttempt.objects.create(run=run, position=1, connector_name="connector-1")
+    done_attempt = SyncAttempt.objects.create(
+        run=run, position=2, connector_name="connector-2", outcome=AttemptOutcome.BUSY
+    )
+    Connector.objects.filter(pk=connectors[0].pk).update(
+        claimed_by_run=run, claim_until=timezone.now() + timedelta(minutes=1)
+    )
+    Connector.objects.filter(pk=connectors[1].pk).update(claimed_by_run=None)
+
+    assert leases.reap(run, "its lease expired") is True
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and run.finished_at is not None
+    assert run.message == (
+        "The worker running this sync stopped before it finished (its lease expired); "
+        "nothing from this run was applied."
+    )
+    assert (run.current_connector_name, run.phase) == ("", "")
+    open_attempt.refresh_from_db()
+    assert open_attempt.outcome == AttemptOutcome.INCOMPLETE
+    assert open_attempt.message == "The worker stopped during this attempt."
+    assert open_attempt.finished_at is not None
+    done_attempt.refresh_from_db()
+    assert done_attempt.outcome == AttemptOutcome.BUSY
+    freed = Connector.objects.get(pk=connectors[0].pk)
+    assert (freed.claimed_by_run, freed.claim_until) == (None, None)
+    assert leases.reap(run, "again") is False
+
+
+def test_the_sweep_reaps_expired_and_orphaned_runs_only(directory, connectors):
+    from directories.services import create_directory
+
+    def another(name):
+        return create_directory(
+            name=name, type="ldap", sync_connector=connectors[0], host="h", base_dn="dc=x",
+            bind_dn="cn=x", bind_password="pw",
+        )  # fmt: skip
+
+    expired = running(directory, lease=-1)
+    orphan = running(another("b.example.com"), worker=f"{HOST}:{GONE_PID}:1")
+    alive = running(another("c.example.com"), worker=leases.worker_id())
+    remote = running(another("d.example.com"), worker=f"remote:{GONE_PID}:1")
+    no_lease = running(another("e.example.com"), worker=f"remote:{GONE_PID}:1", lease=0)
+    SyncRun.objects.filter(pk=no_lease.pk).update(lease_until=None)
+
+    assert leases.reap_stale_runs(directory_id=alive.directory_id) == []
+    reaped = leases.reap_stale_runs()
+
+    assert sorted(reaped) == sorted([expired.pk, orphan.pk])
+    messages = dict(SyncRun.objects.values_list("pk", "message"))
+    assert "its lease expired" in messages[expired.pk]
+    assert "its process is gone" in messages[orphan.pk]
+    for run in (alive, remote, no_lease):
+        assert SyncRun.objects.get(pk=run.pk).status == RunStatus.RUNNING
+
+
+def test_the_sweep_can_keep_to_one_directory(directory, connectors):
+    expired = running(directory, lease=-1)
+    assert leases.reap_stale_runs(directory_id=directory.pk + 1000) == []
+    assert leases.reap_stale_runs(directory_id=directory.pk) == [expired.pk]
+
+
+def test_a_connector_is_claimed_by_one_run_at_a_time(directory, connectors, settings):
+    settings.SYNC_LEASE_SECONDS = 30
+    connector = connectors[0]
+    mine = running(directory)
+    other = SyncRun.objects.create(directory=directory, status=RunStatus.COMPLETED)
+
+    assert leases.claim_connector(connector, mine, wait=0) is True
+    connector.refresh_from_db()
+    assert connector.claimed_by_run == mine
+    assert timedelta(seconds=29) < connector.claim_until - timezone.now() <= timedelta(seconds=30)
+    # The same run may claim again (a retry); another run waits, then gives up.
+    assert leases.claim_connector(connector, mine, wait=0) is True
+    started = timezone.now()
+    assert leases.claim_connector(connector, other, wait=0.3) is False
+    assert timezone.now() - started >= timedelta(seconds=0.3)
+
+    leases.release_connector(connector, other)  # not its claim: nothing happens
+    assert Connector.objects.get(pk=connector.pk).claimed_by_run == mine
+    leases.release_connector(connector, mine)
+    assert Connector.objects.get(pk=connector.pk).claimed_by_run is None
+    assert leases.claim_connector(connector, other, wait=0) is True
+
+
+def test_an_expired_connector_claim_can_be_taken(directory, connectors):
+    connector = connectors[0]
+    holder = running(directory)
+    Connector.objects.filter(pk=connector.pk).update(
+        claimed_by_run=holder, claim_until=timezone.now() - timedelta(seconds=1)
+    )
+    other = SyncRun.objects.create(directory=directory, status=RunStatus.COMPLETED)
+    assert leases.claim_connector(connector, other, wait=0) is True
+
+
+def test_a_heartbeat_renews_the_leases_and_publishes_progress(directory, connectors, settings):
+    settings.SYNC_LEASE_SECONDS = 40
+    run = running(directory, lease=1)
+    connector = connectors[0]
+    Connector.objects.filter(pk=connector.pk).update(claimed_by_run=run, claim_until=timezone.now())
+    beat = leases.Heartbeat(run)
+    assert beat.interval == 1.0
+    beat.entries_received, beat.connector_name, beat.connector_id = (
+        1234,
+        "connector-1",
+        connector.pk,
+    )
+
+    beat.beat()
+
+    run.refresh_from_db()
+    assert (run.entries_received, run.current_connector_name, run.phase) == (
+        1234,
+        "connector-1",
+        RunPhase.READING,
+    )
+    assert run.lease_until - timezone.now() > timedelta(seconds=39)
+    assert Connector.objects.get(pk=connector.pk).claim_until - timezone.now() > timedelta(
+        seconds=39
+    )
+    assert beat.lost is False
+
+    beat.announce(RunPhase.APPLYING)
+    assert SyncRun.objects.get(pk=run.pk).phase == RunPhase.APPLYING
+
+
+def test_a_heartbeat_of_a_run_reaped_elsewhere_says_the_lease_is_lost(directory, settings):
+    settings.SYNC_LEASE_SECONDS = 2
+    run = running(directory)
+    beat = leases.Heartbeat(run)
+    assert beat.interval == 0.5
+    leases.reap(run, "its lease expired")
+
+    beat.beat()
+
+    assert beat.lost is True
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_heartbeat_thread_beats_until_stopped(directory, settings):
+    settings.SYNC_LEASE_SECONDS = 2
+    run = running(directory, lease=1)
+    beat = leases.Heartbeat(run)
+    beat.entries_received = 7
+    beat.start()
+    try:
+        import time
+
+        deadline = time.monotonic() + 5
+        while SyncRun.objects.get(pk=run.pk).entries_received != 7:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        beat.stop()
+    assert not beat.is_alive()
