@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from connectors.choices import ActivationState, HealthState
 from connectors.models import Connector
@@ -13,6 +16,22 @@ from directories.services import create_directory
 pytest_plugins = ["tests.support.fixtures_ldap", "tests.support.fixtures_ad"]
 
 PASSWORD = "correct-horse-battery"
+
+# `make mutation` runs the fast tests once per mutant: the same examples every time.
+hypothesis_settings.register_profile("mutation", derandomize=True, database=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    """Each test process its own SQLite test database, even a process forked from another
+    after settings were read (`make mutation` runs mutants in forked processes)."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3") and database.get("TEST", {}).get("NAME"):
+        folder, _, _ = database["TEST"]["NAME"].rpartition("/")
+        database["TEST"]["NAME"] = f"{folder}/test-console-{os.getpid()}.sqlite3"
 
 
 def make_user(username: str, role: str) -> User:

@@ -101,11 +101,14 @@ _AVA_RE = re.compile(
     """,
     re.VERBOSE | re.DOTALL,
 )
-_ESCAPE_RE = re.compile(r"\\([0-9A-Fa-f]{2})|\\(.)", re.DOTALL)
+_ESCAPE_SPLIT = re.compile(r"(\\[0-9A-Fa-f]{2}|\\.)", re.DOTALL)
 # Anything that needs the full parser; a DN without these is split on "," and "=".
 _NEEDS_PARSER = re.compile(r'[\\"+#;<>]')
 # A value as the parser's string branch takes it (escapes included, no "+" or quotes).
 _STRING_VALUE = re.compile(r'(?:[^,;+\\"]|\\(?:[0-9A-Fa-f]{2}|[^0-9A-Fa-f]))*', re.DOTALL)
+# Characters a key writes as hex pairs, so that a key is itself a DN.
+_KEY_SPECIAL = re.compile(r'[\\,+";<>]')
+_KEY_ESCAPES = str.maketrans({c: f"\\{ord(c):02x}" for c in '\\,+";<>'})
 # One RDN's text: up to the next "," or ";" that is not escaped or quoted.
 _RDN_PIECE = re.compile(r'(?:[^,;\\"]|\\.|"(?:[^"\\]|\\.)*")*', re.DOTALL)
 _UID_SUFFIX = re.compile(r"#'[01]*'B\Z")
@@ -173,8 +176,9 @@ def _prepare(text: str, fold: bool) -> str:
 def value_key(attribute: str, value: str | bytes) -> str:
     """How a value of ``attribute`` (already a :func:`attribute_key`) is compared.
 
-    ``bytes`` is a ``#``-hex value that holds no string. The result is escaped so
-    that it can stand in a key: ``\\``, ``,``, ``+`` and a leading ``#`` as hex pairs.
+    ``bytes`` is a ``#``-hex value that holds no string. The result is escaped so that
+    the key is itself a DN: the characters RFC 4514 makes special, and a leading ``#``,
+    as hex pairs.
     """
     if isinstance(value, bytes):
         return "#" + value.hex()
@@ -183,8 +187,8 @@ def value_key(attribute: str, value: str | bytes) -> str:
         if stripped.lstrip("-").isdigit():
             return str(int(stripped))
     text = _prepare(value, attribute not in _CASE_EXACT)
-    if "\\" in text or "," in text or "+" in text:
-        text = text.replace("\\", "\\5c").replace(",", "\\2c").replace("+", "\\2b")
+    if _KEY_SPECIAL.search(text) is not None:
+        text = text.translate(_KEY_ESCAPES)
     if text.startswith("#"):
         text = "\\23" + text[1:]
     return text
@@ -194,19 +198,17 @@ def _unescape(raw: str) -> str:
     if "\\" not in raw:
         return raw
     out = bytearray()
-    pos = 0
+    # Split keeps the escapes: text, escape, text, escape, ..., text.
+    for i, part in enumerate(_ESCAPE_SPLIT.split(raw)):
+        if i % 2 == 0:
+            out += part.encode()
+        elif len(part) == 3:
+            out.append(int(part[1:], 16))
+        else:
+            out += part[1:].encode()
     try:
-        for match in _ESCAPE_RE.finditer(raw):
-            out += raw[pos : match.start()].encode()
-            hexpair, char = match.groups()
-            if hexpair is not None:
-                out.append(int(hexpair, 16))
-            else:
-                out += char.encode()
-            pos = match.end()
-        out += raw[pos:].encode()
-        return out.decode("utf-8")
-    except UnicodeError as exc:
+        return out.decode()
+    except UnicodeDecodeError as exc:
         raise InvalidDN(f"escaped bytes are not UTF-8 text: {raw!r}") from exc
 
 
@@ -251,7 +253,7 @@ def parse(dn: str) -> list[list[tuple[str, str | bytes]]]:
     if not dn.strip(" "):
         return rdns
     current: list[tuple[str, str | bytes]] = []
-    pos, end = 0, len(dn)
+    pos = 0
     while True:
         match = _AVA_RE.match(dn, pos)
         if match is None:
@@ -270,25 +272,30 @@ def parse(dn: str) -> list[list[tuple[str, str | bytes]]]:
         if sep != "+":
             rdns.append(current)
             current = []
-        if not sep:
-            if pos != end:
-                raise InvalidDN(f"unexpected text at position {pos}: {dn!r}")
+        if not sep:  # the pattern's end of text
             return rdns
 
 
+TYPE_SPELLINGS_KEPT = 4096
 _TYPE_SPELLINGS: dict[str, str | None] = {}
 _PLAIN_TYPES = frozenset(_CASE_EXACT | _INTEGER)
 
 
 def _spelled_type(name: str) -> str | None:
-    """:func:`attribute_key` of a type as spelled in a DN, or None if it is no type name."""
-    kind = _TYPE_SPELLINGS.get(name)
-    if kind is None and name not in _TYPE_SPELLINGS:
-        kind = attribute_key(name)
-        if _TYPE_RE.fullmatch(kind) is None:
-            kind = None
-        if len(_TYPE_SPELLINGS) < 4096:
-            _TYPE_SPELLINGS[name] = kind
+    """:func:`attribute_key` of a type as spelled in a DN, or None if it is no type name.
+
+    Directories repeat a handful of spellings; each is worked out once (a bounded number
+    of them, so a hostile directory cannot grow the table without end).
+    """
+    try:
+        return _TYPE_SPELLINGS[name]
+    except KeyError:
+        pass
+    kind: str | None = attribute_key(name)
+    if _TYPE_RE.fullmatch(kind) is None:
+        kind = None
+    if len(_TYPE_SPELLINGS) < TYPE_SPELLINGS_KEPT:
+        _TYPE_SPELLINGS[name] = kind
     return kind
 
 
@@ -311,7 +318,8 @@ def _escaped_rdn_key(rdn: str) -> str | None:
     if kind is None:
         return None
     raw = raw.lstrip(" ")
-    if raw.startswith(("#", '"')) or _STRING_VALUE.fullmatch(raw) is None:
+    # A leading "#" may be hex (the parser decides); quotes never match _STRING_VALUE.
+    if raw.startswith("#") or _STRING_VALUE.fullmatch(raw) is None:
         return None
     try:
         value = _unescape(_strip_value(raw))
@@ -339,7 +347,7 @@ def _piecewise_key(dn: str) -> str | None:
                 return None
             if len(rdns) != 1:
                 return None
-            part = "+".join(sorted(f"{kind}={value_key(kind, value)}" for kind, value in rdns[0]))
+            part = _rdn_key(rdns[0])
         if part is None:
             return None
         parts.append(part)
@@ -364,21 +372,23 @@ def _simple_key(dn: str) -> str | None:
     return ",".join(parts)
 
 
+def _rdn_key(avas: list[tuple[str, str | bytes]]) -> str:
+    return "+".join(sorted(f"{kind}={value_key(kind, value)}" for kind, value in avas))
+
+
 def key(dn: str) -> str:
     """The comparison key of ``dn``: equal for every spelling of one DN.
 
     Raises :class:`InvalidDN` for text that is not a DN.
     """
-    if isinstance(dn, str) and dn.strip(" "):
-        found = _simple_key(dn)
-        if found is None:
-            found = _piecewise_key(dn)
-        if found is not None:
-            return found
-    return ",".join(
-        "+".join(sorted(f"{kind}={value_key(kind, value)}" for kind, value in rdn))
-        for rdn in parse(dn)
-    )
+    if not isinstance(dn, str):
+        raise InvalidDN(f"a DN is text, not {type(dn).__name__}")
+    # Two quicker ways to the parser's key (each gives it, or None): a speed-up only.
+    found = _simple_key(dn) or _piecewise_key(dn)  # pragma: no mutate
+    if found is not None:
+        return found
+    # Only the root DN ("") and text that is no DN (parse raises) come this far.
+    return ",".join(_rdn_key(rdn) for rdn in parse(dn))  # pragma: no mutate
 
 
 def member_dn(value: str) -> str:
