@@ -281,6 +281,14 @@ class DirectorySource:
                 "tls" if s.security != "none" else "ldap_error",
                 f"cannot set up the connection to {s.address}: {_ldap_message(exc)}",
             ) from None
+        except ValueError:
+            # libldap refuses the TLS context ("option error"): the CA file is unusable.
+            self._remove_ca_file()
+            raise DirectoryError(
+                "tls",
+                f"cannot set up TLS to {s.address}: the CA certificate given is not a "
+                "readable PEM certificate",
+            ) from None
         self.conn = conn
         if s.security == "starttls":
             try:

@@ -441,6 +441,7 @@ def test_connection(directory: Directory) -> ConnectionTest:
                         f"{connector.name} bound to {directory.host}:{directory.port} as "
                         f"{directory.bind_dn or 'anonymous'} and {found}.",
                     )
+            problems.append(f"{connector.name}: the agent's answer ended before it said anything")
         except AgentError as exc:
             problems.append(f"{connector.name}: {exc.message}")
         finally:

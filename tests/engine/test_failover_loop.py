@@ -388,3 +388,123 @@ def test_the_run_shows_which_connector_it_reads_through_while_it_reads(agents, s
 
     assert seen == [("c1", "reading", "running")]
     assert done.status == RunStatus.COMPLETED
+
+
+# --- Test Connection and what the agent is asked ------------------------------------------
+
+
+def test_test_connection_binds_through_the_first_connector_that_answers(agents, sent):
+    from directories.sync.fetch import test_connection
+
+    directory = make(connector("c1"), for_agent(agents("c2")))
+
+    result = test_connection(directory)
+
+    assert result.ok is True
+    assert result.message == (
+        "c2 bound to 127.0.0.1:389 as cn=admin,dc=example,dc=com and found entries."
+    )
+    assert not SyncRun.objects.exists() and not DirectoryUser.objects.exists()
+
+
+def test_test_connection_reports_an_empty_directory_and_an_anonymous_bind(agents, sent):
+    from directories.sync.fetch import test_connection
+
+    empty = agents("c1", [record(type="begin"), record(type="end", users=0, groups=0)])
+    directory = make(for_agent(empty))
+    directory.bind_dn = ""
+    directory.save()
+
+    result = test_connection(directory)
+
+    assert result.ok is True
+    assert result.message == "c1 bound to 127.0.0.1:389 as anonymous and found no users or groups."
+
+
+def test_test_connection_passes_on_the_directorys_own_error(agents, sent):
+    from directories.sync.fetch import test_connection
+
+    refusing = agents("c1", [record(type="begin"), record(type="error", message="bad password")])
+    result = test_connection(make(for_agent(refusing)))
+    assert (result.ok, result.message) == (False, "c1 reached the agent, but: bad password")
+
+
+def test_test_connection_names_every_connector_that_could_not_be_used(agents, sent):
+    from directories.sync.fetch import test_connection
+
+    cut = agents("c2", [record(type="begin"), b'{"type": "us'])
+    broken = agents("c3", [record(type="begin"), b"not json\n"])
+    directory = make(connector("c1"), for_agent(cut), for_agent(broken))
+
+    result = test_connection(directory)
+
+    assert result.ok is False
+    assert result.message == (
+        "No connector could test the connection: "
+        "c1: connection refused at http://127.0.0.1:9; "
+        "c2: the agent's answer ended before it said anything; "
+        f"c3: the stream from {broken.url} held a broken record"
+    )
+
+
+def test_the_agent_is_asked_with_the_directorys_settings(settings):
+    from directories.sync.fetch import request_body
+
+    settings.CONNECTOR_STREAM_TIMEOUT = 30
+    settings.SYNC_PAGE_SIZE = 250
+    c1 = connector("c1")
+    directory = make(c1)
+    directory.port = 636
+    directory.security = "ssl"
+    directory.mapped_attributes = {"username": "mail"}
+    directory.save()
+
+    body = request_body(directory)
+
+    assert body == {
+        "directory": {"id": directory.pk, "name": "corp.example.com", "type": "ldap"},
+        "connection": {
+            "host": "127.0.0.1",
+            "port": 636,
+            "security": "ssl",
+            "base_dn": "dc=example,dc=com",
+            "bind_dn": "cn=admin,dc=example,dc=com",
+            "bind_password": "pw",
+            "timeout": 10.0,
+        },
+        "users": {"dns": [PEOPLE], "filter": "(objectClass=inetOrgPerson)"},
+        "groups": {
+            "dns": [GROUPS],
+            "filter": "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))",
+        },
+        "mapped_attributes": {"username": "mail"},
+        "page_size": 250,
+    }
+    settings.CONNECTOR_STREAM_TIMEOUT = 6
+    directory.ca_cert = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"
+    directory.bind_password = ""
+    body = request_body(directory)
+    assert body["connection"]["timeout"] == 3.0
+    assert body["connection"]["ca_cert"] == directory.ca_cert
+    assert body["connection"]["bind_password"] == ""
+
+
+def test_a_probe_records_an_outdated_agent_and_a_pending_connector_is_not_probed(agents, sent):
+    from connectors.client import AgentError
+    from directories.sync.fetch import probe
+
+    old = agents("old", version="18.11.0.0")
+    c = for_agent(old)
+    health = probe(c)
+    assert health.version == "18.11.0.0"
+    c.refresh_from_db()
+    assert (c.health, c.version) == (HealthState.OUTDATED, "18.11.0.0")
+    assert c.last_seen is not None
+
+    pending = Connector.objects.create(name="pending", host="h")
+    with pytest.raises(AgentError) as refused:
+        probe(pending)
+    assert (refused.value.outcome, refused.value.message) == (
+        "unavailable",
+        "pending has not been activated by its agent",
+    )
