@@ -77,7 +77,7 @@ def test_given_settings_are_kept_and_scopes_pruned_by_meaning():
                 "filter": "(uid=a*)",
             },
             groups={"dns": [], "filter": ""},
-            mapped_attributes={"email": "userPrincipalName", "first_name": "", "last_name": None},
+            mapped_attributes={"first_name": "", "last_name": None, "email": "userPrincipalName"},
             page_size=7,
         )
     )
@@ -107,22 +107,31 @@ def test_given_settings_are_kept_and_scopes_pruned_by_meaning():
             "connection.security must be one of none, ssl, starttls",
         ),
         ({"connection": {"port": 0}}, "connection.port must be an integer between 1 and 65535"),
-        ({"connection": {"port": 65536}}, "between 1 and 65535"),
-        ({"connection": {"port": True}}, "between 1 and 65535"),
-        ({"connection": {"port": "389"}}, "between 1 and 65535"),
+        ({"connection": {"port": 65536}}, "connection.port must be an integer between 1 and 65535"),
+        ({"connection": {"port": True}}, "connection.port must be an integer between 1 and 65535"),
+        ({"connection": {"port": "389"}}, "connection.port must be an integer between 1 and 65535"),
         ({"connection": {"base_dn": " "}}, "connection.base_dn is required"),
-        ({"connection": {"timeout": 0}}, "connection.timeout must be a positive number"),
-        ({"connection": {"timeout": False}}, "connection.timeout must be a positive number"),
-        ({"connection": {"timeout": "5"}}, "connection.timeout must be a positive number"),
+        ({"connection": {"timeout": 0}}, "connection.timeout must be a positive number of seconds"),
+        (
+            {"connection": {"timeout": False}},
+            "connection.timeout must be a positive number of seconds",
+        ),
+        (
+            {"connection": {"timeout": "5"}},
+            "connection.timeout must be a positive number of seconds",
+        ),
         ({"connection": {"ca_cert": "not pem"}}, "connection.ca_cert must be PEM text"),
         ({"connection": {"ca_cert": 5}}, "connection.ca_cert must be PEM text"),
         ({"connection": {"bind_password": 5}}, "connection.bind_password must be a string"),
+        ({"connection": {"bind_dn": ["cn=x"]}}, "connection.bind_dn must be a string"),
+        ({"connection": "ldap://x"}, "connection must be a JSON object"),
         ({"users": {"dns": "ou=x"}}, "users.dns must be a list of strings"),
         ({"groups": {"dns": [1]}}, "groups.dns must be a list of strings"),
         ({"users": []}, "users must be a JSON object"),
         (
             {"mapped_attributes": {"phone": "telephoneNumber"}},
-            "mapped_attributes.phone is not a known field",
+            "mapped_attributes.phone is not a known field "
+            "(known: username, first_name, last_name, email, display_name)",
         ),
         (
             {"mapped_attributes": {"email": "mail;binary"}},
@@ -135,13 +144,13 @@ def test_given_settings_are_kept_and_scopes_pruned_by_meaning():
         ({"mapped_attributes": []}, "mapped_attributes must be a JSON object"),
         ({"page_size": 0}, "page_size must be an integer between 1 and 100000"),
         ({"page_size": 100_001}, "page_size must be an integer between 1 and 100000"),
-        ({"page_size": True}, "page_size must be an integer"),
+        ({"page_size": True}, "page_size must be an integer between 1 and 100000"),
     ],
 )
 def test_malformed_requests_are_refused_naming_the_problem(parts, message):
     with pytest.raises(RequestError) as refused:
         SyncSettings.from_request(body(**parts))
-    assert message in str(refused.value)
+    assert str(refused.value) == message
 
 
 def test_the_body_itself_must_be_an_object():
@@ -158,6 +167,13 @@ def test_edge_values_are_accepted():
         )
     )
     assert (s.port, s.timeout, s.page_size) == (65535, 0.5, 100_000)
+    low = SyncSettings.from_request(body(connection={"port": 1}, page_size=1))
+    assert (low.port, low.page_size) == (1, 1)
+    unset = SyncSettings.from_request(
+        body(connection={"security": None, "timeout": None, "port": None}, page_size=None),
+        default_page_size=33,
+    )
+    assert (unset.security, unset.timeout, unset.port, unset.page_size) == ("none", 10.0, 389, 33)
     assert s.mapped_attributes["username"] == "2.5.4.3"
     assert (
         SyncSettings.from_request(body(directory={"type": "ldap", "id": "x"})).directory_id == "x"
@@ -167,9 +183,16 @@ def test_edge_values_are_accepted():
 def test_lookup_requests_take_at_most_the_limit():
     assert lookup_dns({"dns": []}) == []
     assert len(lookup_dns({"dns": ["cn=a"] * MAX_LOOKUP})) == MAX_LOOKUP
-    for bad in ({}, {"dns": "cn=a"}, {"dns": [None]}, {"dns": ["cn=a"] * (MAX_LOOKUP + 1)}, []):
-        with pytest.raises(RequestError):
+    for bad in ({}, {"dns": "cn=a"}, {"dns": [None]}):
+        with pytest.raises(RequestError) as refused:
             lookup_dns(bad)
+        assert str(refused.value) == "dns must be a list of strings"
+    with pytest.raises(RequestError) as refused:
+        lookup_dns({"dns": ["cn=a"] * (MAX_LOOKUP + 1)})
+    assert str(refused.value) == "dns may hold at most 1000 DNs"
+    with pytest.raises(RequestError) as refused:
+        lookup_dns([])
+    assert str(refused.value) == "request body must be a JSON object"
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -330,3 +353,60 @@ def test_ranges_and_account_flags_are_parsed():
         with pytest.raises(DirectoryError, match="unexpected attribute"):
             _range_end(bad, "cn=g")
     assert (_int(b"514"), _int(b"junk")) == (514, 0)
+
+
+def test_a_group_named_by_the_second_of_its_cn_values_is_named_so(directory_server):
+    server = directory_server
+    group_dn = server.dataset.group_dn(1)
+    server.connect().modify_s(group_dn, [(ldap.MOD_REPLACE, "cn", [b"Team One", b"group1"])])
+    _, groups = read_all(server)
+    assert next(g for g in groups if g["dn"] == group_dn)["name"] == "group1"
+
+
+def test_values_that_are_no_utf8_are_decoded_with_replacement(directory_server):
+    server = directory_server
+    server.connect().modify_s(
+        server.dataset.user_dn(4), [(ldap.MOD_REPLACE, "userPassword", [b"pw\xff\xfe"])]
+    )
+    users, _ = read_all(server, mapped_attributes={"display_name": "userPassword"})
+    row = next(u for u in users if u["dn"] == server.dataset.user_dn(4))
+    assert row["display_name"] == "pw\ufffd\ufffd"
+
+
+def test_a_lookup_against_a_server_that_stopped_answering_names_it(directory_server):
+    server = directory_server
+    source = DirectorySource(settings_for(server, timeout=1))
+    source.open()
+    server.freeze()
+    try:
+        with pytest.raises(DirectoryError) as stuck:
+            source.lookup([server.dataset.user_dn(1)])
+    finally:
+        server.thaw()
+        source.close()
+    assert stuck.value.code == "unreachable"
+    assert stuck.value.message == (
+        f"LDAP server {server.host}:{server.port} did not answer within 1 s (search)"
+    )
+
+
+def test_a_lookup_reads_each_entrys_id_and_classes(directory_server):
+    server = directory_server
+    with DirectorySource(settings_for(server)) as source:
+        [group] = source.lookup([server.dataset.group_dn(0)])
+    assert group == {
+        "dn": server.dataset.group_dn(0),
+        "exists": True,
+        "entry_dn": server.dataset.group_dn(0),
+        "id": server.entry_uuid(server.dataset.group_dn(0)),
+        "object_classes": ["groupOfNames"],
+    }
+
+
+def test_a_read_stopped_after_its_first_page_leaves_the_connection_usable(directory_server):
+    with DirectorySource(settings_for(directory_server, page_size=3)) as source:
+        pages = source._pages(directory_server.people_dn, "(objectClass=*)", ["1.1"], "users")
+        assert len(next(pages)) == 3
+        pages.close()
+        users = list(source.users())
+    assert len(users) == 24

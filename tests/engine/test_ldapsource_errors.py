@@ -418,3 +418,89 @@ def test_a_ca_that_is_no_certificate_is_refused_when_setting_up(tls_server):
         f"cannot set up TLS to 127.0.0.1:{tls_server.tls_port}: the CA certificate given is "
         "not a readable PEM certificate"
     )
+
+
+# --- the shape of each record, to the last field ---------------------------------------------
+
+
+def test_references_among_entries_are_passed_over_and_fields_are_decoded_leniently():
+    broken = b"Caf\xc3 \xff"
+    conn = ScriptedAD(
+        {
+            GROUPS: Paged(
+                [
+                    [
+                        (None, ["ldap://other.example.test/DC=other"]),
+                        (f"CN=Bytes,{GROUPS}", {
+                            "objectGUID": [guid(7)],
+                            "member": [f"CN=A,{USERS}".encode(), broken],
+                        }),
+                        (f"CN=NoName,{GROUPS}", {"objectGUID": [guid(8)]}),
+                    ]
+                ]
+            ),
+            USERS: Paged([[(None, ["ldap://x"]), ad_user(1, displayName=[broken])]]),
+        },
+        {},
+    )  # fmt: skip
+    source = source_with(conn)
+    groups = list(source.groups())
+    [user] = list(source.users())
+
+    assert [g["dn"] for g in groups] == [f"CN=Bytes,{GROUPS}", f"CN=NoName,{GROUPS}"]
+    assert groups[0]["members"] == [f"CN=A,{USERS}", "Caf\ufffd \ufffd"]
+    assert groups[1] == {
+        "type": "group",
+        "id": str(uuid.UUID(int=8)),
+        "dn": f"CN=NoName,{GROUPS}",
+        "name": None,
+        "members": [],
+    }
+    assert user["display_name"] == "Caf\ufffd \ufffd"
+
+
+def test_a_group_without_a_guid_comes_with_a_null_id():
+    conn = ScriptedAD({GROUPS: Paged([[(f"CN=G,{GROUPS}", {"cn": [b"G"]})]])}, {})
+    [group] = list(source_with(conn).groups())
+    assert (group["id"], group["name"]) == (None, "G")
+
+
+def test_an_objectguid_of_the_wrong_length_names_the_entry():
+    dn, attrs = ad_user(1)
+    attrs["objectGUID"] = [b"short"]
+    conn = ScriptedAD({USERS: Paged([[(dn, attrs)]])}, {})
+    with pytest.raises(DirectoryError) as bad:
+        list(source_with(conn).users())
+    assert bad.value.message == f"objectGUID of {dn} is 5 bytes, not 16"
+    gdn, gattrs = group_entry("G", [])
+    gattrs["objectGUID"] = [b"x" * 17]
+    conn = ScriptedAD({GROUPS: Paged([[(gdn, gattrs)]])}, {})
+    with pytest.raises(DirectoryError, match=f"objectGUID of CN=G,{GROUPS} is 17 bytes"):
+        list(source_with(conn).groups())
+
+
+def test_the_disabled_flag_is_bit_two_of_user_account_control():
+    flags = {b"512": False, b"514": True, b"2": True, b"1": False, b"66050": True, b"66048": False}
+    conn = ScriptedAD(
+        {USERS: Paged([[ad_user(n, uac) for n, uac in enumerate(flags, start=1)]])}, {}
+    )
+    users = list(source_with(conn).users())
+    assert [u["disabled"] for u in users] == list(flags.values())
+
+
+def test_reads_search_each_scope_with_its_filter_and_attributes():
+    conn = ScriptedAD({USERS: Paged([[]]), GROUPS: Paged([[]])}, {})
+    source = source_with(conn)
+    list(source.users())
+    list(source.groups())
+    users, groups = conn.calls
+    assert users[1:3] == (USERS, "(&(objectCategory=person)(objectClass=user))")
+    assert sorted(users[3]) == sorted(
+        ["objectGUID", "sAMAccountName", "givenName", "sn", "mail", "displayName",
+         "userPrincipalName", "userAccountControl"]
+    )  # fmt: skip
+    assert groups[1:] == (
+        GROUPS,
+        "(objectClass=group)",
+        ("objectGUID", "cn", "member;range=0-1499"),
+    )
