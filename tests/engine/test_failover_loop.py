@@ -118,7 +118,8 @@ def tried(run: SyncRun) -> list[tuple[str, str]]:
 
 def test_a_connector_that_refuses_is_passed_over_for_the_next(agents, sent):
     good = agents("c2", lookup={f"uid=ghost,{PEOPLE}": {"exists": False, "detail": "gone"}})
-    directory = make(connector("c1"), for_agent(good))
+    c1, c2 = connector("c1"), for_agent(good)
+    directory = make(c1, c2)
 
     done = run(directory)
 
@@ -130,6 +131,14 @@ def test_a_connector_that_refuses_is_passed_over_for_the_next(agents, sent):
     assert done.attempts.get(position=2).entries_received == 3
     assert (done.connector_used_name, done.connector_used.name) == ("c2", "c2")
     assert done.snapshot_names == ["c1", "c2"] and done.used_fallback_list is True
+    assert done.connector_snapshot == [
+        {"id": c1.pk, "name": "c1", "position": 1},
+        {"id": c2.pk, "name": "c2", "position": 2},
+    ]
+    assert [a.connector_id for a in done.attempts.order_by("position")] == [c1.pk, c2.pk]
+    assert done.attempts.get(position=2).message == ""
+    assert done.warnings.count() == 1
+    assert Connector.objects.get(pk=c2.pk).health == HealthState.OK
     assert done.first_sync is True and done.entries_received == 3
     assert (done.users_added, done.groups_added, done.memberships_added) == (2, 1, 2)
     assert (done.unresolved_references, done.warning_counts) == (1, {"no_entry": 1})
@@ -227,6 +236,7 @@ def test_a_safeguard_stops_the_run_after_the_read_and_the_run_says_what_it_left_
 
     assert done.status == RunStatus.SAFEGUARD
     assert "update or delete 2 of 2 users (100.0%)" in done.message
+    assert done.first_sync is False
     assert (done.connector_used_name, done.entries_received) == ("c1", 0)
     assert done.users_deleted == 0 and DirectoryUser.objects.count() == 2
     assert done.changes.count() == 0
@@ -381,6 +391,10 @@ def test_the_run_shows_which_connector_it_reads_through_while_it_reads(agents, s
         seen.append(SyncRun.objects.filter(directory=directory).values_list(
             "current_connector_name", "phase", "status"
         ).get())  # fmt: skip
+        going = SyncRun.objects.get(directory=directory)
+        assert beat.connector_id == connector.pk
+        assert Connector.objects.get(pk=connector.pk).claimed_by_run_id == going.pk
+        assert attribute == "uid"
         return consume(stream, connector, beat, attribute)
 
     monkeypatch.setattr(fetch, "_consume", watching)
@@ -508,3 +522,140 @@ def test_a_probe_records_an_outdated_agent_and_a_pending_connector_is_not_probed
         "unavailable",
         "pending has not been activated by its agent",
     )
+
+
+def test_the_collector_runs_again_after_a_sync(agents, sent):
+    import gc
+
+    assert gc.isenabled()
+    run(make(for_agent(agents("c1"))))
+    assert gc.isenabled()
+
+
+def test_another_directorys_completed_run_does_not_make_this_one_a_resync(agents, sent):
+    good = for_agent(agents("c1"))
+    other = create_directory(
+        name="other.example.com", type="ldap", sync_connector=good, host="h", base_dn="dc=o",
+        bind_dn="cn=o", bind_password="pw",
+    )  # fmt: skip
+    SyncRun.objects.create(directory=other, status=RunStatus.COMPLETED)
+    assert run(make(good)).first_sync is True
+
+
+def test_ending_a_run_leaves_other_runs_of_the_same_worker_alone(agents, sent):
+    good = for_agent(agents("c1"))
+    other = create_directory(
+        name="other.example.com", type="ldap", sync_connector=good, host="h", base_dn="dc=o",
+        bind_dn="cn=o", bind_password="pw",
+    )  # fmt: skip
+    elsewhere = SyncRun.objects.create(
+        directory=other,
+        status=RunStatus.RUNNING,
+        worker=leases.worker_id(),
+        lease_until=timezone.now() + timedelta(minutes=1),
+    )
+    assert run(make(good)).status == RunStatus.COMPLETED
+    elsewhere.refresh_from_db()
+    assert (elsewhere.status, elsewhere.finished_at) == (RunStatus.RUNNING, None)
+
+
+def test_a_connector_without_an_address_or_secret_is_not_probed(agents, sent):
+    from connectors.client import AgentError
+    from directories.sync.fetch import probe
+
+    for fields in ({"url": ""}, {"secret": ""}):
+        c = connector(
+            f"c-{len(fields)}-{list(fields)[0]}", **({"url": "http://127.0.0.1:9"} | fields)
+        )
+        with pytest.raises(AgentError, match="has not been activated by its agent"):
+            probe(c)
+
+
+def test_a_connector_that_accepts_but_never_answers_is_passed_over_after_the_probe_timeout(
+    agents, sent
+):
+    import socket
+    import time
+
+    silent = socket.create_server(("127.0.0.1", 0))  # listens, never answers
+    try:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        directory = make(connector("c1", url), for_agent(agents("c2")))
+        started = time.monotonic()
+        done = run(directory)
+    finally:
+        silent.close()
+    assert tried(done) == [("c1", "unavailable"), ("c2", "succeeded")]
+    assert done.attempts.get(position=1).message == f"no answer from {url} within 1 s"
+    assert time.monotonic() - started < 5
+
+
+def test_a_skipped_entry_names_the_mapped_username_attribute(agents, sent):
+    nameless = agents(
+        "c1",
+        [
+            record(type="begin"),
+            record(type="user", id="u1", dn=f"cn=x,{PEOPLE}", username=None),
+            record(type="end", users=1, groups=0),
+        ],
+    )
+    directory = make(for_agent(nameless))
+    directory.mapped_attributes = {**directory.mapped_attributes, "username": "mail"}
+    directory.save()
+    done = run(directory)
+    [warning] = done.warnings.all()
+    assert warning.detail == "the entry has no mail, which holds the username"
+
+
+def test_a_malformed_record_makes_the_attempt_incomplete_and_says_so(agents, sent):
+    liar = agents(
+        "c1",
+        [record(type="begin"), record(type="user", id=7, dn="uid=a,dc=x"), record(type="end")],
+    )
+    done = run(make(for_agent(liar), for_agent(agents("c2"))))
+    assert tried(done) == [("c1", "incomplete"), ("c2", "succeeded")]
+    message = done.attempts.get(position=1).message
+    assert message.startswith("c1 sent a malformed record (ValueError(")
+    assert message.endswith("); discarded")
+
+
+def test_an_agent_that_hangs_on_a_lookup_leaves_the_values_counted(agents, sent, settings):
+    settings.CONNECTOR_STREAM_TIMEOUT = 1.0
+    slow = agents("c1")
+    slow.lookup_delay = 4
+    done = run(make(for_agent(slow)))
+    assert done.status == RunStatus.COMPLETED
+    assert done.warning_counts == {"not_checked": 1}
+
+
+def test_answers_about_dns_not_asked_are_left_aside(agents, sent):
+    odd = agents("c1", lookup={f"uid=ghost,{PEOPLE}": {"dn": "cn=unasked", "exists": True}})
+    done = run(make(for_agent(odd)))
+    assert done.status == RunStatus.COMPLETED
+    assert done.warning_counts == {"not_checked": 1}
+
+
+def test_an_agent_busy_for_a_moment_is_waited_for(agents, sent):
+    busy = agents("c1")
+    busy.busy_times = 1
+    done = run(make(for_agent(busy)))
+    assert tried(done) == [("c1", "succeeded")]
+    assert busy.sync_requests == 2
+
+
+def test_an_agent_busy_past_the_wait_is_passed_over_as_busy(agents, sent):
+    busy = agents("c1")
+    busy.busy_times = 100
+    done = run(make(for_agent(busy), for_agent(agents("c2"))))
+    assert tried(done) == [("c1", "busy"), ("c2", "succeeded")]
+    assert done.attempts.get(position=1).message == f"{busy.url} is already running a sync"
+    assert 2 <= busy.sync_requests <= 3
+
+
+@pytest.mark.parametrize("kind", ["user", "group"])
+def test_test_connection_is_satisfied_by_the_first_user_or_group(agents, sent, kind):
+    from directories.sync.fetch import test_connection
+
+    lines = [record(type="begin"), record(type=kind, id="x", dn="cn=x,dc=y"), record(type="end")]
+    result = test_connection(make(for_agent(agents("c1", lines))))
+    assert result.message.endswith("and found entries.")

@@ -156,7 +156,8 @@ def test_a_connector_is_claimed_by_one_run_at_a_time(directory, connectors, sett
     leases.release_connector(connector, other)  # not its claim: nothing happens
     assert Connector.objects.get(pk=connector.pk).claimed_by_run == mine
     leases.release_connector(connector, mine)
-    assert Connector.objects.get(pk=connector.pk).claimed_by_run is None
+    released = Connector.objects.get(pk=connector.pk)
+    assert (released.claimed_by_run, released.claim_until) == (None, None)
     assert leases.claim_connector(connector, other, wait=0) is True
 
 
@@ -232,3 +233,41 @@ def test_a_heartbeat_thread_beats_until_stopped(directory, settings):
     finally:
         beat.stop()
     assert not beat.is_alive()
+
+
+def test_a_new_heartbeat_starts_reading_with_nothing_counted(directory, settings):
+    settings.SYNC_LEASE_SECONDS = 60
+    run = running(directory)
+    beat = leases.Heartbeat(run)
+    assert (beat.name, beat.daemon, beat.run_id) == (f"sync-heartbeat-{run.pk}", True, run.pk)
+    assert (beat.entries_received, beat.connector_name, beat.connector_id) == (0, "", None)
+    assert (beat.phase, beat.lost, beat.interval) == (RunPhase.READING, False, 1.0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_heartbeat_that_fails_once_keeps_beating(directory, settings, monkeypatch):
+    settings.SYNC_LEASE_SECONDS = 2
+    run = running(directory, lease=1)
+    beat = leases.Heartbeat(run)
+    real = leases.Heartbeat.beat
+    calls = []
+
+    def flaky(self):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database went away")
+        real(self)
+
+    monkeypatch.setattr(leases.Heartbeat, "beat", flaky)
+    beat.entries_received = 9
+    beat.start()
+    try:
+        import time
+
+        deadline = time.monotonic() + 5
+        while SyncRun.objects.get(pk=run.pk).entries_received != 9:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        beat.stop()
+    assert len(calls) >= 2

@@ -369,3 +369,156 @@ def test_resolve_works_on_what_it_is_given():
     resolution = resolve(users, groups, [], scope_keys([PEOPLE]))
     assert resolution.members == {("g1", "u1")}
     assert [u.reason for u in resolution.unresolved] == [WarningReason.NOT_CHECKED]
+
+
+# --- each skipped entry, to the field ----------------------------------------------------------
+
+
+def test_groups_without_an_id_or_with_a_repeated_one_are_skipped_and_named():
+    received = consume(
+        [
+            group("g1", "first", [], dn=f"cn=first,{GROUPS}"),
+            group("g1", "again", [], dn=f"cn=again,{GROUPS}"),
+            group(None, "noid", [], dn=f"cn=noid,{GROUPS}"),
+        ]
+    )
+    assert set(received.groups) == {"g1"}
+    rows = [
+        (s.reason, s.entry_type, s.external_id, s.name, s.dn, s.detail) for s in received.skipped
+    ]
+    assert rows == [
+        (WarningReason.DUPLICATE_ID, "group", "g1", "again", f"cn=again,{GROUPS}",
+         f"cn=first,{GROUPS} has the same id"),
+        (WarningReason.NO_STABLE_ID, "group", "", "noid", f"cn=noid,{GROUPS}", ""),
+    ]  # fmt: skip
+
+
+def test_skipped_users_keep_what_the_record_said():
+    received = consume(
+        [
+            user("u1", "ann"),
+            user("u1", "ann2", dn=f"uid=ann2,{PEOPLE}"),
+            user(None, "nobody", dn=f"uid=nobody,{PEOPLE}"),
+            user("u3", None, dn=f"cn=nameless,{PEOPLE}"),
+        ]
+    )
+    rows = [
+        (s.reason, s.entry_type, s.external_id, s.name, s.dn, s.detail) for s in received.skipped
+    ]
+    assert rows == [
+        (WarningReason.DUPLICATE_ID, "user", "u1", "ann2", f"uid=ann2,{PEOPLE}",
+         f"uid=ann,{PEOPLE} has the same id"),
+        (WarningReason.NO_STABLE_ID, "user", "", "nobody", f"uid=nobody,{PEOPLE}", ""),
+        (WarningReason.NO_USERNAME, "user", "u3", "", f"cn=nameless,{PEOPLE}",
+         "the entry has no uid, which holds the username"),
+    ]  # fmt: skip
+    # A username that is not text is a malformed record (the whole stream is refused).
+    with pytest.raises(TypeError):
+        consume([user("u4", 12345)])
+
+
+def test_values_at_the_column_limit_are_kept_whole():
+    exact = "x" * FIELD_LIMIT
+    received = consume(
+        [
+            user("u1", exact, email="e" * FIELD_LIMIT, disabled=True),
+            user("u2", "short", upn="u" * (FIELD_LIMIT + 1), dn="uid=" + "d" * 300 + ",dc=x"),
+        ]
+    )
+    assert received.users["u1"][1] == exact and received.users["u1"][4] == "e" * FIELD_LIMIT
+    cut = received.users["u2"]
+    assert cut[0] == "uid=" + "d" * 300 + ",dc=x"  # DNs are never cut
+    assert cut[6] == "u" * FIELD_LIMIT and cut[7] is False and cut[1] == "short"
+
+
+def test_an_end_record_without_counts_and_an_error_without_words_say_so():
+    with pytest.raises(AgentError) as missing:
+        _consume(
+            FakeStream([{"type": "begin"}, {"type": "end", "users": 0}]),
+            FakeConnector(),
+            FakeBeat(),
+            "uid",
+        )
+    assert missing.value.message == (
+        "connector-1 announced 0 users and -1 groups but sent 0 and 0; the stream was discarded"
+    )
+    with pytest.raises(AgentError) as wordless:
+        _consume(
+            FakeStream([{"type": "begin"}, {"type": "error"}]), FakeConnector(), FakeBeat(), "uid"
+        )
+    assert wordless.value.message == "connector-1 could not read the directory: unknown error"
+
+
+def test_a_stream_cut_short_says_how_far_it_came():
+    beat = FakeBeat()
+    with pytest.raises(AgentError) as cut:
+        _consume(
+            FakeStream([{"type": "begin"}, user("u1", "a"), user("u2", "b")]),
+            FakeConnector(),
+            beat,
+            "uid",
+        )
+    assert cut.value.message == (
+        "the stream from connector-1 ended after 2 entries without its end record; "
+        "the partial data was discarded"
+    )
+    assert beat.entries_received == 2
+
+
+def test_malformed_records_say_what_is_wrong():
+    with pytest.raises(ValueError, match="stable id 5 is not an entryUUID/objectGUID"):
+        consume([{"type": "user", "id": 5, "dn": "uid=a,dc=x", "username": "a"}])
+    with pytest.raises(ValueError, match="DN '' is not text"):
+        consume([{"type": "user", "id": "u1", "dn": "", "username": "a"}])
+    with pytest.raises(ValueError, match="members of cn=g,dc=x are not a list"):
+        consume([{"type": "group", "id": "g", "dn": "cn=g,dc=x", "members": "x"}])
+
+
+def test_the_username_attribute_is_the_mapped_one_or_the_types_default(directory):
+    from directories.sync.fetch import _username_attribute
+
+    directory.mapped_attributes = {}
+    assert _username_attribute(directory) == "uid"
+    directory.type = "ad"
+    assert _username_attribute(directory) == "sAMAccountName"
+    directory.mapped_attributes = {"username": "mail", "email": "mail"}
+    assert _username_attribute(directory) == "mail"
+    directory.mapped_attributes = None
+    assert _username_attribute(directory) == "sAMAccountName"
+
+
+def test_a_username_held_by_many_entries_is_settled_in_batches(ldap_directory):
+    from django.utils import timezone
+
+    DirectoryUser.objects.create(
+        directory=ldap_directory,
+        external_id="u550",
+        dn=f"uid=same550,{PEOPLE}",
+        username="same",
+        fingerprint="x",
+        synced_at=timezone.now(),
+    )
+    received = read(
+        ldap_directory, [user(f"u{n}", "same", dn=f"uid=same{n},{PEOPLE}") for n in range(700)]
+    )
+    assert set(received.users) == {"u550"}
+    assert len(received.skipped) == 699
+
+
+def test_a_username_stored_in_another_directory_does_not_decide(ldap_directory, connectors):
+    from django.utils import timezone
+
+    from directories.services import create_directory
+
+    other = create_directory(
+        name="other.example.com", type="ldap", sync_connector=connectors[0], host="h",
+        base_dn="dc=x", bind_dn="cn=x", bind_password="pw",
+    )  # fmt: skip
+    DirectoryUser.objects.create(
+        directory=other, external_id="late", dn="uid=jdoe,dc=x", username="jdoe",
+        fingerprint="x", synced_at=timezone.now(),
+    )  # fmt: skip
+    received = read(
+        ldap_directory, [user("early", "jdoe"), user("late", "jdoe", dn=f"cn=late,{PEOPLE}")]
+    )
+    assert set(received.users) == {"early"}

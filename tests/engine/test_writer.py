@@ -4,6 +4,7 @@ that stop it before it writes; what a run records of what it could not sync."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from directories.models import DirectoryGroup, DirectoryUser, GroupMembership, GroupNesting
 from directories.sync.apply import GROUP_COLUMNS, SafeguardTripped, Stored, apply
@@ -24,6 +25,8 @@ def sync(directory, records, safeguards=True, stored=None):
     """Apply a read the way the runner does; returns (counts, run)."""
     run = new_run(directory)
     counts = apply(run.pk, directory, read(directory, records), safeguards, stored)
+    # What the commit would check: every membership names rows that exist.
+    connection.check_constraints()
     return counts, run
 
 
@@ -64,7 +67,7 @@ FIRST = [
     user("u3", "cid"),
     user("u4", "dee"),
     group("g1", "staff", [f"uid=ann,{PEOPLE}", f"UID=Bob,{PEOPLE}", f"cn=devs,{GROUPS}"]),
-    group("g2", "devs", [f"uid=cid,{PEOPLE}"]),
+    group("g2", "devs", [f"uid=cid,{PEOPLE}", f"uid=dee,{PEOPLE}"]),
     group("g3", "empty", [f"cn=empty,{GROUPS}"]),
 ]
 
@@ -79,7 +82,7 @@ def test_a_first_sync_writes_every_row_and_one_change_per_entry(ldap_directory):
         "groups_added": 3,
         "groups_updated": 0,
         "groups_deleted": 0,
-        "memberships_added": 4,
+        "memberships_added": 5,
         "memberships_removed": 0,
     }
     have = store(ldap_directory)
@@ -90,7 +93,7 @@ def test_a_first_sync_writes_every_row_and_one_change_per_entry(ldap_directory):
         "g2": (f"cn=devs,{GROUPS}", "devs"),
         "g3": (f"cn=empty,{GROUPS}", "empty"),
     }
-    assert have["members"] == {("g1", "u1"), ("g1", "u2"), ("g2", "u3")}
+    assert have["members"] == {("g1", "u1"), ("g1", "u2"), ("g2", "u3"), ("g2", "u4")}
     assert have["nesting"] == {("g1", "g2")}
     rows = changes(run)
     assert rows[("user", "added", "u1")] == ("ann", f"uid=ann,{PEOPLE}", {})
@@ -123,9 +126,9 @@ def test_a_resync_writes_updates_deletions_and_membership_changes_with_details(l
         "groups_added": 1,
         "groups_updated": 2,
         "groups_deleted": 1,
-        # g1: +eve -bob -devs (nested); g2: +bob; g4: +staff (nested)
+        # g1: +eve -bob -devs (nested); g2: +bob -dee (deleted); g4: +staff (nested)
         "memberships_added": 3,
-        "memberships_removed": 2,
+        "memberships_removed": 3,
     }
     have = store(ldap_directory)
     assert set(have["users"]) == {"u1", "u2", "u3", "u5"}
@@ -147,6 +150,7 @@ def test_a_resync_writes_updates_deletions_and_membership_changes_with_details(l
     assert rows[("group", "updated", "g2")][2] == {
         "name": ["devs", "developers"],
         "members_added": 1,
+        "members_removed": 1,
     }
     assert rows[("group", "added", "g4")][2] == {"members": 1}
     assert rows[("user", "added", "u5")] == ("eve", f"uid=eve,{PEOPLE}", {})
@@ -171,13 +175,13 @@ def test_a_preloaded_store_gives_the_same_result_as_one_loaded_on_the_spot(ldap_
     sync(ldap_directory, FIRST, safeguards=False)
     stored = Stored.load(ldap_directory.pk)
     assert set(stored.users) == {"u1", "u2", "u3", "u4"}
-    assert stored.members == {("g1", "u1"), ("g1", "u2"), ("g2", "u3")}
+    assert stored.members == {("g1", "u1"), ("g1", "u2"), ("g2", "u3"), ("g2", "u4")}
     assert stored.nesting == {("g1", "g2")}
     changed = [*FIRST[:3], *FIRST[4:]]
 
     counts, _ = sync(ldap_directory, changed, safeguards=False, stored=stored)
 
-    assert (counts.users_deleted, counts.memberships_removed) == (1, 0)
+    assert (counts.users_deleted, counts.memberships_removed) == (1, 1)
     assert "u4" not in store(ldap_directory)["users"]
 
 
@@ -327,4 +331,44 @@ def test_the_run_message_says_what_was_left_out():
     )
     assert "3 entries were skipped" in warning_message(
         {"unresolved_references": 0, "skipped_entries": 3}
+    )
+
+
+def test_group_deletions_take_their_memberships_and_nesting_with_them(ldap_directory):
+    sync(ldap_directory, FIRST, safeguards=False)
+    # g1 (a parent) and g2 (its child, with members) both go.
+    counts, run = sync(ldap_directory, [*FIRST[:4], FIRST[6]], safeguards=False)
+    assert (counts.groups_deleted, counts.memberships_removed) == (2, 5)
+    have = store(ldap_directory)
+    assert set(have["groups"]) == {"g3"} and have["members"] == set() == have["nesting"]
+    rows = changes(run)
+    assert rows[("group", "deleted", "g1")] == ("staff", f"cn=staff,{GROUPS}", {})
+    assert rows[("group", "deleted", "g2")] == ("devs", f"cn=devs,{GROUPS}", {})
+
+
+def test_members_gained_by_existing_groups_from_existing_users(ldap_directory):
+    sync(ldap_directory, FIRST, safeguards=False)
+    grown = [*FIRST[:6], group("g3", "empty", [f"uid=ann,{PEOPLE}", f"cn=devs,{GROUPS}"])]
+
+    counts, run = sync(ldap_directory, grown, safeguards=False)
+
+    assert (counts.groups_updated, counts.memberships_added) == (1, 2)
+    assert {("g3", "u1")} <= store(ldap_directory)["members"]
+    assert ("g3", "g2") in store(ldap_directory)["nesting"]
+    assert changes(run) == {
+        ("group", "updated", "g3"): ("empty", f"cn=empty,{GROUPS}", {"members_added": 2})
+    }
+
+
+def test_an_updated_users_change_row_names_it_as_it_is_now(ldap_directory):
+    sync(ldap_directory, FIRST, safeguards=False)
+    renamed = [
+        user("u1", "anne", dn=f"uid=anne,{PEOPLE}", first_name="Ann", email="ann@x"),
+        *FIRST[1:],
+    ]
+    _, run = sync(ldap_directory, renamed, safeguards=False)
+    assert changes(run)[("user", "updated", "u1")] == (
+        "anne",
+        f"uid=anne,{PEOPLE}",
+        {"dn": [f"uid=ann,{PEOPLE}", f"uid=anne,{PEOPLE}"], "username": ["ann", "anne"]},
     )

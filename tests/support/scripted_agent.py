@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -26,6 +27,10 @@ class ScriptedAgent:
         self.lookup = lookup or {}
         # When set, /lookup answers 502 with this message (the directory cannot be reached).
         self.lookup_error: str | None = None
+        # Seconds /lookup waits before answering (an agent that hangs).
+        self.lookup_delay = 0.0
+        # How many /sync requests are answered 409 (busy) before one is served.
+        self.busy_times = 0
         self.secret = f"secret-of-{name}"
         self.sync_requests = 0
         self.lookups: list[list[str]] = []
@@ -53,6 +58,9 @@ class ScriptedAgent:
                 if self.path == "/lookup":
                     return self._lookup(json.loads(body)["dns"])
                 agent.sync_requests += 1
+                if agent.busy_times > 0:
+                    agent.busy_times -= 1
+                    return self._json(409, {"error": "busy"})
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-ndjson")
                 self.send_header("Connection", "close")
@@ -64,6 +72,7 @@ class ScriptedAgent:
 
             def _lookup(self, dns: list[str]) -> None:
                 agent.lookups.append(dns)
+                time.sleep(agent.lookup_delay)
                 if agent.lookup_error:
                     error = {"error": "unreachable", "message": agent.lookup_error}
                     return self._json(502, error)
