@@ -291,9 +291,8 @@ def _spelled_type(name: str) -> str | None:
         return _TYPE_SPELLINGS[name]
     except KeyError:
         pass
-    kind: str | None = attribute_key(name)
-    if _TYPE_RE.fullmatch(kind) is None:
-        kind = None
+    spelled = attribute_key(name)
+    kind = spelled if _TYPE_RE.fullmatch(spelled) is not None else None
     if len(_TYPE_SPELLINGS) < TYPE_SPELLINGS_KEPT:
         _TYPE_SPELLINGS[name] = kind
     return kind

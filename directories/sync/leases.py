@@ -153,7 +153,7 @@ class Heartbeat(threading.Thread):
         self.interval = min(1.0, settings.SYNC_LEASE_SECONDS / 4)
         self.entries_received = 0
         self.connector_name = ""
-        self.phase = RunPhase.READING
+        self.phase: str = RunPhase.READING
         self.connector_id: int | None = None
         self.lost = False
         self._stop_event = threading.Event()
