@@ -20,11 +20,19 @@ bench: deps
 	$(PY) bench/sync_benchmark.py $(BENCH_ARGS)
 
 # Mutation testing of the modules whose mistakes cost data (not part of CI; about half an
-# hour on two cores). Ends with one mutation_score_<area>=<percent> line per area.
+# hour on two cores). Ends with one mutation_score_<area>=<percent> line per area. The
+# writer's survivors are tried again on PostgreSQL (its COPY path and case-sensitive
+# names), when PostgreSQL answers at MUTATION_DATABASE_URL.
+MUTATION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 mutation: deps
 	$(PY) -m pip install -q mutmut==$(MUTMUT_VERSION)
 	rm -rf mutants
 	HYPOTHESIS_PROFILE=mutation $(VENV)/bin/mutmut run --max-children 2 > var/mutmut.log 2>&1
+	survivors=$$($(PY) tools/mutation_scores.py --survivors writer); \
+	if [ -n "$$survivors" ] && pg_isready -q -d "$(MUTATION_DATABASE_URL)"; then \
+	  DATABASE_URL="$(MUTATION_DATABASE_URL)" HYPOTHESIS_PROFILE=mutation \
+	    $(VENV)/bin/mutmut run --max-children 1 $$survivors >> var/mutmut.log 2>&1; \
+	fi
 	$(PY) tools/mutation_scores.py $(MUTATION_ARGS)
 
 deps: system-deps $(VENV)/.installed $(CLARITY_CSS)

@@ -1,5 +1,7 @@
 """Mutation scores per area from mutmut's results: one `mutation_score_<area>=<percent>` line each.
 
+`-v` lists the missed mutants; `--survivors AREA...` prints only their names.
+
 An area is a set of functions whose mistakes cost data. A mutant counts as caught when a
 test failed on it (or it hung past the timeout); it is missed when every test passed or
 no fast test reaches its function.
@@ -68,6 +70,13 @@ def main() -> int:
         counts[area]["caught" if status in CAUGHT else "missed"] += 1
         if status in MISSED:
             missed[area].append(f"{name} ({status})")
+    if "--survivors" in sys.argv:
+        # Names only, for a second `mutmut run` of those mutants (e.g. on PostgreSQL).
+        wanted = sys.argv[sys.argv.index("--survivors") + 1 :] or ORDER
+        for area in wanted:
+            for name in missed[area]:
+                print(name.split(" ")[0])
+        return 0
     if "-v" in sys.argv:
         for area in ORDER:
             for name in missed[area]:
