@@ -171,12 +171,12 @@ def raw_copy(users: list, groups: list) -> float:
 
 
 def timed_sync(directory) -> tuple[float, object]:
+    from directories.tasks import start_sync
     from synclog.choices import RunStatus, Trigger
     from synclog.models import SyncRun
-    from synclog.services import trigger_sync
 
     t0 = time.perf_counter()
-    run, _ = trigger_sync(directory, Trigger.API)
+    run, _ = start_sync(directory, Trigger.API)
     while True:
         run = SyncRun.objects.get(pk=run.pk)
         if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):

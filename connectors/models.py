@@ -16,6 +16,23 @@ from connectors.versions import is_at_least
 from console.fields import EncryptedTextField
 
 
+class ConnectorQuerySet(models.QuerySet):
+    def with_uses(self) -> ConnectorQuerySet:
+        """With the identity providers and the Sync Connectors lists each connector is in.
+
+        The list entries belong to the directories app, which builds on this one: the
+        relation is reached by name, not imported.
+        """
+        entries = self.model._meta.get_field("sync_entries").related_model
+        return self.prefetch_related(
+            "identity_providers",
+            models.Prefetch(
+                "sync_entries",
+                queryset=entries.objects.select_related("directory").order_by("directory__name"),
+            ),
+        )
+
+
 class Connector(models.Model):
     name = models.CharField(max_length=100, unique=True)
     host = models.CharField(max_length=255, blank=True)
@@ -32,12 +49,9 @@ class Connector(models.Model):
     health_message = models.CharField(max_length=500, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
     secret = EncryptedTextField(blank=True, editable=False)
-    # Lease that keeps a connector on one directory sync at a time (rule S11).
-    claimed_by_run = models.ForeignKey(
-        "synclog.SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    claim_until = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+
+    objects = ConnectorQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

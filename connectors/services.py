@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
+from connectors import client
 from connectors.choices import ActivationState, HealthState
+from connectors.client import AgentError
 from connectors.models import ActivationCode, Connector, hash_code
 from connectors.versions import parse_version
 
@@ -32,6 +36,29 @@ def new_activation_code(connector: Connector) -> str:
     connector.activation_codes.filter(used_at__isnull=True).update(used_at=timezone.now())
     _, code = ActivationCode.issue(connector)
     return code
+
+
+class ConnectorInUse(Exception):
+    """A connector some directory syncs through cannot be deleted."""
+
+    def __init__(self, connector: Connector, directories: list[str]) -> None:
+        self.directories = directories
+        super().__init__(
+            f"{connector.name} cannot be deleted while these directories use it: "
+            f"{', '.join(directories)}. Remove it from their Sync Connectors lists "
+            "(or delete the directories) first."
+        )
+
+
+def delete_connector(connector: Connector) -> None:
+    """Delete a connector no directory uses; ConnectorInUse names the directories that do."""
+    try:
+        with transaction.atomic():
+            connector.delete()
+    except ProtectedError as exc:
+        # Directories (as sync connector) and list entries protect it; both name a directory.
+        names = {getattr(row, "directory", row).name for row in exc.protected_objects}
+        raise ConnectorInUse(connector, sorted(names)) from exc
 
 
 def activate(code: str, url: str, host: str, version: str) -> tuple[Connector, str]:
@@ -80,3 +107,29 @@ def record_health(connector: Connector, health: str, message: str = "", version:
     Connector.objects.filter(pk=connector.pk).update(**fields)
     for key, value in fields.items():
         setattr(connector, key, value)
+
+
+_HEALTH_FOR_OUTCOME = {
+    "unauthorized": HealthState.UNAUTHORIZED,
+    "unavailable": HealthState.UNREACHABLE,
+}
+
+
+def probe(connector: Connector) -> client.Health:
+    """Health-check a connector and record what was seen on it."""
+    if not connector.is_active or not connector.url or not connector.secret:
+        raise AgentError("unavailable", f"{connector.name} has not been activated by its agent")
+    try:
+        health = client.probe(connector.url, connector.secret, settings.CONNECTOR_PROBE_TIMEOUT)
+    except AgentError as exc:
+        record_health(
+            connector, _HEALTH_FOR_OUTCOME.get(exc.outcome, HealthState.UNREACHABLE), exc.message
+        )
+        raise
+    state = (
+        HealthState.OK
+        if client.is_supported(health, settings.MINIMUM_CONNECTOR_VERSION)
+        else HealthState.OUTDATED
+    )
+    record_health(connector, state, version=health.version)
+    return health

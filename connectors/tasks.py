@@ -11,13 +11,12 @@ from django.db import connection
 from connectors.choices import ActivationState
 from connectors.client import AgentError
 from connectors.models import Connector
+from connectors.services import probe
 
 log = logging.getLogger(__name__)
 
 
 def _probe_one(connector: Connector) -> str:
-    from directories.sync.fetch import probe
-
     try:
         probe(connector)
     except AgentError:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views import View
@@ -12,24 +11,15 @@ from connectors import services
 from connectors.forms import ConnectorAddForm
 from connectors.models import Connector
 from console.forms import add_service_error
+from console.pages import render_page
 from console.permissions import ChangeRequiredMixin
-from console.views import render_page
-from directories.models import SyncConnectorEntry
 
 
 class ConnectorListView(View):
     """Every connector with its health; the table refreshes itself every few seconds."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        connectors = Connector.objects.prefetch_related(
-            "identity_providers",
-            Prefetch(
-                "sync_entries",
-                queryset=SyncConnectorEntry.objects.select_related("directory").order_by(
-                    "directory__name"
-                ),
-            ),
-        )
+        connectors = Connector.objects.with_uses()
         context = {"connectors": connectors, "nav": "connectors"}
         return render_page(
             request, "connectors/connector_list.html", "connectors/_connector_table.html", context

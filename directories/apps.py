@@ -7,3 +7,7 @@ from django.apps import AppConfig
 
 class DirectoriesConfig(AppConfig):
     name = "directories"
+
+    def ready(self) -> None:
+        # Subscribes the follow-up run to the run-finished event, in every process.
+        from directories import tasks  # noqa: F401

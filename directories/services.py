@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import logging
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from connectors.choices import ActivationState
 from connectors.models import Connector
 from directories.choices import DEFAULT_FILTERS, DEFAULT_MAPPED_ATTRIBUTES, SyncFrequency
+from directories.failover import sync_connector_list, sync_connectors_feature
 from directories.models import Directory, IdentityProvider, SyncConnectorEntry
+
+log = logging.getLogger(__name__)
 
 
 class SyncConnectorsUnavailable(Exception):
@@ -21,51 +23,6 @@ class SyncConnectorsUnavailable(Exception):
 
 class StaleSyncConnectors(Exception):
     """The list was saved by someone else since the form was loaded."""
-
-
-@dataclass(frozen=True)
-class FeatureState:
-    available: bool
-    reason: str = ""
-    outdated: list[Connector] = field(default_factory=list)
-
-
-def sync_connectors_feature() -> FeatureState:
-    """Rules S5 and S6: the tab exists on premises when every activated connector is
-    19.03.0.0 or later."""
-    if settings.DEPLOYMENT_MODE == "cloud":
-        return FeatureState(False, "Sync Connectors lists are not available in cloud mode.")
-    # A connector whose agent never activated runs no code yet: only the versions of
-    # activated agents decide.
-    activated = Connector.objects.filter(activation_state=ActivationState.ACTIVE)
-    outdated = [c for c in activated.order_by("name") if c.is_outdated]
-    if outdated:
-        names = ", ".join(f"{c.name} ({c.version or 'version unknown'})" for c in outdated)
-        return FeatureState(
-            False,
-            f"Every connector must run {settings.MINIMUM_CONNECTOR_VERSION} or later "
-            f"to use Sync Connectors lists. Upgrade: {names}.",
-            outdated,
-        )
-    return FeatureState(True)
-
-
-def sync_connector_list(directory: Directory) -> list[Connector]:
-    """The saved list in failover order (may be empty)."""
-    return [e.connector for e in directory.sync_entries.select_related("connector")]
-
-
-def effective_sync_connectors(directory: Directory) -> tuple[list[Connector], bool]:
-    """Connectors a sync will try, and whether fallback applies.
-
-    An empty list, cloud mode, or outdated connectors mean the sync connector alone with
-    no fallback (rules S3 and S6).
-    """
-    if sync_connectors_feature().available:
-        entries = sync_connector_list(directory)
-        if entries:
-            return entries, True
-    return [directory.sync_connector], False
 
 
 # Where the stored bind password is sent: changing any of these needs the password again,
@@ -187,27 +144,6 @@ def set_identity_provider_connectors(idp: IdentityProvider, connector_ids: list[
             f"{', '.join(kept_out)} syncs a directory of {idp.name} and cannot be removed from it."
         )
     idp.connectors.set(found.values())
-
-
-def schedule_collisions(directory: Directory) -> list[Directory]:
-    """Rule S11: other directories on the same schedule whose sync would use the same connector.
-
-    Two directories collide when they are synced on the same schedule and their lists start
-    with the same connector (same set in the same order, or the same first choice).
-    """
-    if directory.sync_frequency == SyncFrequency.MANUAL:
-        return []
-    mine, _ = effective_sync_connectors(directory)
-    if not mine:
-        return []
-    others = Directory.objects.exclude(pk=directory.pk).filter(
-        sync_frequency=directory.sync_frequency
-    )
-    if directory.sync_frequency in (SyncFrequency.DAILY, SyncFrequency.WEEKLY):
-        others = others.filter(sync_time=directory.sync_time)
-    if directory.sync_frequency == SyncFrequency.WEEKLY:
-        others = others.filter(sync_weekday=directory.sync_weekday)
-    return [d for d in others if effective_sync_connectors(d)[0][:1] == mine[:1]]
 
 
 def _crontab_for(directory: Directory) -> dict[str, str] | None:

@@ -1,43 +1,86 @@
-"""Celery tasks that run directory syncs; the work itself is in directories.sync."""
+"""Celery tasks that run directory syncs; the work itself is in directories.sync.
+
+The only module that imports the engine for a worker, and the one place a sync run is
+handed to Celery (`enqueue`).
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
 
 from celery import shared_task
-from django.utils import timezone
+from django.db import transaction
+from django.dispatch import receiver
+
+from synclog import lifecycle
+from synclog.choices import Trigger
+from synclog.models import SyncRun
+
+log = logging.getLogger(__name__)
+
+
+def enqueue(run_id: int, countdown: float | None = None) -> None:
+    """Hand a queued run to a worker once the transaction that queued it commits.
+
+    A broker that cannot take the message leaves the run queued; the beat's sweep
+    (`reap_stale_runs`) sends it again.
+    """
+
+    def send() -> None:
+        try:
+            if countdown is None:
+                sync_directory.delay(run_id)
+            else:
+                sync_directory.apply_async((run_id,), countdown=countdown)
+        except Exception:
+            log.exception("could not enqueue sync run %s; it will be retried", run_id)
+
+    transaction.on_commit(send)
+
+
+def start_sync(directory, trigger: str = Trigger.MANUAL, user=None) -> tuple[SyncRun, bool]:
+    """Queue a sync of `directory` (or join the one waiting) and hand it to a worker.
+
+    Returns (run, created). The one way a sync starts: console, API, schedule and demo.
+    """
+    run, created = lifecycle.queue(directory, trigger, user)
+    if created:
+        enqueue(run.pk)
+    return run, created
+
+
+@receiver(lifecycle.run_finished, dispatch_uid="directories.start_follow_up")
+def start_follow_up(sender, run_id: int, directory_id: int, **kwargs) -> None:
+    """When a run ends, the run waiting behind it (if any) starts."""
+    waiting = lifecycle.waiting_run(directory_id)
+    if waiting is not None:
+        enqueue(waiting)
 
 
 @shared_task(acks_late=True, ignore_result=True, soft_time_limit=3300, time_limit=3600)
 def sync_directory(run_id: int) -> None:
     from directories.sync.runner import run_sync
 
-    run_sync(run_id)
+    retry_after = run_sync(run_id)
+    if retry_after is not None:
+        # The directory's running sync starts this one when it ends; the retry covers
+        # that sync's worker dying.
+        enqueue(run_id, countdown=retry_after)
 
 
 @shared_task(ignore_result=True)
 def scheduled_sync(directory_id: int) -> None:
     from directories.models import Directory
-    from synclog.choices import Trigger
-    from synclog.services import trigger_sync
 
     directory = Directory.objects.filter(pk=directory_id).first()
     if directory is not None:
-        trigger_sync(directory, Trigger.SCHEDULED)
+        start_sync(directory, Trigger.SCHEDULED)
 
 
 @shared_task(ignore_result=True)
 def reap_stale_runs() -> None:
-    """Fail runs whose worker died, and restart queued runs whose message was lost."""
-    from directories.sync.leases import reap_stale_runs as reap
-    from directories.sync.runner import kick_queued
-    from synclog.choices import RunStatus
-    from synclog.models import SyncRun
-
-    for run_id in reap():
-        kick_queued(SyncRun.objects.get(pk=run_id).directory_id)
-    idle = SyncRun.objects.filter(
-        status=RunStatus.QUEUED, created__lt=timezone.now() - timedelta(minutes=1)
-    ).exclude(directory__sync_runs__status=RunStatus.RUNNING)
-    for run_id in idle.values_list("pk", flat=True):
-        sync_directory.delay(run_id)
+    """Fail runs whose worker died (their follow-ups start on the run-finished event), and
+    send again queued runs whose message was lost."""
+    lifecycle.reap_stale()
+    for run_id in lifecycle.forgotten_runs():
+        enqueue(run_id)

@@ -209,3 +209,19 @@ class SyncWarning(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()}: {self.value or self.dn}"
+
+
+class ConnectorClaim(models.Model):
+    """A connector held by one sync run until `until` (rule S11: one directory at a time).
+
+    Renewed by the run's heartbeat; an expired claim may be taken by another run.
+    """
+
+    connector = models.OneToOneField(
+        "connectors.Connector", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="+")
+    until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"connector {self.connector_id} held by run {self.run_id}"

@@ -1,41 +1,21 @@
-"""Sync Log pages: runs of a directory or of all, one run's attempts and changes, live rows."""
+"""Sync Log pages: every run, one run's attempts and changes, live rows."""
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.views import View
 from django_htmx.http import HttpResponseStopPolling
 
-from console.views import paginate, render_page
-from directories.models import Directory
-from directories.views import directory_context
+from console.pages import paginate, render_page
 from synclog.choices import ChangeAction, ChangeKind
-from synclog.models import WARNINGS_LISTED, SyncAttempt, SyncRun
+from synclog.models import WARNINGS_LISTED, SyncRun
+from synclog.queries import runs_with_attempts
 
 RUNS_PER_PAGE = 20
 CHANGES_PER_PAGE = 50
 WARNINGS_PER_PAGE = 50
-
-
-def runs_with_attempts() -> QuerySet[SyncRun]:
-    return SyncRun.objects.select_related("directory").prefetch_related(
-        Prefetch("attempts", queryset=SyncAttempt.objects.order_by("position"))
-    )
-
-
-class DirectorySyncLogView(View):
-    """The Sync Log tab: which connector(s) each run used (rule S10)."""
-
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        directory = get_object_or_404(Directory, pk=pk)
-        page = paginate(request, runs_with_attempts().filter(directory=directory), RUNS_PER_PAGE)
-        context = directory_context(directory, "sync_log", page_obj=page, show_directory=False)
-        return render_page(
-            request, "synclog/directory_sync_log.html", "synclog/_run_table.html", context
-        )
 
 
 class SyncRunListView(View):

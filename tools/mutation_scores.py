@@ -24,16 +24,16 @@ AREAS = [
     ("dn", "connectors.protocol.dn", None),
     ("agent_ldap", "connectors.agent.ldapsource", None),
     ("agent_ldap", "connectors.protocol.records", None),
-    ("safeguards", "directories.sync.apply", {"_check_safeguard", "_counted", "_respelled"}),
-    ("plan", "directories.sync.apply", {"_diff"}),
-    ("writer", "directories.sync.apply", None),
+    ("safeguards", "directories.sync.plan", {"_check_safeguard", "_counted", "_respelled"}),
+    ("plan", "directories.sync.plan", None),
+    ("writer", "directories.sync.writer", None),
     ("writer", "directories.sync.bulk", None),
     ("writer", "directories.sync.report", None),
     ("plan", "directories.sync.members", None),
     ("failover", "directories.sync.fetch", FETCHING),
     ("plan", "directories.sync.fetch", None),
     ("failover", "directories.sync.runner", None),
-    ("leases", "directories.sync.leases", None),
+    ("leases", "synclog.lifecycle", None),
 ]
 ORDER = ["dn", "plan", "writer", "failover", "leases", "safeguards", "agent_ldap"]
 CAUGHT = {"killed", "timeout", "caught by type check", "segfault"}

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
-from django.db.models import Prefetch, ProtectedError, Q
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -22,8 +20,13 @@ from connectors.api.serializers import (
     ConnectorWithCodeSerializer,
 )
 from connectors.models import Connector
-from connectors.services import activate, add_connector, new_activation_code
-from directories.models import Directory, SyncConnectorEntry
+from connectors.services import (
+    ConnectorInUse,
+    activate,
+    add_connector,
+    delete_connector,
+    new_activation_code,
+)
 
 
 def _with_code(connector: Connector, code: str) -> dict:
@@ -62,15 +65,7 @@ class ConnectorViewSet(
     requires_super_admin = True
 
     def get_queryset(self):
-        return Connector.objects.prefetch_related(
-            "identity_providers",
-            Prefetch(
-                "sync_entries",
-                queryset=SyncConnectorEntry.objects.select_related("directory").order_by(
-                    "directory__name"
-                ),
-            ),
-        )
+        return Connector.objects.with_uses()
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = self.get_serializer(data=request.data)
@@ -85,24 +80,10 @@ class ConnectorViewSet(
     def destroy(self, request: Request, *args, **kwargs) -> Response:
         connector = self.get_object()
         try:
-            with transaction.atomic():
-                connector.delete()
-        except ProtectedError:
-            names = list(
-                Directory.objects.filter(
-                    Q(sync_connector=connector) | Q(sync_entries__connector=connector)
-                )
-                .distinct()
-                .order_by("name")
-                .values_list("name", flat=True)
-            )
+            delete_connector(connector)
+        except ConnectorInUse as exc:
             return Response(
-                {
-                    "detail": f"{connector.name} cannot be deleted while these directories use "
-                    f"it: {', '.join(names)}. Remove it from their Sync Connectors lists "
-                    "(or delete the directories) first.",
-                    "directories": names,
-                },
+                {"detail": str(exc), "directories": exc.directories},
                 status=status.HTTP_409_CONFLICT,
             )
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -13,11 +13,11 @@ from rest_framework import serializers
 from connectors.api.serializers import BriefConnectorSerializer
 from connectors.models import Connector
 from directories.choices import MAPPED_FIELDS
+from directories.failover import schedule_collisions
 from directories.models import Directory, DirectoryGroup, DirectoryUser, IdentityProvider
 from directories.services import (
     check_password_for_connection_change,
     create_directory,
-    schedule_collisions,
     update_schedule,
 )
 from synclog.api.serializers import SyncRunSummarySerializer

@@ -35,6 +35,7 @@ from directories.api.serializers import (
     SyncConnectorsSerializer,
     SyncConnectorsUpdateSerializer,
 )
+from directories.failover import effective_sync_connectors, sync_connectors_feature
 from directories.models import (
     Directory,
     DirectoryGroup,
@@ -48,16 +49,14 @@ from directories.services import (
     StaleSyncConnectors,
     SyncConnectorsUnavailable,
     delete_directory,
-    effective_sync_connectors,
     save_sync_connectors,
     set_identity_provider_connectors,
-    sync_connectors_feature,
 )
+from directories.tasks import start_sync
 from synclog.api.serializers import SyncRunSerializer, TriggeredSyncRunSerializer
-from synclog.api.views import sync_runs_queryset
 from synclog.choices import Trigger
 from synclog.models import SyncRun
-from synclog.services import trigger_sync
+from synclog.queries import runs_with_attempts
 
 SEARCH = OpenApiParameter("search", OpenApiTypes.STR, description="Part of a name, case ignored")
 
@@ -212,14 +211,14 @@ class DirectoryViewSet(
     def sync_runs(self, request: Request, pk: str | None = None) -> Response:
         directory = self.get_object()
         if request.method == "POST":
-            run, created = trigger_sync(directory, Trigger.API, request.user)
-            run = sync_runs_queryset().get(pk=run.pk)
+            run, created = start_sync(directory, Trigger.API, request.user)
+            run = runs_with_attempts().get(pk=run.pk)
             run.joined = not created
             return Response(
                 TriggeredSyncRunSerializer(run).data,
                 status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
             )
-        page = self.paginate_queryset(sync_runs_queryset().filter(directory=directory))
+        page = self.paginate_queryset(runs_with_attempts().filter(directory=directory))
         return self.get_paginated_response(SyncRunSerializer(page, many=True).data)
 
     @extend_schema(parameters=[SEARCH], responses=DirectoryUserSerializer(many=True))

@@ -12,18 +12,17 @@ from typing import Any
 from django.conf import settings
 
 from connectors import client
-from connectors.choices import HealthState
 from connectors.client import AgentError
 from connectors.models import Connector
 from connectors.protocol import dn as dnlib
-from connectors.services import record_health
+from connectors.services import probe
 from directories.choices import DEFAULT_MAPPED_ATTRIBUTES, DirectoryType
+from directories.failover import effective_sync_connectors
 from directories.models import Directory, DirectoryUser
 from directories.sync import members
-from directories.sync.leases import Heartbeat, LeaseLost, claim_connector, release_connector
 from directories.sync.members import Resolution, Unsynced
 from synclog.choices import ChangeKind, WarningReason
-from synclog.models import SyncRun
+from synclog.lifecycle import ConnectorClaims, Heartbeat, LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -98,36 +97,16 @@ def request_body(directory: Directory) -> dict:
     return body
 
 
-_HEALTH_FOR_OUTCOME = {
-    "unauthorized": HealthState.UNAUTHORIZED,
-    "unavailable": HealthState.UNREACHABLE,
-}
+def fetch(
+    connector: Connector, directory: Directory, claims: ConnectorClaims, beat: Heartbeat
+) -> Received:
+    """Everything the directory holds, read through `connector`; AgentError if it can't.
 
-
-def probe(connector: Connector) -> client.Health:
-    """Health-check a connector and record what was seen on it."""
-    if not connector.is_active or not connector.url or not connector.secret:
-        raise AgentError("unavailable", f"{connector.name} has not been activated by its agent")
-    try:
-        health = client.probe(connector.url, connector.secret, settings.CONNECTOR_PROBE_TIMEOUT)
-    except AgentError as exc:
-        record_health(
-            connector, _HEALTH_FOR_OUTCOME.get(exc.outcome, HealthState.UNREACHABLE), exc.message
-        )
-        raise
-    state = (
-        HealthState.OK
-        if client.is_supported(health, settings.MINIMUM_CONNECTOR_VERSION)
-        else HealthState.OUTDATED
-    )
-    record_health(connector, state, version=health.version)
-    return health
-
-
-def fetch(connector: Connector, directory: Directory, run: SyncRun, beat: Heartbeat) -> Received:
-    """Everything the directory holds, read through `connector`; AgentError if it can't."""
+    The connector is held through `claims` for the read; `beat` publishes progress and
+    says when the run was declared dead.
+    """
     probe(connector)
-    if not claim_connector(connector, run, settings.CONNECTOR_BUSY_WAIT):
+    if not claims.take(connector, settings.CONNECTOR_BUSY_WAIT):
         raise AgentError(
             "busy",
             f"{connector.name} was syncing another directory for the whole "
@@ -149,7 +128,7 @@ def fetch(connector: Connector, directory: Directory, run: SyncRun, beat: Heartb
         return received
     finally:
         beat.connector_id = None
-        release_connector(connector, run)
+        claims.release(connector)
 
 
 def _username_attribute(directory: Directory) -> str:
@@ -420,8 +399,6 @@ def test_connection(directory: Directory) -> ConnectionTest:
 
     Nothing is stored; the stream is closed as soon as it shows the directory answers.
     """
-    from directories.services import effective_sync_connectors
-
     connectors, _ = effective_sync_connectors(directory)
     problems = []
     for connector in connectors:

@@ -18,6 +18,7 @@ from synclog.api.serializers import (
 )
 from synclog.choices import ChangeAction, ChangeKind, RunStatus, WarningKind, WarningReason
 from synclog.models import SyncRun
+from synclog.queries import runs_with_attempts
 
 
 def choice_param(request: Request, name: str, choices: type, what: str) -> str | None:
@@ -30,10 +31,6 @@ def choice_param(request: Request, name: str, choices: type, what: str) -> str |
             {name: [f"'{value}' is not a {what}; use one of: {', '.join(choices.values)}."]}
         )
     return value
-
-
-def sync_runs_queryset() -> QuerySet[SyncRun]:
-    return SyncRun.objects.select_related("directory", "requested_by").prefetch_related("attempts")
 
 
 @extend_schema_view(
@@ -49,7 +46,7 @@ class SyncRunViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = SyncRunSerializer
 
     def get_queryset(self) -> QuerySet[SyncRun]:
-        runs = sync_runs_queryset()
+        runs = runs_with_attempts()
         if self.action != "list":
             return runs
         directory = self.request.query_params.get("directory", "").strip()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from directories.failover import sync_connector_list
 from directories.models import Directory
-from directories.services import sync_connector_list
 from tests.conftest import PASSWORD
 from tests.support.components import missing
 

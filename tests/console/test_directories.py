@@ -6,8 +6,9 @@ import pytest
 from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 
+from directories.failover import sync_connector_list
 from directories.models import Directory, IdentityProvider
-from directories.services import schedule_task_name, sync_connector_list
+from directories.services import schedule_task_name
 from synclog.choices import RunStatus
 from tests.console.conftest import make_run
 
@@ -179,8 +180,9 @@ def test_settings_error_is_shown_under_the_field_and_nothing_is_saved(admin_clie
 def test_settings_save_does_not_undo_a_list_saved_meanwhile(
     admin_client, directory, connectors, monkeypatch
 ):
+    from directories.failover import sync_connector_list
     from directories.forms import DirectorySettingsForm
-    from directories.services import save_sync_connectors, sync_connector_list
+    from directories.services import save_sync_connectors
 
     url = reverse("directories:directory_detail", args=[directory.pk])
     validate = DirectorySettingsForm.is_valid

@@ -8,8 +8,9 @@ from django.test import Client
 from django.urls import reverse
 
 from connectors.models import Connector
+from directories.failover import sync_connector_list
 from directories.models import Directory
-from directories.services import save_sync_connectors, sync_connector_list
+from directories.services import save_sync_connectors
 from tests.conftest import make_connector
 from tests.console.conftest import HTMX
 

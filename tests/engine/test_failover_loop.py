@@ -12,9 +12,12 @@ from connectors.choices import ActivationState, HealthState
 from connectors.models import Connector
 from directories.models import DirectoryUser
 from directories.services import create_directory, save_sync_connectors
-from directories.sync import fetch, leases, runner
+from directories.sync import fetch, runner
+from directories.tasks import sync_directory
+from synclog import lifecycle as leases
 from synclog.choices import RunStatus
 from synclog.models import SyncRun
+from tests.support.claims import claim_of, set_claim
 from tests.support.scripted_agent import ScriptedAgent, record
 
 from .conftest import GROUPS, PEOPLE
@@ -107,7 +110,7 @@ def make(*connectors: Connector, listed: bool = True):
 
 def run(directory) -> SyncRun:
     queued = SyncRun.objects.create(directory=directory)
-    runner.run_sync(queued.pk)
+    sync_directory(queued.pk)
     queued.refresh_from_db()
     return queued
 
@@ -208,9 +211,7 @@ def test_a_connector_another_run_holds_is_busy_and_the_next_one_is_used(agents, 
         bind_dn="cn=o", bind_password="pw",
     )  # fmt: skip
     holder = SyncRun.objects.create(directory=other, status=RunStatus.RUNNING, worker="w:1:1")
-    Connector.objects.filter(pk=c1.pk).update(
-        claimed_by_run=holder, claim_until=timezone.now() + timedelta(minutes=5)
-    )
+    set_claim(c1, holder, timezone.now() + timedelta(minutes=5))
 
     done = run(directory)
 
@@ -219,9 +220,9 @@ def test_a_connector_another_run_holds_is_busy_and_the_next_one_is_used(agents, 
     assert busy.message == "c1 was syncing another directory for the whole 0.6 s wait"
     assert busy.duration.total_seconds() >= 0.6
     assert first.sync_requests == 0
-    assert Connector.objects.get(pk=c1.pk).claimed_by_run == holder
+    assert claim_of(c1)[0] == holder.pk
     # The winner's claim is released when its read is over.
-    assert Connector.objects.get(name="c2").claimed_by_run is None
+    assert claim_of(Connector.objects.get(name="c2")) == (None, None)
 
 
 def test_a_safeguard_stops_the_run_after_the_read_and_the_run_says_what_it_left_out(agents, sent):
@@ -250,7 +251,7 @@ def test_an_internal_error_fails_the_run_and_closes_its_attempt(agents, sent, mo
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(runner, "apply", broken)
+    monkeypatch.setattr(runner, "write", broken)
     done = run(directory)
 
     assert done.status == RunStatus.FAILED
@@ -304,7 +305,7 @@ def test_a_run_whose_directory_is_busy_is_retried_shortly(agents, sent):
     )
     waiting = SyncRun.objects.create(directory=directory)
 
-    runner.run_sync(waiting.pk)
+    sync_directory(waiting.pk)
 
     waiting.refresh_from_db()
     assert waiting.status == RunStatus.QUEUED
@@ -322,7 +323,7 @@ def test_a_redelivered_run_is_reaped_only_when_its_worker_is_gone(agents, sent):
         worker=leases.worker_id(),
         lease_until=timezone.now() + timedelta(minutes=5),
     )
-    runner.run_sync(alive.pk)
+    sync_directory(alive.pk)
     alive.refresh_from_db()
     assert alive.status == RunStatus.RUNNING and sent == []
 
@@ -330,7 +331,7 @@ def test_a_redelivered_run_is_reaped_only_when_its_worker_is_gone(agents, sent):
 
     SyncRun.objects.filter(pk=alive.pk).update(worker=f"{socket.gethostname()}:{2**22 + 3}:1")
     waiting = SyncRun.objects.create(directory=directory)
-    runner.run_sync(alive.pk)
+    sync_directory(alive.pk)
 
     alive.refresh_from_db()
     assert alive.status == RunStatus.FAILED and "its process is gone" in alive.message
@@ -340,8 +341,8 @@ def test_a_redelivered_run_is_reaped_only_when_its_worker_is_gone(agents, sent):
 def test_a_run_that_already_ended_is_left_alone(agents, sent):
     directory = make(for_agent(agents("c1")))
     ended = SyncRun.objects.create(directory=directory, status=RunStatus.COMPLETED)
-    runner.run_sync(ended.pk)
-    runner.run_sync(10**9)  # gone
+    sync_directory(ended.pk)
+    sync_directory(10**9)  # gone
     assert SyncRun.objects.get(pk=ended.pk).status == RunStatus.COMPLETED
     assert not ended.attempts.exists()
 
@@ -393,7 +394,7 @@ def test_the_run_shows_which_connector_it_reads_through_while_it_reads(agents, s
         ).get())  # fmt: skip
         going = SyncRun.objects.get(directory=directory)
         assert beat.connector_id == connector.pk
-        assert Connector.objects.get(pk=connector.pk).claimed_by_run_id == going.pk
+        assert claim_of(connector)[0] == going.pk
         assert attribute == "uid"
         return consume(stream, connector, beat, attribute)
 

@@ -11,10 +11,10 @@ import psutil
 import pytest
 from django.utils import timezone
 
-from connectors.models import Connector
-from directories.sync import leases
+from synclog import lifecycle as leases
 from synclog.choices import AttemptOutcome, RunPhase, RunStatus
 from synclog.models import SyncAttempt, SyncRun
+from tests.support.claims import claim_of, set_claim
 
 pytestmark = pytest.mark.django_db
 
@@ -56,19 +56,19 @@ def test_claiming_a_queued_run_makes_it_this_workers_with_a_lease(directory, set
     run = SyncRun.objects.create(directory=directory)
     before = timezone.now()
 
-    assert leases.claim_run(run) is True
+    assert leases.claim(run) is True
 
     run.refresh_from_db()
     assert (run.status, run.worker) == (RunStatus.RUNNING, leases.worker_id())
     assert before <= run.started_at <= timezone.now()
     assert timedelta(seconds=59) < run.lease_until - before <= timedelta(seconds=61)
-    assert leases.claim_run(run) is False  # no longer queued
+    assert leases.claim(run) is False  # no longer queued
 
 
 def test_a_second_run_of_a_directory_cannot_be_claimed_while_one_runs(directory):
     running(directory)
     waiting = SyncRun.objects.create(directory=directory)
-    assert leases.claim_run(waiting) is False
+    assert leases.claim(waiting) is False
     waiting.refresh_from_db()
     assert waiting.status == RunStatus.QUEUED and waiting.worker == ""
 
@@ -79,10 +79,8 @@ def test_reaping_fails_the_run_closes_its_attempts_and_frees_its_connectors(dire
     done_attempt = SyncAttempt.objects.create(
         run=run, position=2, connector_name="connector-2", outcome=AttemptOutcome.BUSY
     )
-    Connector.objects.filter(pk=connectors[0].pk).update(
-        claimed_by_run=run, claim_until=timezone.now() + timedelta(minutes=1)
-    )
-    Connector.objects.filter(pk=connectors[1].pk).update(claimed_by_run=None)
+    set_claim(connectors[0], run, timezone.now() + timedelta(minutes=1))
+    set_claim(connectors[1], None)
 
     assert leases.reap(run, "its lease expired") is True
 
@@ -99,8 +97,7 @@ def test_reaping_fails_the_run_closes_its_attempts_and_frees_its_connectors(dire
     assert open_attempt.finished_at is not None
     done_attempt.refresh_from_db()
     assert done_attempt.outcome == AttemptOutcome.BUSY
-    freed = Connector.objects.get(pk=connectors[0].pk)
-    assert (freed.claimed_by_run, freed.claim_until) == (None, None)
+    assert claim_of(connectors[0]) == (None, None)
     assert leases.reap(run, "again") is False
 
 
@@ -120,8 +117,8 @@ def test_the_sweep_reaps_expired_and_orphaned_runs_only(directory, connectors):
     no_lease = running(another("e.example.com"), worker=f"remote:{GONE_PID}:1", lease=0)
     SyncRun.objects.filter(pk=no_lease.pk).update(lease_until=None)
 
-    assert leases.reap_stale_runs(directory_id=alive.directory_id) == []
-    reaped = leases.reap_stale_runs()
+    assert leases.reap_stale(directory_id=alive.directory_id) == []
+    reaped = leases.reap_stale()
 
     assert sorted(reaped) == sorted([expired.pk, orphan.pk])
     messages = dict(SyncRun.objects.values_list("pk", "message"))
@@ -133,8 +130,8 @@ def test_the_sweep_reaps_expired_and_orphaned_runs_only(directory, connectors):
 
 def test_the_sweep_can_keep_to_one_directory(directory, connectors):
     expired = running(directory, lease=-1)
-    assert leases.reap_stale_runs(directory_id=directory.pk + 1000) == []
-    assert leases.reap_stale_runs(directory_id=directory.pk) == [expired.pk]
+    assert leases.reap_stale(directory_id=directory.pk + 1000) == []
+    assert leases.reap_stale(directory_id=directory.pk) == [expired.pk]
 
 
 def test_a_connector_is_claimed_by_one_run_at_a_time(directory, connectors, settings):
@@ -143,39 +140,36 @@ def test_a_connector_is_claimed_by_one_run_at_a_time(directory, connectors, sett
     mine = running(directory)
     other = SyncRun.objects.create(directory=directory, status=RunStatus.COMPLETED)
 
-    assert leases.claim_connector(connector, mine, wait=0) is True
-    connector.refresh_from_db()
-    assert connector.claimed_by_run == mine
-    assert timedelta(seconds=29) < connector.claim_until - timezone.now() <= timedelta(seconds=30)
+    assert leases.ConnectorClaims(mine.pk).take(connector, wait=0) is True
+    holder, until = claim_of(connector)
+    assert holder == mine.pk
+    assert timedelta(seconds=29) < until - timezone.now() <= timedelta(seconds=30)
     # The same run may claim again (a retry); another run waits, then gives up.
-    assert leases.claim_connector(connector, mine, wait=0) is True
+    assert leases.ConnectorClaims(mine.pk).take(connector, wait=0) is True
     started = timezone.now()
-    assert leases.claim_connector(connector, other, wait=0.3) is False
+    assert leases.ConnectorClaims(other.pk).take(connector, wait=0.3) is False
     assert timezone.now() - started >= timedelta(seconds=0.3)
 
-    leases.release_connector(connector, other)  # not its claim: nothing happens
-    assert Connector.objects.get(pk=connector.pk).claimed_by_run == mine
-    leases.release_connector(connector, mine)
-    released = Connector.objects.get(pk=connector.pk)
-    assert (released.claimed_by_run, released.claim_until) == (None, None)
-    assert leases.claim_connector(connector, other, wait=0) is True
+    leases.ConnectorClaims(other.pk).release(connector)  # not its claim: nothing happens
+    assert claim_of(connector)[0] == mine.pk
+    leases.ConnectorClaims(mine.pk).release(connector)
+    assert claim_of(connector) == (None, None)
+    assert leases.ConnectorClaims(other.pk).take(connector, wait=0) is True
 
 
 def test_an_expired_connector_claim_can_be_taken(directory, connectors):
     connector = connectors[0]
     holder = running(directory)
-    Connector.objects.filter(pk=connector.pk).update(
-        claimed_by_run=holder, claim_until=timezone.now() - timedelta(seconds=1)
-    )
+    set_claim(connector, holder, timezone.now() - timedelta(seconds=1))
     other = SyncRun.objects.create(directory=directory, status=RunStatus.COMPLETED)
-    assert leases.claim_connector(connector, other, wait=0) is True
+    assert leases.ConnectorClaims(other.pk).take(connector, wait=0) is True
 
 
 def test_a_heartbeat_renews_the_leases_and_publishes_progress(directory, connectors, settings):
     settings.SYNC_LEASE_SECONDS = 40
     run = running(directory, lease=1)
     connector = connectors[0]
-    Connector.objects.filter(pk=connector.pk).update(claimed_by_run=run, claim_until=timezone.now())
+    set_claim(connector, run, timezone.now())
     beat = leases.Heartbeat(run)
     assert beat.interval == 1.0
     beat.entries_received, beat.connector_name, beat.connector_id = (
@@ -193,9 +187,7 @@ def test_a_heartbeat_renews_the_leases_and_publishes_progress(directory, connect
         RunPhase.READING,
     )
     assert run.lease_until - timezone.now() > timedelta(seconds=39)
-    assert Connector.objects.get(pk=connector.pk).claim_until - timezone.now() > timedelta(
-        seconds=39
-    )
+    assert claim_of(connector)[1] - timezone.now() > timedelta(seconds=39)
     assert beat.lost is False
 
     beat.announce(RunPhase.APPLYING)

@@ -8,9 +8,9 @@ import pytest
 from connectors.client import AgentError
 from directories.models import DirectoryUser
 from directories.sync.fetch import FIELD_LIMIT, _consume, fingerprint
-from directories.sync.leases import LeaseLost
 from directories.sync.members import Resolution, Unsynced, resolve, scope_keys
 from synclog.choices import WarningReason
+from synclog.lifecycle import LeaseLost
 
 from .conftest import (
     GROUPS,

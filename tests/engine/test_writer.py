@@ -7,14 +7,26 @@ import pytest
 from django.db import connection
 
 from directories.models import DirectoryGroup, DirectoryUser, GroupMembership, GroupNesting
-from directories.sync.apply import GROUP_COLUMNS, SafeguardTripped, Stored, apply
 from directories.sync.fetch import USER_COLUMNS, fingerprint
+from directories.sync.plan import GROUP_COLUMNS, Stored, make_plan
 from directories.sync.report import record_warnings, warning_message
+from directories.sync.writer import write
 from synclog.models import WARNINGS_LISTED, SyncChange, SyncRun
 
 from .conftest import GROUPS, PEOPLE, group, read, user
 
 pytestmark = pytest.mark.django_db
+
+
+class SafeguardTripped(Exception):
+    """The plan's safeguard verdict said stop (the runner then writes nothing)."""
+
+
+def apply(run_id, directory, received, safeguards, stored=None):
+    plan = make_plan(directory, received, safeguards=safeguards, stored=stored)
+    if plan.safeguard:
+        raise SafeguardTripped(plan.safeguard)
+    return write(plan, run_id)
 
 
 def new_run(directory) -> SyncRun:

@@ -18,9 +18,9 @@ from directories.models import (
     GroupNesting,
 )
 from directories.services import create_directory, save_sync_connectors
+from directories.tasks import start_sync
 from synclog.choices import RunStatus, Trigger
 from synclog.models import SyncRun
-from synclog.services import trigger_sync
 from tests.support.agents import AgentProcess
 from tests.support.fidelity import read_directory
 from tests.support.slapd import Slapd
@@ -131,7 +131,7 @@ def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
 
 def sync(directory: Directory, timeout: float = 60.0) -> SyncRun:
     """Sync Now through the real worker, and wait for the run to end."""
-    run, _ = trigger_sync(directory, Trigger.MANUAL)
+    run, _ = start_sync(directory, Trigger.MANUAL)
     return wait_for_run(run, timeout)
 
 

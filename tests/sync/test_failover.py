@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from directories.models import DirectoryUser
 from directories.services import save_sync_connectors
+from directories.tasks import start_sync
 from synclog.choices import AttemptOutcome, RunStatus, Trigger
-from synclog.services import trigger_sync
 from tests.support.proxy import Relay
 from tests.support.worker import WORKER_ENV
 
@@ -170,7 +170,7 @@ def test_running_sync_keeps_its_snapshot_and_next_sync_uses_the_new_order(
 ):
     agents[0].process.freeze()
     try:
-        run, _ = trigger_sync(directory_with_list, Trigger.MANUAL)
+        run, _ = start_sync(directory_with_list, Trigger.MANUAL)
         wait_until(
             lambda: run.attempts.filter(connector_name="connector-1").exists(),
             what="the first attempt",
@@ -194,10 +194,10 @@ def test_running_sync_keeps_its_snapshot_and_next_sync_uses_the_new_order(
 def test_triggers_during_a_run_queue_at_most_one_follow_up(worker, directory_with_list, agents):
     agents[0].process.freeze()
     try:
-        first, _ = trigger_sync(directory_with_list, Trigger.MANUAL)
+        first, _ = start_sync(directory_with_list, Trigger.MANUAL)
         wait_until(lambda: first.attempts.exists(), what="the first attempt")
-        second, created_second = trigger_sync(directory_with_list, Trigger.SCHEDULED)
-        third, created_third = trigger_sync(directory_with_list, Trigger.MANUAL)
+        second, created_second = start_sync(directory_with_list, Trigger.SCHEDULED)
+        third, created_third = start_sync(directory_with_list, Trigger.MANUAL)
         # Both triggers came while the first run was going.
         first.refresh_from_db()
         assert first.status == RunStatus.RUNNING and first.finished_at is None
@@ -225,8 +225,8 @@ def test_shared_connector_never_syncs_two_directories_at_once(
         one = make_directory("one.example.com", server, connector)
         two = make_directory("two.example.com", server, connector)
 
-        run_one, _ = trigger_sync(one, Trigger.MANUAL)
-        run_two, _ = trigger_sync(two, Trigger.MANUAL)
+        run_one, _ = start_sync(one, Trigger.MANUAL)
+        run_two, _ = start_sync(two, Trigger.MANUAL)
         run_one, run_two = wait_for_run(run_one), wait_for_run(run_two)
     finally:
         relay.close()
@@ -245,8 +245,9 @@ def test_busy_connector_is_recorded_and_the_next_one_used(
     worker, agent_factory, slapd_factory, transactional_db
 ):
     """A connector held by another run past the busy wait is passed over as busy."""
-    from directories.sync import leases
+    from synclog import lifecycle as leases
     from synclog.models import SyncRun
+    from tests.support.claims import set_claim
 
     server = slapd_factory(users=50, groups=2, members_per_group=5)
     a, b = agent_factory("connector-a"), agent_factory("connector-b")
@@ -261,9 +262,7 @@ def test_busy_connector_is_recorded_and_the_next_one_used(
         worker="elsewhere:1:1",
         lease_until=leases.lease_deadline(),
     )
-    ca.claimed_by_run = holder
-    ca.claim_until = timezone.now() + timedelta(hours=1)
-    ca.save()
+    set_claim(ca, holder, timezone.now() + timedelta(hours=1))
 
     run = sync(directory, timeout=90)
 
@@ -315,13 +314,14 @@ def test_values_longer_than_their_column_are_cut_not_fatal(
 def test_an_internal_error_closes_the_attempt_it_interrupted(directory_with_list, monkeypatch):
     from django.db import OperationalError
 
-    from directories.sync import fetch, runner
+    from directories.sync import runner
+    from synclog.lifecycle import ConnectorClaims
     from synclog.models import SyncRun
 
     def broken_claim(*args, **kwargs):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(fetch, "claim_connector", broken_claim)
+    monkeypatch.setattr(ConnectorClaims, "take", broken_claim)
     run = SyncRun.objects.create(directory=directory_with_list)
 
     runner.run_sync(run.pk)

@@ -17,9 +17,9 @@ from connectors.choices import ActivationState, HealthState
 from connectors.models import Connector
 from directories.models import DirectoryUser
 from directories.services import save_sync_connectors
+from directories.tasks import start_sync
 from synclog.choices import AttemptOutcome, RunStatus, Trigger
 from synclog.models import SyncChange, SyncRun
-from synclog.services import trigger_sync
 from tests.support.proxy import Relay
 from tests.support.scripted_agent import ScriptedAgent, record
 from tests.support.worker import WORKER_ENV, Worker
@@ -224,7 +224,7 @@ def test_a_stalled_worker_that_lost_its_lease_drops_its_result(
     relay = Relay(agent.port, cut_after=100_000, pause=STREAM_TIMEOUT - 2)
     connector = register(agent, url=relay.url)
     directory = make_directory("stall.example.com", server, connector)
-    stalled, _ = trigger_sync(directory, Trigger.MANUAL)
+    stalled, _ = start_sync(directory, Trigger.MANUAL)
     assert relay.cut_event.wait(30)
     # Freeze between two heartbeats (on SQLite a frozen beat would hold the write lock).
     seen = SyncRun.objects.get(pk=stalled.pk).lease_until
@@ -238,7 +238,7 @@ def test_a_stalled_worker_that_lost_its_lease_drops_its_result(
         # While the first worker hangs, the directory changes.
         for n in range(0, 200):
             server.delete_user(f"user{n}")
-        takeover, _ = trigger_sync(directory, Trigger.MANUAL)
+        takeover, _ = start_sync(directory, Trigger.MANUAL)
         takeover = wait_for_run(takeover, timeout=120)
         assert takeover.status == RunStatus.COMPLETED, takeover.message
         stalled.refresh_from_db()
@@ -293,8 +293,8 @@ def test_a_redelivered_task_of_a_run_whose_worker_died_fails_it_and_starts_the_n
 
 
 def test_a_redelivered_task_of_a_run_still_going_changes_nothing(worker, directory_with_list):
-    from directories.sync import leases
     from directories.tasks import sync_directory
+    from synclog import lifecycle as leases
 
     live = SyncRun.objects.create(
         directory=directory_with_list,

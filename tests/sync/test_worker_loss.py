@@ -9,9 +9,10 @@ from django.utils import timezone
 
 from directories.models import DirectoryGroup, DirectoryUser
 from directories.services import save_sync_connectors
+from directories.tasks import start_sync
 from synclog.choices import AttemptOutcome, RunPhase, RunStatus, Trigger
 from synclog.models import SyncChange, SyncRun
-from synclog.services import trigger_sync
+from tests.support.claims import claim_of
 from tests.support.proxy import Relay
 
 from .conftest import assert_db_equals_ldap, make_directory, register, wait_for_run, wait_until
@@ -30,7 +31,7 @@ def test_killed_worker_leaves_nothing_applied_and_a_new_sync_runs(
         connector = register(agent, url=relay.url)
         directory = make_directory("crash.example.com", server, connector)
         save_sync_connectors(directory, [connector.pk])
-        lost, _ = trigger_sync(directory, Trigger.MANUAL)
+        lost, _ = start_sync(directory, Trigger.MANUAL)
         assert relay.cut_event.wait(30)
         wait_until(lambda: SyncRun.objects.get(pk=lost.pk).status == RunStatus.RUNNING)
 
@@ -42,7 +43,7 @@ def test_killed_worker_leaves_nothing_applied_and_a_new_sync_runs(
         lease_at_kill = lost.lease_until
 
         worker.start()
-        fresh, created = trigger_sync(directory, Trigger.MANUAL)
+        fresh, created = start_sync(directory, Trigger.MANUAL)
         fresh = wait_for_run(fresh)
     finally:
         relay.close()
@@ -56,8 +57,7 @@ def test_killed_worker_leaves_nothing_applied_and_a_new_sync_runs(
     assert "its process is gone" in lost.message
     assert "nothing from this run was applied" in lost.message
     assert list(lost.attempts.values_list("outcome", flat=True)) == [AttemptOutcome.INCOMPLETE]
-    connector.refresh_from_db()
-    assert connector.claimed_by_run is None
+    assert claim_of(connector) == (None, None)
     assert_db_equals_ldap(directory, server)
 
 
@@ -67,7 +67,7 @@ def test_worker_killed_inside_the_apply_transaction_leaves_nothing_applied(
     server = slapd_factory(users=40_000, groups=40, members_per_group=200, non_ascii_every=0)
     connector = register(agent_factory("connector-1"))
     directory = make_directory("crash.example.com", server, connector)
-    lost, _ = trigger_sync(directory, Trigger.MANUAL)
+    lost, _ = start_sync(directory, Trigger.MANUAL)
     wait_until(
         lambda: SyncRun.objects.get(pk=lost.pk).phase == RunPhase.APPLYING,
         timeout=60,
@@ -85,7 +85,7 @@ def test_worker_killed_inside_the_apply_transaction_leaves_nothing_applied(
 
     lease_at_kill = lost.lease_until
     worker.start()
-    fresh = wait_for_run(trigger_sync(directory, Trigger.MANUAL)[0], timeout=120)
+    fresh = wait_for_run(start_sync(directory, Trigger.MANUAL)[0], timeout=120)
 
     assert fresh.status == RunStatus.COMPLETED, fresh.message
     assert fresh.started_at < lease_at_kill
@@ -107,7 +107,7 @@ def test_run_of_an_unreachable_worker_is_taken_over_when_its_lease_expires(
         lease_until=timezone.now() + timedelta(seconds=3),
     )
 
-    run, _ = trigger_sync(directory_with_list, Trigger.MANUAL)
+    run, _ = start_sync(directory_with_list, Trigger.MANUAL)
     run = wait_for_run(run)
 
     assert run.status == RunStatus.COMPLETED, run.message

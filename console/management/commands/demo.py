@@ -187,11 +187,11 @@ class Command(BaseCommand):
         self._directories()
 
         from directories.models import Directory
+        from directories.tasks import start_sync
         from synclog.choices import Trigger
-        from synclog.services import trigger_sync
 
         for directory in Directory.objects.all():
-            trigger_sync(directory, Trigger.MANUAL)
+            start_sync(directory, Trigger.MANUAL)
 
         lines = [
             "",

@@ -1,0 +1,101 @@
+"""The Sync Connectors list's rules (S3, S5, S6, S11): which connectors a sync tries, in order.
+
+Read by the console, the API and the sync engine alike; `services.save_sync_connectors`
+is the one writer of the list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from connectors.choices import ActivationState, HealthState
+from connectors.models import Connector
+from directories.choices import SyncFrequency
+from directories.models import Directory
+
+
+@dataclass(frozen=True)
+class FeatureState:
+    available: bool
+    reason: str = ""
+    outdated: list[Connector] = field(default_factory=list)
+
+
+def sync_connectors_feature() -> FeatureState:
+    """Rules S5 and S6: the tab exists on premises when every activated connector is
+    19.03.0.0 or later."""
+    if settings.DEPLOYMENT_MODE == "cloud":
+        return FeatureState(False, "Sync Connectors lists are not available in cloud mode.")
+    # A connector whose agent never activated runs no code yet: only the versions of
+    # activated agents decide.
+    activated = Connector.objects.filter(activation_state=ActivationState.ACTIVE)
+    outdated = [c for c in activated.order_by("name") if c.is_outdated]
+    if outdated:
+        names = ", ".join(f"{c.name} ({c.version or 'version unknown'})" for c in outdated)
+        return FeatureState(
+            False,
+            f"Every connector must run {settings.MINIMUM_CONNECTOR_VERSION} or later "
+            f"to use Sync Connectors lists. Upgrade: {names}.",
+            outdated,
+        )
+    return FeatureState(True)
+
+
+def sync_connector_list(directory: Directory) -> list[Connector]:
+    """The saved list in failover order (may be empty)."""
+    return [e.connector for e in directory.sync_entries.select_related("connector")]
+
+
+def effective_sync_connectors(directory: Directory) -> tuple[list[Connector], bool]:
+    """Connectors a sync will try, and whether fallback applies.
+
+    An empty list, cloud mode, or outdated connectors mean the sync connector alone with
+    no fallback (rules S3 and S6).
+    """
+    if sync_connectors_feature().available:
+        entries = sync_connector_list(directory)
+        if entries:
+            return entries, True
+    return [directory.sync_connector], False
+
+
+def schedule_collisions(directory: Directory) -> list[Directory]:
+    """Rule S11: other directories on the same schedule whose sync would use the same connector.
+
+    Two directories collide when they are synced on the same schedule and their lists start
+    with the same connector (same set in the same order, or the same first choice).
+    """
+    if directory.sync_frequency == SyncFrequency.MANUAL:
+        return []
+    mine, _ = effective_sync_connectors(directory)
+    if not mine:
+        return []
+    others = Directory.objects.exclude(pk=directory.pk).filter(
+        sync_frequency=directory.sync_frequency
+    )
+    if directory.sync_frequency in (SyncFrequency.DAILY, SyncFrequency.WEEKLY):
+        others = others.filter(sync_time=directory.sync_time)
+    if directory.sync_frequency == SyncFrequency.WEEKLY:
+        others = others.filter(sync_weekday=directory.sync_weekday)
+    return [d for d in others if effective_sync_connectors(d)[0][:1] == mine[:1]]
+
+
+@dataclass
+class ConnectorStatus:
+    label: str
+    colour: str
+
+
+def connector_status(directory: Directory) -> ConnectorStatus:
+    """Whether the connectors the next sync would try are reachable, in failover order."""
+    candidates, _ = effective_sync_connectors(directory)
+    healthy = [c for c in candidates if c.health == HealthState.OK]
+    if candidates and candidates[0].health == HealthState.OK:
+        return ConnectorStatus("Ready", "success")
+    if healthy:
+        return ConnectorStatus(f"Falls back to {healthy[0].name}", "warning")
+    if all(c.health == HealthState.UNKNOWN for c in candidates):
+        return ConnectorStatus("Connector health unknown", "neutral")
+    return ConnectorStatus("No connector available", "danger")

@@ -1,0 +1,249 @@
+"""The plan of a sync: what a complete read changes in the store, decided before any write.
+
+Pure apart from reading the store: the diff by stable id and fingerprint, the memberships
+gained and lost, the counts, and the safeguard verdict. A review (dry run) stops here; a
+sync hands the plan to `writer.write`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from itertools import chain
+
+from connectors.protocol import dn as dnlib
+from directories.models import DirectoryGroup, DirectoryUser, GroupMembership, GroupNesting
+from directories.sync.fetch import USER_COLUMNS, Received
+
+GROUP_COLUMNS = ("dn", "name")
+
+
+@dataclass
+class Counts:
+    users_added: int = 0
+    users_updated: int = 0
+    users_deleted: int = 0
+    groups_added: int = 0
+    groups_updated: int = 0
+    groups_deleted: int = 0
+    memberships_added: int = 0
+    memberships_removed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Stored:
+    """What the store holds for a directory, keyed by stable id (loaded before the plan)."""
+
+    users: dict[str, tuple[int, str]]
+    groups: dict[str, tuple[int, str]]
+    members: set[tuple[str, str]]
+    nesting: set[tuple[str, str]]
+
+    @classmethod
+    def load(cls, directory_id: int) -> Stored:
+        users = {
+            ext: (pk, fp)
+            for ext, pk, fp in DirectoryUser.objects.filter(directory_id=directory_id)
+            .order_by()
+            .values_list("external_id", "pk", "fingerprint")
+            .iterator(chunk_size=10_000)
+        }
+        groups = {
+            ext: (pk, fp)
+            for ext, pk, fp in DirectoryGroup.objects.filter(directory_id=directory_id)
+            .order_by()
+            .values_list("external_id", "pk", "fingerprint")
+        }
+        # Pairs of primary keys mapped back to stable ids: cheaper than joining in SQL.
+        user_ext = {pk: ext for ext, (pk, _) in users.items()}
+        group_ext = {pk: ext for ext, (pk, _) in groups.items()}
+        members = {
+            (group_ext[g], user_ext[u])
+            for g, u in GroupMembership.objects.filter(group__directory_id=directory_id)
+            .order_by()
+            .values_list("group_id", "user_id")
+            .iterator(chunk_size=10_000)
+        }
+        nesting = {
+            (group_ext[p], group_ext[c])
+            for p, c in GroupNesting.objects.filter(parent__directory_id=directory_id)
+            .order_by()
+            .values_list("parent_id", "child_id")
+        }
+        return cls(users, groups, members, nesting)
+
+
+@dataclass
+class Diff:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    """Everything a sync would change, by stable id, and whether a safeguard stops it."""
+
+    directory_id: int
+    received: Received
+    stored: Stored
+    users: Diff
+    groups: Diff
+    # Stored values (by primary key) of the users and groups the plan updates.
+    old_users: dict[int, tuple]
+    old_groups: dict[int, tuple]
+    members_added: set[tuple[str, str]]
+    members_removed: set[tuple[str, str]]
+    nesting_added: set[tuple[str, str]]
+    nesting_removed: set[tuple[str, str]]
+    # Per group: how many members (users or subgroups) it gains and loses.
+    member_gain: Counter
+    member_loss: Counter
+    # Stored groups whose only change is their members.
+    membership_only: set[str]
+    # Why a safeguard stops this sync; empty when it may be written.
+    safeguard: str = ""
+
+    @property
+    def counts(self) -> Counts:
+        return Counts(
+            users_added=len(self.users.added),
+            users_updated=len(self.users.updated),
+            users_deleted=len(self.users.deleted),
+            groups_added=len(self.groups.added),
+            groups_updated=len(self.groups.updated) + len(self.membership_only),
+            groups_deleted=len(self.groups.deleted),
+            memberships_added=len(self.members_added) + len(self.nesting_added),
+            memberships_removed=len(self.members_removed) + len(self.nesting_removed),
+        )
+
+    def member_details(self, ext: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        if self.member_gain.get(ext):
+            out["members_added"] = self.member_gain[ext]
+        if self.member_loss.get(ext):
+            out["members_removed"] = self.member_loss[ext]
+        return out
+
+
+def _diff(stored: dict[str, tuple[int, str]], incoming: dict[str, str]) -> Diff:
+    d = Diff()
+    for ext, fp in incoming.items():
+        old = stored.get(ext)
+        if old is None:
+            d.added.append(ext)
+        elif old[1] != fp:
+            d.updated.append(ext)
+    d.deleted = [ext for ext in stored if ext not in incoming]
+    return d
+
+
+def _check_safeguard(kind: str, changed: int, stored: int, percent: int) -> str:
+    """The verdict of one safeguard: empty when the change is within its limit."""
+    if not stored:
+        return ""
+    share = 100.0 * changed / stored
+    if share > percent:
+        return (
+            f"This sync would update or delete {changed} of {stored} {kind} ({share:.1f}%), "
+            f"more than the {percent}% safeguard allows; nothing was changed. Raise the "
+            f"safeguard on the Safeguards tab if the change is intended."
+        )
+    return ""
+
+
+def old_values(model, ids: list[int], columns: tuple[str, ...]) -> dict[int, tuple]:
+    out: dict[int, tuple] = {}
+    for i in range(0, len(ids), 900):
+        for row in model.objects.filter(pk__in=ids[i : i + 900]).values_list("pk", *columns):
+            out[row[0]] = row[1:]
+    return out
+
+
+def _respelled(old: tuple, new: tuple) -> bool:
+    """Only the DN's spelling changed (its first value); the entry is the same as before.
+
+    Such updates are written (names are kept as the directory spells them) but do not
+    count towards a safeguard: nothing anyone's access depends on changed.
+    """
+    if old[1:] != new[1:]:
+        return False
+    try:
+        return dnlib.key(old[0]) == dnlib.key(new[0])
+    except dnlib.InvalidDN:
+        return False
+
+
+def _counted(diff: Diff, old: dict[int, tuple], stored: dict, new: dict) -> int:
+    """Updates and deletions that count towards a safeguard."""
+    respelled = sum(1 for ext in diff.updated if _respelled(old[stored[ext][0]], new[ext]))
+    return len(diff.updated) - respelled + len(diff.deleted)
+
+
+def make_plan(
+    directory, received: Received, safeguards: bool, stored: Stored | None = None
+) -> Plan:
+    """The plan of writing `received` over what the store holds for `directory`.
+
+    `stored` may be loaded ahead (while the agent streams); the directory's running-sync
+    claim keeps anyone else from writing it in between.
+    """
+    if stored is None:
+        stored = Stored.load(directory.pk)
+    users = _diff(stored.users, received.user_fps)
+    groups = _diff(stored.groups, received.group_fps)
+    old_users = old_values(DirectoryUser, [stored.users[e][0] for e in users.updated], USER_COLUMNS)
+    old_groups = old_values(
+        DirectoryGroup, [stored.groups[e][0] for e in groups.updated], GROUP_COLUMNS
+    )
+    verdict = ""
+    if safeguards:
+        new_groups = {ext: received.groups[ext][:2] for ext in groups.updated}
+        verdict = _check_safeguard(
+            "users",
+            _counted(users, old_users, stored.users, received.users),
+            len(stored.users),
+            directory.safeguard_users_percent,
+        ) or _check_safeguard(
+            "groups",
+            _counted(groups, old_groups, stored.groups, new_groups),
+            len(stored.groups),
+            directory.safeguard_groups_percent,
+        )
+
+    # Memberships wanted, as (group id, member id) pairs of stable ids.
+    want_members = received.resolution.members
+    want_nesting = received.resolution.nesting
+    members_added = want_members - stored.members
+    members_removed = stored.members - want_members
+    nesting_added = want_nesting - stored.nesting
+    nesting_removed = stored.nesting - want_nesting
+
+    gain = Counter(g for g, _ in chain(members_added, nesting_added))
+    loss = Counter(g for g, _ in chain(members_removed, nesting_removed))
+    gone_groups, updated_groups = set(groups.deleted), set(groups.updated)
+    membership_only = {
+        g
+        for g in (gain.keys() | loss.keys())
+        if g in stored.groups and g not in gone_groups and g not in updated_groups
+    }
+    return Plan(
+        directory_id=directory.pk,
+        received=received,
+        stored=stored,
+        users=users,
+        groups=groups,
+        old_users=old_users,
+        old_groups=old_groups,
+        members_added=members_added,
+        members_removed=members_removed,
+        nesting_added=nesting_added,
+        nesting_removed=nesting_removed,
+        member_gain=gain,
+        member_loss=loss,
+        membership_only=membership_only,
+        safeguard=verdict,
+    )

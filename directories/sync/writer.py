@@ -1,0 +1,175 @@
+"""Writing a sync plan to the store with bulk statements, and its Sync Details rows.
+
+The caller runs `write` inside the transaction that finishes the run, after checking the
+plan's safeguard verdict.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from directories.models import DirectoryGroup, DirectoryUser, GroupMembership, GroupNesting
+from directories.sync import bulk
+from directories.sync.fetch import USER_COLUMNS
+from directories.sync.plan import GROUP_COLUMNS, Counts, Plan, old_values
+from synclog.choices import ChangeAction, ChangeKind
+from synclog.models import SyncChange
+
+
+def _changed_fields(columns: tuple[str, ...], old: tuple, new: tuple) -> dict[str, Any]:
+    return {c: [o, n] for c, o, n in zip(columns, old, new, strict=True) if o != n}
+
+
+def write(plan: Plan, run_id: int) -> Counts:
+    """Apply `plan` and record each change against `run_id`; returns the plan's counts."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    received, stored = plan.received, plan.stored
+    stored_users, stored_groups = stored.users, stored.groups
+    user_fps, group_fps = received.user_fps, received.group_fps
+    users, groups = plan.users, plan.groups
+    directory_id = plan.directory_id
+    changes: list[tuple] = []
+
+    U, G = DirectoryUser._meta.db_table, DirectoryGroup._meta.db_table
+    M, N = GroupMembership._meta.db_table, GroupNesting._meta.db_table
+
+    # Removals first, so unique constraints never see an old and a new row together.
+    deleted_user_ids = [stored_users[e][0] for e in users.deleted]
+    deleted_group_ids = [stored_groups[e][0] for e in groups.deleted]
+    gone_users, gone_groups = set(users.deleted), set(groups.deleted)
+    removed_pairs = [
+        (stored_groups[g][0], stored_users[u][0])
+        for g, u in plan.members_removed
+        if g not in gone_groups and u not in gone_users
+    ]
+    removed_nest = [
+        (stored_groups[p][0], stored_groups[c][0])
+        for p, c in plan.nesting_removed
+        if p not in gone_groups and c not in gone_groups
+    ]
+    bulk.delete_pairs(M, "group_id", "user_id", removed_pairs)
+    bulk.delete_pairs(N, "parent_id", "child_id", removed_nest)
+    bulk.delete(M, "user_id", deleted_user_ids)
+    bulk.delete(M, "group_id", deleted_group_ids)
+    bulk.delete(N, "parent_id", deleted_group_ids)
+    bulk.delete(N, "child_id", deleted_group_ids)
+
+    if users.deleted:
+        old = old_values(DirectoryUser, deleted_user_ids, ("username", "dn"))
+        for ext in users.deleted:
+            name, dn = old[stored_users[ext][0]]
+            changes.append((run_id, ChangeKind.USER, ChangeAction.DELETED, ext, name, dn, "{}"))
+        bulk.delete(U, "id", deleted_user_ids)
+    if groups.deleted:
+        old = old_values(DirectoryGroup, deleted_group_ids, ("name", "dn"))
+        for ext in groups.deleted:
+            name, dn = old[stored_groups[ext][0]]
+            changes.append((run_id, ChangeKind.GROUP, ChangeAction.DELETED, ext, name, dn, "{}"))
+        bulk.delete(G, "id", deleted_group_ids)
+
+    if users.updated:
+        ids = [stored_users[e][0] for e in users.updated]
+        rows = []
+        for ext, pk in zip(users.updated, ids, strict=True):
+            new = received.users[ext]
+            rows.append((pk, *new, user_fps[ext], now))
+            details = _changed_fields(USER_COLUMNS, plan.old_users[pk], new)
+            changes.append(
+                (
+                    run_id,
+                    ChangeKind.USER,
+                    ChangeAction.UPDATED,
+                    ext,
+                    new[1],
+                    new[0],
+                    json.dumps(details),
+                )
+            )
+        bulk.update(U, (*USER_COLUMNS, "fingerprint", "synced_at"), rows)
+
+    if groups.updated:
+        ids = [stored_groups[e][0] for e in groups.updated]
+        rows = []
+        for ext, pk in zip(groups.updated, ids, strict=True):
+            dn, name, _members = received.groups[ext]
+            rows.append((pk, dn, name, group_fps[ext], now))
+            details = _changed_fields(GROUP_COLUMNS, plan.old_groups[pk], (dn, name))
+            details.update(plan.member_details(ext))
+            changes.append(
+                (run_id, ChangeKind.GROUP, ChangeAction.UPDATED, ext, name, dn, json.dumps(details))
+            )
+        bulk.update(G, (*GROUP_COLUMNS, "fingerprint", "synced_at"), rows)
+    for ext in sorted(plan.membership_only):
+        dn, name, _members = received.groups[ext]
+        details = plan.member_details(ext)
+        changes.append(
+            (run_id, ChangeKind.GROUP, ChangeAction.UPDATED, ext, name, dn, json.dumps(details))
+        )
+
+    if users.added:
+        bulk.insert(
+            U,
+            ("directory_id", "external_id", *USER_COLUMNS, "fingerprint", "synced_at"),
+            ((directory_id, ext, *received.users[ext], user_fps[ext], now) for ext in users.added),
+        )
+        for ext in users.added:
+            values = received.users[ext]
+            changes.append(
+                (run_id, ChangeKind.USER, ChangeAction.ADDED, ext, values[1], values[0], "{}")
+            )
+    if groups.added:
+        bulk.insert(
+            G,
+            ("directory_id", "external_id", *GROUP_COLUMNS, "fingerprint", "synced_at"),
+            (
+                (directory_id, ext, *received.groups[ext][:2], group_fps[ext], now)
+                for ext in groups.added
+            ),
+        )
+        for ext in groups.added:
+            dn, name, _members = received.groups[ext]
+            details = {"members": plan.member_gain.get(ext, 0)}
+            changes.append(
+                (run_id, ChangeKind.GROUP, ChangeAction.ADDED, ext, name, dn, json.dumps(details))
+            )
+
+    if plan.members_added or plan.nesting_added:
+        user_ids = (
+            dict(
+                DirectoryUser.objects.filter(directory_id=directory_id).values_list(
+                    "external_id", "pk"
+                )
+            )
+            if users.added
+            else {e: v[0] for e, v in stored_users.items()}
+        )
+        group_ids = (
+            dict(
+                DirectoryGroup.objects.filter(directory_id=directory_id).values_list(
+                    "external_id", "pk"
+                )
+            )
+            if groups.added
+            else {e: v[0] for e, v in stored_groups.items()}
+        )
+        bulk.insert(
+            M,
+            ("group_id", "user_id"),
+            ((group_ids[g], user_ids[u]) for g, u in plan.members_added),
+        )
+        bulk.insert(
+            N,
+            ("parent_id", "child_id"),
+            ((group_ids[p], group_ids[c]) for p, c in plan.nesting_added),
+        )
+
+    bulk.insert(
+        SyncChange._meta.db_table,
+        ("run_id", "kind", "action", "external_id", "name", "dn", "details"),
+        changes,
+    )
+    return plan.counts

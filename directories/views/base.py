@@ -1,0 +1,84 @@
+"""What the directory pages share: the tab context and the list editor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.http import HttpRequest
+
+from connectors.models import Connector
+from directories import failover
+from directories.models import (
+    Directory,
+)
+
+
+def directory_context(directory: Directory, tab: str, **extra) -> dict:
+    """What every tab of a directory page needs: the tabs shown depend on rules S5/S6."""
+    return {
+        "directory": directory,
+        "tab": tab,
+        "nav": "directories",
+        "feature": failover.sync_connectors_feature(),
+        **extra,
+    }
+
+
+@dataclass
+class WorkingList:
+    """A list of connectors edited in the form and stored only on Save."""
+
+    ids: list[int]
+    error: str = ""
+    notice: str = ""
+    connectors: list[Connector] = field(default_factory=list)
+
+    @classmethod
+    def from_post(cls, request: HttpRequest) -> WorkingList:
+        ids: list[int] = []
+        for raw in request.POST.getlist("connector"):
+            try:
+                ids.append(int(raw))
+            except ValueError:
+                continue
+        return cls(ids)
+
+    def load(self) -> WorkingList:
+        found = Connector.objects.in_bulk(self.ids)
+        if any(cid not in found for cid in self.ids):
+            self.notice = "A connector in the list no longer exists and was left out."
+        self.ids = [cid for cid in self.ids if cid in found]
+        self.connectors = [found[cid] for cid in self.ids]
+        return self
+
+    def apply(self, action: str, selected: str, duplicate_message: str) -> bool:
+        """Change the list for add/up/down/remove; False (with `error`) when refused."""
+        verb, _, arg = action.partition(":")
+        if verb == "add":
+            try:
+                connector = Connector.objects.get(pk=int(selected))
+            except (ValueError, Connector.DoesNotExist):
+                self.error = "Select a connector to add."
+                return False
+            if connector.pk in self.ids:
+                self.error = duplicate_message.format(name=connector.name)
+                return False
+            self.ids.append(connector.pk)
+            return True
+        try:
+            index = int(arg)
+        except ValueError:
+            index = -1
+        if not 0 <= index < len(self.ids):
+            self.error = "That entry is no longer in the list; the list is shown as it is now."
+            return False
+        if verb == "remove":
+            del self.ids[index]
+        elif verb == "up" and index > 0:
+            self.ids[index - 1], self.ids[index] = self.ids[index], self.ids[index - 1]
+        elif verb == "down" and index < len(self.ids) - 1:
+            self.ids[index + 1], self.ids[index] = self.ids[index], self.ids[index + 1]
+        elif verb not in ("up", "down"):
+            self.error = "Unknown action."
+            return False
+        return True

@@ -1,0 +1,150 @@
+"""Directories: list, Add Directory, Settings, Test Connection, Sync Now, the Sync Log tab."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, OuterRef, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
+
+from connectors.models import Connector
+from console.forms import add_service_error
+from console.pages import paginate, render_page
+from console.permissions import ChangeRequiredMixin
+from directories import failover, services, tasks
+from directories.forms import (
+    DirectoryAddForm,
+    DirectorySettingsForm,
+)
+from directories.models import (
+    Directory,
+    DirectoryGroup,
+    DirectoryUser,
+)
+from directories.sync.fetch import test_connection
+from directories.views.base import directory_context
+from synclog.choices import Trigger
+from synclog.models import SyncRun
+from synclog.queries import runs_with_attempts
+
+RUNS_PER_PAGE = 20
+
+
+def _count_of(model: type, link: str = "directory") -> Subquery:
+    return Subquery(
+        model.objects.filter(**{link: OuterRef("pk")})
+        .order_by()
+        .values(link)
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+
+
+class DirectoryListView(View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        latest = SyncRun.objects.filter(directory=OuterRef("pk")).order_by("-created", "-id")
+        # Subqueries, not joined Counts: joining users and groups would multiply the rows.
+        directories = list(
+            Directory.objects.select_related("sync_connector", "identity_provider").annotate(
+                users_count=_count_of(DirectoryUser),
+                groups_count=_count_of(DirectoryGroup),
+                latest_run_id=Subquery(latest.values("pk")[:1]),
+            )
+        )
+        runs = SyncRun.objects.in_bulk([d.latest_run_id for d in directories if d.latest_run_id])
+        for directory in directories:
+            directory.latest_run = runs.get(directory.latest_run_id)
+            directory.connector_status = failover.connector_status(directory)
+        return render(
+            request,
+            "directories/directory_list.html",
+            {"directories": directories, "nav": "directories"},
+        )
+
+
+class DirectoryAddView(ChangeRequiredMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._render(request, DirectoryAddForm())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = DirectoryAddForm(request.POST)
+        if form.is_valid():
+            try:
+                directory = services.create_directory(**form.service_fields())
+            except ValidationError as exc:
+                add_service_error(form, exc)
+            else:
+                messages.success(request, f"Directory {directory.name} added.")
+                return redirect(directory)
+        return self._render(request, form)
+
+    def _render(self, request: HttpRequest, form: DirectoryAddForm) -> HttpResponse:
+        context = {
+            "form": form,
+            "nav": "directories",
+            "has_connectors": Connector.objects.exists(),
+        }
+        return render(request, "directories/directory_add.html", context)
+
+
+class DirectoryDetailView(ChangeRequiredMixin, View):
+    """The Settings tab: connection details and the Directory Sync and Authentication section."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        directory = get_object_or_404(Directory, pk=pk)
+        return self._render(request, directory, DirectorySettingsForm(instance=directory))
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        directory = get_object_or_404(Directory, pk=pk)
+        form = DirectorySettingsForm(request.POST, instance=directory)
+        if form.is_valid():
+            # Only this form's columns: a whole-row save could undo a list saved meanwhile.
+            form.instance.save(update_fields=[*form.changed_model_fields(), "updated"])
+            messages.success(request, "Directory settings saved.")
+            return redirect("directories:directory_detail", pk=pk)
+        directory.refresh_from_db()
+        return self._render(request, directory, form)
+
+    def _render(
+        self, request: HttpRequest, directory: Directory, form: DirectorySettingsForm
+    ) -> HttpResponse:
+        context = directory_context(directory, "settings", form=form)
+        context["sync_connectors"], context["uses_fallback"] = failover.effective_sync_connectors(
+            directory
+        )
+        return render(request, "directories/directory_detail.html", context)
+
+
+class TestConnectionView(ChangeRequiredMixin, View):
+    """Settings tab: ask a connector to bind with the stored settings; nothing is saved."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        directory = get_object_or_404(Directory, pk=pk)
+        result = test_connection(directory)
+        (messages.success if result.ok else messages.error)(request, result.message)
+        return redirect("directories:directory_detail", pk=pk)
+
+
+class SyncNowView(ChangeRequiredMixin, View):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        directory = get_object_or_404(Directory, pk=pk)
+        _run, created = tasks.start_sync(directory, Trigger.MANUAL, request.user)
+        if created:
+            messages.success(request, f"Sync of {directory.name} queued.")
+        else:
+            messages.info(request, "A sync is already waiting; your request joins it.")
+        return redirect("directories:directory_sync_log", pk=pk)
+
+
+class DirectorySyncLogView(View):
+    """The Sync Log tab: which connector(s) each run used (rule S10)."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        directory = get_object_or_404(Directory, pk=pk)
+        page = paginate(request, runs_with_attempts().filter(directory=directory), RUNS_PER_PAGE)
+        context = directory_context(directory, "sync_log", page_obj=page, show_directory=False)
+        return render_page(
+            request, "synclog/directory_sync_log.html", "synclog/_run_table.html", context
+        )
