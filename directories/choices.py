@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from connectors.protocol import settings
+
 
 class DirectoryType(models.TextChoices):
     ACTIVE_DIRECTORY = "ad", "Active Directory over LDAP"
@@ -36,32 +38,12 @@ class Weekday(models.IntegerChoices):
     SUNDAY = 0, "Sunday"
 
 
-MAPPED_FIELDS = ("username", "first_name", "last_name", "email", "display_name")
-
+# The defaults and the field names are the agent's own (one Django-free module for both).
+MAPPED_FIELDS = settings.MAPPED_FIELDS
 DEFAULT_MAPPED_ATTRIBUTES = {
-    DirectoryType.LDAP: {
-        "username": "uid",
-        "first_name": "givenName",
-        "last_name": "sn",
-        "email": "mail",
-        "display_name": "displayName",
-    },
-    DirectoryType.ACTIVE_DIRECTORY: {
-        "username": "sAMAccountName",
-        "first_name": "givenName",
-        "last_name": "sn",
-        "email": "mail",
-        "display_name": "displayName",
-    },
+    DirectoryType(kind): mapping for kind, mapping in settings.DEFAULT_MAPPINGS.items()
 }
-
 DEFAULT_FILTERS = {
-    DirectoryType.LDAP: (
-        "(objectClass=inetOrgPerson)",
-        "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))",
-    ),
-    DirectoryType.ACTIVE_DIRECTORY: (
-        "(&(objectCategory=person)(objectClass=user))",
-        "(objectClass=group)",
-    ),
+    DirectoryType(kind): (filters["users"], filters["groups"])
+    for kind, filters in settings.DEFAULT_FILTERS.items()
 }

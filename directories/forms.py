@@ -6,10 +6,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from connectors.models import Connector
+from connectors.protocol import settings as protocol
 from console.forms import ClarityFormMixin
 from directories.choices import DEFAULT_MAPPED_ATTRIBUTES, MAPPED_FIELDS
 from directories.models import Directory
-from directories.services import check_password_for_connection_change
 
 
 class DistinguishedNamesField(forms.CharField):
@@ -35,12 +35,7 @@ class DistinguishedNamesField(forms.CharField):
     def validate(self, value: list[str]) -> None:
         if self.required and not value:
             raise forms.ValidationError(self.error_messages["required"], code="required")
-        for dn in value:
-            if "=" not in dn:
-                raise forms.ValidationError(
-                    f"'{dn}' is not a distinguished name (e.g. ou=people,dc=example,dc=com).",
-                    code="invalid_dn",
-                )
+        # Each DN is checked by the model's validator, the rule the API and the agent share.
 
 
 class DirectoryAddForm(ClarityFormMixin, forms.ModelForm):
@@ -142,21 +137,14 @@ class DirectorySettingsForm(ClarityFormMixin, forms.ModelForm):
         value = self.cleaned_data.get("bind_password") or ""
         return value or self.instance.bind_password
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
-        typed = self.data.get(self.add_prefix("bind_password"))
-        try:
-            # The instance still holds the stored values: the form writes them after clean().
-            check_password_for_connection_change(self.instance, cleaned, typed)
-        except ValidationError as exc:
-            self.add_error(None, exc)
-        return cleaned
+    def typed_password(self) -> str:
+        return self.data.get(self.add_prefix("bind_password")) or ""
 
-    def changed_model_fields(self) -> list[str]:
-        fields = [name for name in self.Meta.fields if name != "bind_password"]
-        if self.data.get(self.add_prefix("bind_password")):
-            fields.append("bind_password")
-        return fields
+    def changes(self) -> dict:
+        """This form's fields for services.update_directory (a blank password keeps it)."""
+        changes = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        changes["bind_password"] = self.typed_password()
+        return changes
 
 
 class SyncFrequencyForm(ClarityFormMixin, forms.ModelForm):
@@ -212,13 +200,19 @@ _MAPPED_LABELS = {
 }
 
 
-def mapped_attribute_field(name: str, required: bool) -> forms.RegexField:
-    return forms.RegexField(
+def _validate_attribute(value: str) -> None:
+    try:
+        protocol.check_attribute(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def mapped_attribute_field(name: str, required: bool) -> forms.CharField:
+    return forms.CharField(
         label=_MAPPED_LABELS.get(name, name),
         max_length=100,
         required=required,
-        regex=r"^[A-Za-z][A-Za-z0-9-]*(;[A-Za-z0-9-]+)*$",
-        error_messages={"invalid": "Enter an LDAP attribute name, e.g. givenName."},
+        validators=[_validate_attribute],
         widget=forms.TextInput(attrs={"class": "clr-input"}),
     )
 
@@ -235,5 +229,9 @@ class MappedAttributesForm(forms.Form):
         for name in MAPPED_FIELDS:
             self.fields[name] = mapped_attribute_field(name, required=name == "username")
 
-    def mapped_attributes(self) -> dict[str, str]:
-        return {name: self.cleaned_data[name] for name in MAPPED_FIELDS if self.cleaned_data[name]}
+    def changes(self) -> dict:
+        """For services.update_directory: the whole mapping (empty fields use the default)."""
+        mapped = {
+            name: self.cleaned_data[name] for name in MAPPED_FIELDS if self.cleaned_data[name]
+        }
+        return {"mapped_attributes": mapped}

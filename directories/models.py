@@ -7,8 +7,46 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
+from connectors.protocol import settings as protocol
 from console.fields import EncryptedTextField
 from directories.choices import DirectoryType, Security, SyncFrequency, Weekday
+
+
+def _as_django(check, value, code: str):
+    # Not code "invalid": a field would swap the message for its own generic one.
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc), code=code) from exc
+
+
+# The field validators call the rules the agent applies to the same settings, so what the
+# console or the API stores is what a sync can send (connectors.protocol.settings).
+def validate_dn(value: str) -> None:
+    _as_django(protocol.check_dn, value, "invalid_dn")
+
+
+def validate_dn_list(value: list) -> None:
+    if not isinstance(value, list):
+        raise ValidationError("Give a list of DNs.", code="invalid_dn")
+    for dn in value:
+        validate_dn(dn)
+
+
+def validate_filter(value: str) -> None:
+    _as_django(protocol.check_filter, value, "invalid_filter")
+
+
+def validate_mapped_attributes(value: dict) -> None:
+    _as_django(protocol.check_mapped_attributes, value, "invalid_attribute")
+
+
+def validate_host(value: str) -> None:
+    if not value.strip() or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValidationError(
+            "Enter a host name or address without spaces or control characters.",
+            code="invalid_host",
+        )
 
 
 def validate_pem_certificates(value: str) -> None:
@@ -52,13 +90,13 @@ class Directory(models.Model):
         "connectors.Connector", on_delete=models.PROTECT, related_name="directories_as_sync"
     )
 
-    host = models.CharField(max_length=255)
+    host = models.CharField(max_length=255, validators=[validate_host])
     port = models.PositiveIntegerField(
         default=389, validators=[MinValueValidator(1), MaxValueValidator(65535)]
     )
     security = models.CharField(max_length=10, choices=Security.choices, default=Security.NONE)
-    base_dn = models.CharField("base DN", max_length=500)
-    bind_dn = models.CharField("bind DN", max_length=500)
+    base_dn = models.CharField("base DN", max_length=500, validators=[validate_dn])
+    bind_dn = models.CharField("bind DN", max_length=500, validators=[validate_dn])
     bind_password = EncryptedTextField(blank=True)
     ca_cert = models.TextField(
         "CA certificate",
@@ -67,11 +105,15 @@ class Directory(models.Model):
         help_text="PEM certificate(s) the agent trusts for SSL/StartTLS; empty: the system CAs",
     )
 
-    user_dns = models.JSONField("user DNs", default=list, blank=True)
-    user_filter = models.CharField(max_length=1000, blank=True)
-    group_dns = models.JSONField("group DNs", default=list, blank=True)
-    group_filter = models.CharField(max_length=1000, blank=True)
-    mapped_attributes = models.JSONField(default=dict, blank=True)
+    user_dns = models.JSONField("user DNs", default=list, blank=True, validators=[validate_dn_list])
+    user_filter = models.CharField(max_length=1000, blank=True, validators=[validate_filter])
+    group_dns = models.JSONField(
+        "group DNs", default=list, blank=True, validators=[validate_dn_list]
+    )
+    group_filter = models.CharField(max_length=1000, blank=True, validators=[validate_filter])
+    mapped_attributes = models.JSONField(
+        default=dict, blank=True, validators=[validate_mapped_attributes]
+    )
 
     sync_frequency = models.CharField(
         max_length=8, choices=SyncFrequency.choices, default=SyncFrequency.MANUAL

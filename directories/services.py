@@ -44,6 +44,56 @@ def check_password_for_connection_change(
         )
 
 
+# Chosen when the directory is created; changing them later would orphan its history.
+CREATE_ONLY_FIELDS = {
+    "type": "The directory type cannot be changed; add a new directory instead.",
+    "sync_connector": "The sync connector is chosen when the directory is added; set the "
+    "failover order on its Sync Connectors list instead.",
+    "identity_provider": "The identity provider is chosen when the directory is added.",
+}
+SCHEDULE_FIELDS = frozenset({"sync_frequency", "sync_time", "sync_weekday"})
+# Written only by their own operations (save_sync_connectors), never by an update.
+NOT_UPDATABLE = frozenset({"id", "sync_connectors_version", "created", "updated"})
+
+
+@transaction.atomic
+def update_directory(
+    directory: Directory, changes: dict, *, typed_password: str | None = None
+) -> Directory:
+    """Write `changes` (field -> value) to the directory: those columns only, checked by
+    the model, with the schedule kept in step. The one writer of an existing directory.
+
+    A blank or absent bind password keeps the stored one; a change of where the password
+    is sent needs it typed again (`typed_password`). `directory` is refreshed in place.
+    """
+    changes = dict(changes)
+    if not changes.get("bind_password"):
+        changes.pop("bind_password", None)
+    elif typed_password is None:
+        typed_password = changes["bind_password"]
+    refused = sorted(NOT_UPDATABLE & changes.keys())
+    if refused:
+        raise ValidationError({name: "This field is set by the service." for name in refused})
+    stored = Directory.objects.select_for_update().get(pk=directory.pk)
+    errors = {
+        name: message
+        for name, message in CREATE_ONLY_FIELDS.items()
+        if name in changes and changes[name] != getattr(stored, name)
+    }
+    if errors:
+        raise ValidationError(errors)
+    check_password_for_connection_change(stored, changes, typed_password)
+    for name, value in changes.items():
+        setattr(stored, name, value)
+    stored.full_clean()
+    # Only these columns: a whole-row save could undo a Sync Connectors list saved meanwhile.
+    stored.save(update_fields=[*changes, "updated"])
+    if SCHEDULE_FIELDS & changes.keys():
+        update_schedule(stored)
+    directory.refresh_from_db()
+    return directory
+
+
 def workspace_idp_name(directory_name: str) -> str:
     return f"WorkspaceIDP__{directory_name}"[:100]
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 import socket
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +15,15 @@ from ldap.controls import SimplePagedResultsControl
 
 from connectors.protocol import dn as dnlib
 from connectors.protocol.records import pick_value
+from connectors.protocol.settings import (
+    ATTRIBUTE,
+    DEFAULT_FILTERS,
+    DEFAULT_MAPPINGS,
+    SECURITY,
+    TYPES,
+    check_dn,
+)
+from connectors.protocol.settings import MAPPED_FIELDS as FIELDS
 
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 100_000
@@ -24,41 +32,8 @@ DEFAULT_TIMEOUT = 10.0
 # Samba (which otherwise returns every value) page through large groups the same way.
 AD_RANGE_STEP = 1500
 
-TYPES = ("ldap", "ad")
-SECURITY = ("none", "ssl", "starttls")
-FIELDS = ("username", "first_name", "last_name", "email", "display_name")
-
-DEFAULT_FILTERS = {
-    "ldap": {
-        "users": "(objectClass=inetOrgPerson)",
-        "groups": "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))",
-    },
-    "ad": {
-        "users": "(&(objectCategory=person)(objectClass=user))",
-        "groups": "(objectClass=group)",
-    },
-}
-DEFAULT_MAPPINGS = {
-    "ldap": {
-        "username": "uid",
-        "first_name": "givenName",
-        "last_name": "sn",
-        "email": "mail",
-        "display_name": "displayName",
-    },
-    "ad": {
-        "username": "sAMAccountName",
-        "first_name": "givenName",
-        "last_name": "sn",
-        "email": "mail",
-        "display_name": "displayName",
-    },
-}
 ID_ATTRIBUTE = {"ldap": "entryUUID", "ad": "objectGUID"}
 
-# An attribute description: a name or a numeric OID, no options (";binary", ";range=")
-# so a mapping cannot change what the reader itself asks for.
-_ATTRIBUTE_RE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)+)$")
 _RANGE_PREFIX = "member;range="
 # Most DNs one /lookup request may ask about, and how many searches are in flight at once.
 MAX_LOOKUP = 1000
@@ -133,8 +108,15 @@ class SyncSettings:
             port = 636 if security == "ssl" else 389
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
             raise RequestError("connection.port must be an integer between 1 and 65535")
-        base_dn = _string(conn.get("base_dn"), "connection.base_dn", required=True)
-        bind_dn = _string(conn.get("bind_dn"), "connection.bind_dn")
+        base_dn = _checked(
+            check_dn, _string(conn.get("base_dn"), "connection.base_dn", required=True),
+            "connection.base_dn",
+        )  # fmt: skip
+        bind_dn = _checked(
+            lambda v: check_dn(v, allow_empty=True),
+            _string(conn.get("bind_dn"), "connection.bind_dn"),
+            "connection.bind_dn",
+        )
         bind_password = _string(conn.get("bind_password"), "connection.bind_password", strip=False)
         timeout = conn.get("timeout", DEFAULT_TIMEOUT)
         if timeout is None:
@@ -159,7 +141,7 @@ class SyncSettings:
                     )
                 if value in (None, ""):
                     continue
-                if not isinstance(value, str) or not _ATTRIBUTE_RE.match(value):
+                if not isinstance(value, str) or not ATTRIBUTE.match(value):
                     raise RequestError(f"mapped_attributes.{key} must be an LDAP attribute name")
                 mapping[key] = value
 
@@ -228,8 +210,18 @@ def _scope(value: Any, where: str, defaults: Mapping[str, str]) -> tuple[tuple[s
     dns = value.get("dns") or []
     if not isinstance(dns, list) or not all(isinstance(dn, str) for dn in dns):
         raise RequestError(f"{where}.dns must be a list of strings")
+    # The filter's syntax is the server's to judge: its own error names the filter.
     filterstr = _string(value.get("filter"), f"{where}.filter") or defaults[where]
-    return tuple(dn.strip() for dn in dns if dn.strip()), filterstr
+    checked = (_checked(check_dn, dn, f"{where}.dns") for dn in dns if dn.strip())
+    return tuple(checked), filterstr
+
+
+def _checked(check: Callable[[str], str], value: str, where: str) -> str:
+    """`value` passed through one of the shared setting checks, as a RequestError."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise RequestError(f"{where}: {exc}") from exc
 
 
 def _ldap_message(exc: ldap.LDAPError) -> str:

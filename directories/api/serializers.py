@@ -2,74 +2,34 @@
 
 from __future__ import annotations
 
-import re
-
-import ldap.dn
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from connectors.api.serializers import BriefConnectorSerializer
 from connectors.models import Connector
+from connectors.protocol import settings as protocol
 from directories.choices import MAPPED_FIELDS
 from directories.failover import schedule_collisions
-from directories.models import Directory, DirectoryGroup, DirectoryUser, IdentityProvider
-from directories.services import (
-    check_password_for_connection_change,
-    create_directory,
-    update_schedule,
+from directories.models import (
+    Directory,
+    DirectoryGroup,
+    DirectoryUser,
+    IdentityProvider,
+    validate_dn,
+    validate_filter,
 )
+from directories.services import create_directory, update_directory
 from synclog.api.serializers import SyncRunSummarySerializer
-
-# An LDAP attribute description: a name (RFC 4512 keystring) or a numeric OID.
-_ATTRIBUTE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)$")
-
-SCHEDULE_FIELDS = frozenset({"sync_frequency", "sync_time", "sync_weekday"})
-
-# Chosen when the directory is created; changing them later would orphan its history.
-CREATE_ONLY_FIELDS = {
-    "type": "The directory type cannot be changed; add a new directory instead.",
-    "sync_connector": "The sync connector is chosen when the directory is added; set the "
-    "failover order on its Sync Connectors list instead.",
-    "identity_provider": "The identity provider is chosen when the directory is added.",
-}
-
-
-def validate_dn(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise serializers.ValidationError("Enter a DN, e.g. ou=people,dc=example,dc=com.")
-    if not ldap.dn.is_dn(value):
-        raise serializers.ValidationError(
-            f"'{value}' is not a valid DN; write it like ou=people,dc=example,dc=com."
-        )
-    return value
-
-
-def validate_filter(value: str) -> str:
-    value = value.strip()
-    if not value:
-        return value
-    depth = 0
-    for char in value:
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth < 0:
-            break
-    if not (value.startswith("(") and value.endswith(")")) or depth != 0:
-        raise serializers.ValidationError(
-            "Write an LDAP filter in balanced parentheses, e.g. (objectClass=inetOrgPerson)."
-        )
-    return value
 
 
 class DNField(serializers.CharField):
+    """A DN, checked by the model's validator (the rule the console and the agent share)."""
+
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("max_length", 500)
+        kwargs.setdefault("validators", [validate_dn])
         super().__init__(**kwargs)
-
-    def to_internal_value(self, data) -> str:
-        return validate_dn(super().to_internal_value(data))
 
 
 class FilterField(serializers.CharField):
@@ -77,10 +37,8 @@ class FilterField(serializers.CharField):
         kwargs.setdefault("max_length", 1000)
         kwargs.setdefault("allow_blank", True)
         kwargs.setdefault("required", False)
+        kwargs.setdefault("validators", [validate_filter])
         super().__init__(**kwargs)
-
-    def to_internal_value(self, data) -> str:
-        return validate_filter(super().to_internal_value(data))
 
 
 class BriefIdentityProviderSerializer(serializers.ModelSerializer):
@@ -196,38 +154,10 @@ class DirectorySerializer(serializers.ModelSerializer):
         return [other.name for other in schedule_collisions(directory)]
 
     def validate_mapped_attributes(self, value: dict) -> dict:
-        unknown = sorted(set(value) - set(MAPPED_FIELDS))
-        if unknown:
-            raise serializers.ValidationError(
-                f"Unknown field(s): {', '.join(unknown)}. "
-                f"Attributes can be mapped for: {', '.join(MAPPED_FIELDS)}."
-            )
-        cleaned = {}
-        for key, attribute in value.items():
-            attribute = attribute.strip()
-            if not _ATTRIBUTE.match(attribute):
-                raise serializers.ValidationError(
-                    f"{key}: '{attribute}' is not an LDAP attribute name such as givenName."
-                )
-            cleaned[key] = attribute
-        return cleaned
-
-    def validate(self, attrs: dict) -> dict:
-        if self.instance is not None:
-            errors = {
-                name: message
-                for name, message in CREATE_ONLY_FIELDS.items()
-                if name in attrs and attrs[name] != getattr(self.instance, name)
-            }
-            if errors:
-                raise serializers.ValidationError(errors)
-            try:
-                check_password_for_connection_change(
-                    self.instance, attrs, attrs.get("bind_password")
-                )
-            except DjangoValidationError as exc:
-                raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
-        return attrs
+        try:
+            return protocol.check_mapped_attributes(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
 
     def create(self, validated_data: dict) -> Directory:
         for name in ("user_filter", "group_filter"):
@@ -242,18 +172,12 @@ class DirectorySerializer(serializers.ModelSerializer):
     def update(self, directory: Directory, validated_data: dict) -> Directory:
         mapped = validated_data.pop("mapped_attributes", None)
         if mapped is not None:
-            directory.mapped_attributes = {**directory.mapped_attributes, **mapped}
-        for name, value in validated_data.items():
-            setattr(directory, name, value)
+            # Fields left out keep their current attribute.
+            validated_data["mapped_attributes"] = {**directory.mapped_attributes, **mapped}
         try:
-            with transaction.atomic():
-                directory.full_clean()
-                directory.save()
-                if SCHEDULE_FIELDS & validated_data.keys():
-                    update_schedule(directory)
+            return update_directory(directory, validated_data)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
-        return directory
 
 
 class SyncConnectorsSerializer(serializers.Serializer):

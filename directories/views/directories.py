@@ -100,10 +100,15 @@ class DirectoryDetailView(ChangeRequiredMixin, View):
         directory = get_object_or_404(Directory, pk=pk)
         form = DirectorySettingsForm(request.POST, instance=directory)
         if form.is_valid():
-            # Only this form's columns: a whole-row save could undo a list saved meanwhile.
-            form.instance.save(update_fields=[*form.changed_model_fields(), "updated"])
-            messages.success(request, "Directory settings saved.")
-            return redirect("directories:directory_detail", pk=pk)
+            try:
+                services.update_directory(
+                    directory, form.changes(), typed_password=form.typed_password()
+                )
+            except ValidationError as exc:
+                add_service_error(form, exc)
+            else:
+                messages.success(request, "Directory settings saved.")
+                return redirect("directories:directory_detail", pk=pk)
         directory.refresh_from_db()
         return self._render(request, directory, form)
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views import View
 
 from connectors.models import Connector
+from console.forms import add_service_error
 from console.pages import render_page, wants_fragment
 from console.permissions import ChangeRequiredMixin
 from directories import failover, services
@@ -77,14 +78,16 @@ class SyncSettingsView(ChangeRequiredMixin, View):
         form = self.make_form(directory, request.POST)
         if form.is_valid():
             if isinstance(form, MappedAttributesForm):
-                directory.mapped_attributes = form.mapped_attributes()
-                directory.save(update_fields=["mapped_attributes", "updated"])
+                changes = form.changes()
             else:
-                form.instance.save(update_fields=[*form.Meta.fields, "updated"])
-            if self.section.slug == "frequency":
-                services.update_schedule(directory)
-            messages.success(request, f"{self.section.title} saved.")
-            return redirect(request.path)
+                changes = {name: form.cleaned_data[name] for name in form.Meta.fields}
+            try:
+                services.update_directory(directory, changes)
+            except ValidationError as exc:
+                add_service_error(form, exc)
+            else:
+                messages.success(request, f"{self.section.title} saved.")
+                return redirect(request.path)
         directory.refresh_from_db()
         return self._render(request, directory, form)
 

@@ -1,0 +1,1 @@
+"""Tests of the code's shape: import direction, one owner per rule."""
