@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_htmx",
     "django_celery_beat",
+    "django_filters",
     "console",
     "connectors",
     "directories",

@@ -10,6 +10,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from console.pages import paginate, render_page
 from synclog.choices import ChangeAction, ChangeKind
+from synclog.filtersets import SyncChangeFilterSet, SyncRunFilterSet, filter_errors
 from synclog.models import WARNINGS_LISTED, SyncRun
 from synclog.queries import runs_with_attempts
 
@@ -20,8 +21,16 @@ WARNINGS_PER_PAGE = 50
 
 class SyncRunListView(View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        page = paginate(request, runs_with_attempts(), RUNS_PER_PAGE)
-        context = {"page_obj": page, "show_directory": True, "nav": "sync_log"}
+        filterset = SyncRunFilterSet(request.GET, queryset=runs_with_attempts())
+        errors = filter_errors(filterset)
+        runs = filterset.qs if not errors else SyncRun.objects.none()
+        page = paginate(request, runs, RUNS_PER_PAGE)
+        context = {
+            "page_obj": page,
+            "show_directory": True,
+            "nav": "sync_log",
+            "filter_errors": errors,
+        }
         return render_page(request, "synclog/syncrun_list.html", "synclog/_run_table.html", context)
 
 
@@ -43,13 +52,13 @@ class SyncRunRowView(View):
 class SyncRunDetailView(View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         run = get_object_or_404(SyncRun.objects.select_related("directory", "requested_by"), pk=pk)
-        kind = request.GET.get("kind", "")
-        action = request.GET.get("action", "")
-        changes = run.changes.order_by("kind", "action", "name", "id")
-        if kind in ChangeKind.values:
-            changes = changes.filter(kind=kind)
-        if action in ChangeAction.values:
-            changes = changes.filter(action=action)
+        filterset = SyncChangeFilterSet(
+            request.GET, queryset=run.changes.order_by("kind", "action", "name", "id")
+        )
+        errors = filter_errors(filterset)
+        changes = filterset.qs if not errors else run.changes.none()
+        kind = filterset.form.cleaned_data.get("kind", "") if not errors else ""
+        action = filterset.form.cleaned_data.get("action", "") if not errors else ""
         context = {
             "run": run,
             "directory": run.directory,
@@ -60,8 +69,9 @@ class SyncRunDetailView(View):
             "warnings_unlisted": max(
                 0, run.unresolved_references + run.skipped_entries - WARNINGS_LISTED
             ),
-            "kind": kind if kind in ChangeKind.values else "",
-            "action": action if action in ChangeAction.values else "",
+            "kind": kind,
+            "action": action,
+            "filter_errors": errors,
             "kinds": ChangeKind.choices,
             "actions": ChangeAction.choices,
             "nav": "directories",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -16,48 +17,28 @@ from synclog.api.serializers import (
     SyncRunSerializer,
     SyncWarningSerializer,
 )
-from synclog.choices import ChangeAction, ChangeKind, RunStatus, WarningKind, WarningReason
+from synclog.choices import ChangeAction, ChangeKind, WarningKind, WarningReason
+from synclog.filtersets import SyncChangeFilterSet, SyncRunFilterSet, SyncWarningFilterSet
 from synclog.models import SyncRun
 from synclog.queries import runs_with_attempts
 
 
-def choice_param(request: Request, name: str, choices: type, what: str) -> str | None:
-    """A query parameter that must be one of `choices`; a wrong value is a 400, not no rows."""
-    value = request.query_params.get(name, "").strip()
-    if not value:
-        return None
-    if value not in choices.values:
-        raise ValidationError(
-            {name: [f"'{value}' is not a {what}; use one of: {', '.join(choices.values)}."]}
-        )
-    return value
+def filtered(filterset_class, request: Request, queryset: QuerySet) -> QuerySet:
+    """`queryset` narrowed by the list's FilterSet; a bad value is a 400, not no rows."""
+    filterset = filterset_class(request.query_params, queryset=queryset)
+    if not filterset.is_valid():
+        raise ValidationError(filterset.errors)
+    return filterset.qs
 
 
-@extend_schema_view(
-    list=extend_schema(
-        parameters=[
-            OpenApiParameter("directory", OpenApiTypes.INT, description="Runs of one directory"),
-            OpenApiParameter("status", OpenApiTypes.STR, enum=RunStatus.values),
-        ]
-    )
-)
 class SyncRunViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = SyncRun.objects.all()
     serializer_class = SyncRunSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SyncRunFilterSet
 
     def get_queryset(self) -> QuerySet[SyncRun]:
-        runs = runs_with_attempts()
-        if self.action != "list":
-            return runs
-        directory = self.request.query_params.get("directory", "").strip()
-        if directory:
-            if not directory.isdigit():
-                raise ValidationError({"directory": ["Give a directory id (a number)."]})
-            runs = runs.filter(directory_id=int(directory))
-        run_status = choice_param(self.request, "status", RunStatus, "run status")
-        if run_status:
-            runs = runs.filter(status=run_status)
-        return runs
+        return runs_with_attempts()
 
     @extend_schema(
         parameters=[
@@ -70,13 +51,7 @@ class SyncRunViewSet(viewsets.ReadOnlyModelViewSet):
     def changes(self, request: Request, pk: str | None = None) -> Response:
         """The users and groups a run added, updated or deleted (Sync Details)."""
         run = self.get_object()
-        changes = run.changes.all()
-        kind = choice_param(request, "kind", ChangeKind, "kind of change")
-        if kind:
-            changes = changes.filter(kind=kind)
-        change_action = choice_param(request, "action", ChangeAction, "change action")
-        if change_action:
-            changes = changes.filter(action=change_action)
+        changes = filtered(SyncChangeFilterSet, request, run.changes.all())
         page = self.paginate_queryset(changes)
         return self.get_paginated_response(SyncChangeSerializer(page, many=True).data)
 
@@ -95,12 +70,6 @@ class SyncRunViewSet(viewsets.ReadOnlyModelViewSet):
         all of them; this list holds the first 1,000.
         """
         run = self.get_object()
-        warnings = run.warnings.all()
-        kind = choice_param(request, "kind", WarningKind, "kind of warning")
-        if kind:
-            warnings = warnings.filter(kind=kind)
-        reason = choice_param(request, "reason", WarningReason, "warning reason")
-        if reason:
-            warnings = warnings.filter(reason=reason)
+        warnings = filtered(SyncWarningFilterSet, request, run.warnings.all())
         page = self.paginate_queryset(warnings)
         return self.get_paginated_response(SyncWarningSerializer(page, many=True).data)

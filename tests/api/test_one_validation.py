@@ -89,3 +89,29 @@ def test_defaults_are_the_agents_own(directory):
             ldapsource.DEFAULT_FILTERS[kind]["groups"],
         )
         assert DEFAULT_MAPPED_ATTRIBUTES[kind] == ldapsource.DEFAULT_MAPPINGS[kind]
+
+
+def test_a_bad_change_filter_is_an_error_in_the_console_and_the_api(
+    admin_client, super_api, directory
+):
+    from synclog.models import SyncChange, SyncRun
+
+    run = SyncRun.objects.create(directory=directory, status="completed")
+    SyncChange.objects.create(run=run, kind="user", action="added", external_id="1", name="ann")
+    page = admin_client.get(reverse("synclog:syncrun_detail", args=[run.pk]) + "?kind=printer")
+    html = page.content.decode()
+    assert "&#x27;printer&#x27; is not a kind of change; use one of: user, group." in html
+    assert "ann" not in html.split('id="changes"')[1]
+    answer = super_api.get(f"/api/sync-runs/{run.pk}/changes/?kind=printer")
+    assert answer.status_code == 400
+    assert answer.json()["kind"] == ["'printer' is not a kind of change; use one of: user, group."]
+    # A good value filters the same rows in both.
+    assert (
+        "ann"
+        in admin_client.get(reverse("synclog:syncrun_detail", args=[run.pk]) + "?kind=user")
+        .content.decode()
+        .split('id="changes"')[1]
+    )
+    assert [c["name"] for c in super_api.get(
+        f"/api/sync-runs/{run.pk}/changes/?kind=user"
+    ).json()["results"]] == ["ann"]  # fmt: skip

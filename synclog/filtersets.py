@@ -1,0 +1,74 @@
+"""One filter definition per Sync Log list, used by the console and the API alike.
+
+A value outside the choices is an error in both (the API answers 400, the console shows
+the message above the table), never a silently ignored filter.
+"""
+
+from __future__ import annotations
+
+import django_filters
+
+from synclog.choices import (
+    ChangeAction,
+    ChangeKind,
+    RunStatus,
+    Trigger,
+    WarningKind,
+    WarningReason,
+)
+from synclog.models import SyncChange, SyncRun, SyncWarning
+
+
+def choice(choices: type, what: str, field: str) -> django_filters.ChoiceFilter:
+    return django_filters.ChoiceFilter(
+        field_name=field,
+        choices=choices.choices,
+        error_messages={
+            "invalid_choice": f"'%(value)s' is not a {what}; use one of: "
+            + ", ".join(choices.values)
+            + "."
+        },
+    )
+
+
+class SyncRunFilterSet(django_filters.FilterSet):
+    directory = django_filters.NumberFilter(
+        field_name="directory_id",
+        error_messages={"invalid": "Give a directory id (a number)."},
+    )
+    status = choice(RunStatus, "run status", "status")
+    trigger = choice(Trigger, "trigger", "trigger")
+    connector = django_filters.CharFilter(
+        field_name="connector_used_name", help_text="Name of the connector that synced"
+    )
+    created_after = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt")
+
+    class Meta:
+        model = SyncRun
+        fields = ["directory", "status", "trigger", "connector", "created_after", "created_before"]
+
+
+class SyncChangeFilterSet(django_filters.FilterSet):
+    kind = choice(ChangeKind, "kind of change", "kind")
+    action = choice(ChangeAction, "change action", "action")
+
+    class Meta:
+        model = SyncChange
+        fields = ["kind", "action"]
+
+
+class SyncWarningFilterSet(django_filters.FilterSet):
+    kind = choice(WarningKind, "kind of warning", "kind")
+    reason = choice(WarningReason, "warning reason", "reason")
+
+    class Meta:
+        model = SyncWarning
+        fields = ["kind", "reason"]
+
+
+def filter_errors(filterset: django_filters.FilterSet) -> list[str]:
+    """The filterset's errors as sentences, for the console."""
+    if filterset.is_valid():
+        return []
+    return [message for messages in filterset.errors.values() for message in messages]
