@@ -283,10 +283,10 @@ def main() -> None:
     from django.db import connection
 
     from directories.services import save_sync_connectors
-    from tests.support.agents import AgentFactory
-    from tests.support.slapd import Dataset, Slapd
-    from tests.support.worker import Worker, flush_broker
-    from tests.sync.conftest import make_directory, register
+    from testbed.agents import AgentFactory
+    from testbed.slapd import Dataset, Slapd
+    from testbed.wiring import make_directory, register
+    from testbed.worker import Worker, flush_broker
 
     if connection.vendor != "postgresql":
         raise SystemExit("the benchmark measures PostgreSQL: set DATABASE_URL=postgres://...")

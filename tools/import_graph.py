@@ -48,7 +48,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "console.views",
             "console.management",
             "console.wsgi",
-            "console.devdata",
+            "testbed",
         ),
     ),
 ]
@@ -61,7 +61,7 @@ ALLOWED: dict[str, set[str]] = {
     "directories": {"protocol", "console.core", "connectors", "synclog"},
     "composition": {"protocol", "agent", "console.core", "connectors", "directories", "synclog"},
 }
-PACKAGES = ("connectors", "directories", "synclog", "console")
+PACKAGES = ("connectors", "directories", "synclog", "console", "testbed")
 
 
 def modules() -> dict[str, Path]:

@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from connectors.agent import VERSION
-from tests.support.agents import REPO_ROOT, AgentProcess
-from tests.support.slapd import free_port
+from testbed.agents import REPO_ROOT, AgentProcess
+from testbed.slapd import free_port
 
 pytestmark = pytest.mark.ldap
 

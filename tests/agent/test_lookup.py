@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.support.agents import sync_body
+from testbed.agents import sync_body
 
 pytestmark = pytest.mark.ldap
 

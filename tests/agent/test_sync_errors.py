@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from tests.support.agents import iter_records, sync_body
-from tests.support.slapd import free_port
+from testbed.agents import iter_records, sync_body
+from testbed.slapd import free_port
 
 pytestmark = pytest.mark.ldap
 

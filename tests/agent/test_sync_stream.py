@@ -9,7 +9,7 @@ import time
 import pytest
 
 from connectors.agent import VERSION
-from tests.support.agents import sync_body
+from testbed.agents import sync_body
 
 pytestmark = pytest.mark.ldap
 

@@ -19,7 +19,7 @@ from connectors.agent.ldapsource import (
     _range_end,
     lookup_dns,
 )
-from tests.support.agents import sync_body
+from testbed.agents import sync_body
 
 
 def settings_for(server, **overrides) -> SyncSettings:

@@ -24,8 +24,8 @@ from connectors.agent.ldapsource import (
     _looks_like_tls,
     _tcp_reachable,
 )
-from tests.support.agents import sync_body
-from tests.support.slapd import free_port
+from testbed.agents import sync_body
+from testbed.slapd import free_port
 
 BASE = "DC=example,DC=test"
 USERS = f"OU=Staff,{BASE}"

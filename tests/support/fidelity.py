@@ -24,7 +24,7 @@ import ldap
 import ldap.dn
 import ldap.modlist
 
-from .slapd import GROUPS_DN, PEOPLE_DN, SLAPADD, SUFFIX, Slapd
+from testbed.slapd import GROUPS_DN, PEOPLE_DN, SLAPADD, SUFFIX, Slapd
 
 STAFF_DN = f"ou=staff,{PEOPLE_DN}"
 CONTRACTORS_DN = f"ou=contractors,{SUFFIX}"

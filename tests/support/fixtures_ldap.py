@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from .agents import AgentFactory, AgentProcess
+from testbed.agents import AgentFactory, AgentProcess
+from testbed.slapd import Dataset, Slapd, slapd_available
+
 from .components import missing
-from .slapd import Dataset, Slapd, slapd_available
 
 __all__ = ["agent", "agent_factory", "slapd", "slapd_factory"]
 

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from connectors.choices import ActivationState, HealthState
 from connectors.models import Connector
-from directories.choices import DirectoryType
 from directories.models import (
     Directory,
     DirectoryGroup,
@@ -17,14 +15,15 @@ from directories.models import (
     GroupMembership,
     GroupNesting,
 )
-from directories.services import create_directory, save_sync_connectors
+from directories.services import save_sync_connectors
 from directories.tasks import start_sync
 from synclog.choices import RunStatus, Trigger
 from synclog.models import SyncRun
-from tests.support.agents import AgentProcess
+from testbed.agents import AgentProcess
+from testbed.slapd import Slapd
+from testbed.wiring import make_directory, register
+from testbed.worker import Worker, flush_broker
 from tests.support.fidelity import read_directory
-from tests.support.slapd import Slapd
-from tests.support.worker import Worker, flush_broker
 
 
 @pytest.fixture(scope="session")
@@ -55,19 +54,6 @@ class Agent:
     process: AgentProcess
 
 
-def register(process: AgentProcess, url: str | None = None) -> Connector:
-    """The Connector row an activated agent would have."""
-    return Connector.objects.create(
-        name=process.name,
-        host="127.0.0.1",
-        url=url or process.url,
-        version="19.03.0.0",
-        activation_state=ActivationState.ACTIVE,
-        health=HealthState.OK,
-        secret=process.secret,
-    )
-
-
 @pytest.fixture
 def ldap_server(slapd_factory) -> Slapd:
     return slapd_factory(users=120, groups=6, members_per_group=20, nested=True)
@@ -81,24 +67,6 @@ def agents(agent_factory, transactional_db) -> list[Agent]:
         process = agent_factory(f"connector-{n}")
         out.append(Agent(register(process), process))
     return out
-
-
-def make_directory(
-    name: str, server: Slapd, sync_connector: Connector, port_override: int | None = None, **extra
-) -> Directory:
-    return create_directory(
-        name=name,
-        type=DirectoryType.LDAP,
-        sync_connector=sync_connector,
-        host=server.host,
-        port=port_override or server.port,
-        base_dn=server.suffix,
-        bind_dn=server.root_dn,
-        bind_password=server.root_password,
-        user_dns=[server.people_dn],
-        group_dns=[server.groups_dn],
-        **extra,
-    )
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from directories.models import DirectoryUser
 from directories.services import save_sync_connectors
 from directories.tasks import start_sync
 from synclog.choices import AttemptOutcome, RunStatus, Trigger
+from testbed.worker import WORKER_ENV
 from tests.support.proxy import Relay
-from tests.support.worker import WORKER_ENV
 
 from .conftest import (
     assert_db_equals_ldap,

@@ -20,9 +20,9 @@ from directories.services import save_sync_connectors
 from directories.tasks import start_sync
 from synclog.choices import AttemptOutcome, RunStatus, Trigger
 from synclog.models import SyncChange, SyncRun
+from testbed.worker import WORKER_ENV, Worker
 from tests.support.proxy import Relay
 from tests.support.scripted_agent import ScriptedAgent, record
-from tests.support.worker import WORKER_ENV, Worker
 
 from .conftest import (
     assert_db_equals_ldap,

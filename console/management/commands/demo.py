@@ -113,7 +113,7 @@ class Command(BaseCommand):
     # -- the demo --------------------------------------------------------------------------
 
     def _run(self, bind: str, users: int) -> None:
-        from tests.support.slapd import Dataset, Slapd
+        from testbed.slapd import Dataset, Slapd
 
         DEMO_DIR.mkdir(parents=True, exist_ok=True)
         call_command("migrate", verbosity=0)

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.agent.state import AgentState, hash_secret, save_state
-
-from .slapd import free_port
+from testbed.slapd import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -257,7 +256,7 @@ def sync_body(
     page_size: int | None = None,
     **connection: Any,
 ) -> dict[str, Any]:
-    """A /sync request body for a :class:`tests.support.slapd.Slapd`; keywords override
+    """A /sync request body for a :class:`testbed.slapd.Slapd`; keywords override
     connection settings (``port=1``, ``bind_password="wrong"``, ...)."""
     body: dict[str, Any] = {
         "directory": {"id": directory_id, "name": "example.com", "type": directory_type},
