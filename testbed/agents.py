@@ -19,7 +19,7 @@ from typing import Any
 from connectors.agent.state import AgentState, hash_secret, save_state
 from testbed.slapd import free_port
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 # Agents still running when the interpreter exits (a test run cut short) are killed,

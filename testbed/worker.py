@@ -13,7 +13,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 # Short timeouts keep failover tests quick; each test states the figures it relies on.
 WORKER_ENV = {
