@@ -57,7 +57,7 @@ def delete_connector(connector: Connector) -> None:
             connector.delete()
     except ProtectedError as exc:
         # Directories (as sync connector) and list entries protect it; both name a directory.
-        names = {getattr(row, "directory", row).name for row in exc.protected_objects}
+        names = {str(getattr(row, "directory", row)) for row in exc.protected_objects}
         raise ConnectorInUse(connector, sorted(names)) from exc
 
 

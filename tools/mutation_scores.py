@@ -23,6 +23,9 @@ FETCHING |= {"test_connection"}
 AREAS = [
     ("dn", "connectors.protocol.dn", None),
     ("agent_ldap", "connectors.agent.ldapsource", None),
+    ("agent_ldap", "connectors.agent.request", None),
+    ("agent_ldap", "connectors.agent.vendors.openldap", None),
+    ("agent_ldap", "connectors.agent.vendors.active_directory", None),
     ("agent_ldap", "connectors.protocol.records", None),
     ("safeguards", "directories.sync.plan", {"_check_safeguard", "_counted", "_respelled"}),
     ("plan", "directories.sync.plan", None),

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import reported_version
-from .ldapsource import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from .request import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from .server import parse_listen, serve
 from .state import AgentState, StateError, default_state_path, hash_secret, load_state, save_state
 

@@ -1,48 +1,27 @@
-"""Reading users and groups from LDAP / Active Directory with paged searches."""
+"""Reading a directory over LDAP: the connection, paged searches, lookups and errors.
+
+The vendor's own reading (ids, user fields, group members) is in a subclass:
+`openldap.OpenLDAPSource`, `active_directory.ActiveDirectorySource`; `source_for` picks one.
+"""
 
 from __future__ import annotations
 
 import os
 import socket
 import tempfile
-import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 import ldap
 from ldap.controls import SimplePagedResultsControl
 
-from connectors.protocol import dn as dnlib
+from connectors.agent.request import SyncSettings
 from connectors.protocol.records import pick_value
-from connectors.protocol.settings import (
-    ATTRIBUTE,
-    DEFAULT_FILTERS,
-    DEFAULT_MAPPINGS,
-    SECURITY,
-    TYPES,
-    check_dn,
-)
 from connectors.protocol.settings import MAPPED_FIELDS as FIELDS
 
-DEFAULT_PAGE_SIZE = 1000
-MAX_PAGE_SIZE = 100_000
-DEFAULT_TIMEOUT = 10.0
-# What Windows AD hands out per range by default; asking for it explicitly also makes
-# Samba (which otherwise returns every value) page through large groups the same way.
-AD_RANGE_STEP = 1500
-
-ID_ATTRIBUTE = {"ldap": "entryUUID", "ad": "objectGUID"}
-
-_RANGE_PREFIX = "member;range="
-# Most DNs one /lookup request may ask about, and how many searches are in flight at once.
-MAX_LOOKUP = 1000
+# How many lookup searches are in flight at once.
 LOOKUP_WINDOW = 64
 _PAGED_OID = SimplePagedResultsControl.controlType
-
-
-class RequestError(ValueError):
-    """The /sync request body is malformed; the message says what is wrong."""
 
 
 class DirectoryError(Exception):
@@ -54,198 +33,17 @@ class DirectoryError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class SyncSettings:
-    """A validated /sync request."""
-
-    directory_id: Any
-    directory_type: str
-    host: str
-    port: int
-    security: str
-    base_dn: str
-    bind_dn: str
-    bind_password: str = field(repr=False)
-    timeout: float
-    ca_cert: str | None
-    user_dns: tuple[str, ...]
-    user_filter: str
-    group_dns: tuple[str, ...]
-    group_filter: str
-    mapped_attributes: Mapping[str, str]
-    page_size: int
-
-    @property
-    def address(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-    @property
-    def uri(self) -> str:
-        scheme = "ldaps" if self.security == "ssl" else "ldap"
-        return f"{scheme}://{self.address}"
-
-    @classmethod
-    def from_request(cls, body: Any, default_page_size: int = DEFAULT_PAGE_SIZE) -> SyncSettings:
-        """Validate a decoded request body; raise :class:`RequestError` when it is malformed."""
-        body = _object(body, "request body")
-        directory = _object(body.get("directory"), "directory")
-        dtype = directory.get("type")
-        if dtype not in TYPES:
-            raise RequestError(f"directory.type must be one of {', '.join(TYPES)}")
-        directory_id = directory.get("id")
-        if directory_id is not None and (
-            isinstance(directory_id, bool) or not isinstance(directory_id, (int, str))
-        ):
-            raise RequestError("directory.id must be an integer or a string")
-
-        conn = _object(body.get("connection"), "connection")
-        host = _string(conn.get("host"), "connection.host", required=True)
-        security = conn.get("security", "none") or "none"
-        if security not in SECURITY:
-            raise RequestError(f"connection.security must be one of {', '.join(SECURITY)}")
-        port = conn.get("port")
-        if port is None:
-            port = 636 if security == "ssl" else 389
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-            raise RequestError("connection.port must be an integer between 1 and 65535")
-        base_dn = _checked(
-            check_dn, _string(conn.get("base_dn"), "connection.base_dn", required=True),
-            "connection.base_dn",
-        )  # fmt: skip
-        bind_dn = _checked(
-            lambda v: check_dn(v, allow_empty=True),
-            _string(conn.get("bind_dn"), "connection.bind_dn"),
-            "connection.bind_dn",
-        )
-        bind_password = _string(conn.get("bind_password"), "connection.bind_password", strip=False)
-        timeout = conn.get("timeout", DEFAULT_TIMEOUT)
-        if timeout is None:
-            timeout = DEFAULT_TIMEOUT
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise RequestError("connection.timeout must be a positive number of seconds")
-        ca_cert = conn.get("ca_cert")
-        if ca_cert is not None and (not isinstance(ca_cert, str) or "-----BEGIN" not in ca_cert):
-            raise RequestError("connection.ca_cert must be PEM text")
-
-        user_dns, user_filter = _scope(body.get("users"), "users", DEFAULT_FILTERS[dtype])
-        group_dns, group_filter = _scope(body.get("groups"), "groups", DEFAULT_FILTERS[dtype])
-
-        mapping = dict(DEFAULT_MAPPINGS[dtype])
-        mapped = body.get("mapped_attributes")
-        if mapped is not None:
-            mapped = _object(mapped, "mapped_attributes")
-            for key, value in mapped.items():
-                if key not in FIELDS:
-                    raise RequestError(
-                        f"mapped_attributes.{key} is not a known field (known: {', '.join(FIELDS)})"
-                    )
-                if value in (None, ""):
-                    continue
-                if not isinstance(value, str) or not ATTRIBUTE.match(value):
-                    raise RequestError(f"mapped_attributes.{key} must be an LDAP attribute name")
-                mapping[key] = value
-
-        page_size = body.get("page_size")
-        if page_size is None:
-            page_size = default_page_size
-        if (
-            isinstance(page_size, bool)
-            or not isinstance(page_size, int)
-            or not 0 < page_size <= MAX_PAGE_SIZE
-        ):
-            raise RequestError(f"page_size must be an integer between 1 and {MAX_PAGE_SIZE}")
-
-        return cls(
-            directory_id=directory_id,
-            directory_type=dtype,
-            host=host,
-            port=port,
-            security=security,
-            base_dn=base_dn,
-            bind_dn=bind_dn,
-            bind_password=bind_password,
-            timeout=float(timeout),
-            ca_cert=ca_cert,
-            user_dns=dnlib.outermost(user_dns or (base_dn,)),
-            user_filter=user_filter,
-            group_dns=dnlib.outermost(group_dns or (base_dn,)),
-            group_filter=group_filter,
-            mapped_attributes=mapping,
-            page_size=page_size,
-        )
-
-
-def lookup_dns(body: Any) -> list[str]:
-    """The ``dns`` of a /lookup request body; raise :class:`RequestError` when malformed."""
-    dns = _object(body, "request body").get("dns")
-    if not isinstance(dns, list) or not all(isinstance(dn, str) for dn in dns):
-        raise RequestError("dns must be a list of strings")
-    if len(dns) > MAX_LOOKUP:
-        raise RequestError(f"dns may hold at most {MAX_LOOKUP} DNs")
-    return dns
-
-
-def _object(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise RequestError(f"{where} must be a JSON object")
-    return value
-
-
-def _string(value: Any, where: str, *, required: bool = False, strip: bool = True) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise RequestError(f"{where} must be a string")
-    if strip:
-        value = value.strip()
-    if required and not value:
-        raise RequestError(f"{where} is required")
-    return value
-
-
-def _scope(value: Any, where: str, defaults: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
-    if value is None:
-        return (), defaults[where]
-    value = _object(value, where)
-    dns = value.get("dns") or []
-    if not isinstance(dns, list) or not all(isinstance(dn, str) for dn in dns):
-        raise RequestError(f"{where}.dns must be a list of strings")
-    # The filter's syntax is the server's to judge: its own error names the filter.
-    filterstr = _string(value.get("filter"), f"{where}.filter") or defaults[where]
-    checked = (_checked(check_dn, dn, f"{where}.dns") for dn in dns if dn.strip())
-    return tuple(checked), filterstr
-
-
-def _checked(check: Callable[[str], str], value: str, where: str) -> str:
-    """`value` passed through one of the shared setting checks, as a RequestError."""
-    try:
-        return check(value)
-    except ValueError as exc:
-        raise RequestError(f"{where}: {exc}") from exc
-
-
-def _ldap_message(exc: ldap.LDAPError) -> str:
-    """``desc (info)`` from a python-ldap exception, without anything it did not say."""
-    details = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
-    desc = details.get("desc") or type(exc).__name__
-    info = details.get("info")
-    if isinstance(info, bytes):
-        info = info.decode("utf-8", "replace")
-    if info == "(unknown error code)":
-        info = None  # libldap's placeholder when it has nothing to add
-    return f"{desc} ({info})" if info else str(desc)
-
-
 class DirectorySource:
     """One connection to the directory for one sync; yields user and group records."""
+
+    # The attribute holding each entry's stable id; set by each vendor.
+    id_attribute = ""
 
     def __init__(self, settings: SyncSettings) -> None:
         self.settings = settings
         self.conn: ldap.ldapobject.SimpleLDAPObject | None = None
         self._ca_path: str | None = None
-        dtype = settings.directory_type
-        self._is_ad = dtype == "ad"
-        self._id_attr = ID_ATTRIBUTE[dtype]
+        self._id_attr = self.id_attribute
 
     # --- connection -------------------------------------------------------------
 
@@ -482,100 +280,55 @@ class DirectorySource:
                     found["object_classes"] = [v.decode("utf-8", "replace") for v in values]
                 elif lowered == id_key and values:
                     raw = values[0]
-                    found["id"] = (
-                        _guid(raw, entry_dn) if self._is_ad else raw.decode("ascii", "replace")
-                    )
+                    found["id"] = self.decode_id(raw, entry_dn)
             return found
         return {"dn": dn, "exists": None, "detail": "the server returned no entry"}
 
+    # --- reading, per vendor --------------------------------------------------------
+
+    def decode_id(self, raw: bytes, dn: str) -> str:
+        """The stable id's value as the record carries it."""
+        raise NotImplementedError
+
     def users(self) -> Iterator[dict[str, Any]]:
         """Yield one ``user`` record per user entry, in directory order, page by page."""
+        raise NotImplementedError
+
+    def user_targets(
+        self, extra: dict[str, str]
+    ) -> tuple[dict[str, list[str]], list[str], dict[str, Any]]:
+        """(attribute lowercased -> record fields it fills, attributes to ask for, an empty
+        record). One attribute may fill several fields (e.g. mail as username and email);
+        `extra` maps a vendor's own attributes to their fields."""
         s = self.settings
-        id_attr = self._id_attr
-        is_ad = self._is_ad
-        # Attribute (lowercased) -> the record fields it fills. One attribute may fill
-        # several fields (e.g. mail as username and email).
-        targets: dict[str, list[str]] = {id_attr.lower(): ["id"]}
+        targets: dict[str, list[str]] = {self._id_attr.lower(): ["id"]}
         for name, attr in s.mapped_attributes.items():
             targets.setdefault(attr.lower(), []).append(name)
-        if is_ad:
-            targets.setdefault("userprincipalname", []).append("upn")
-            targets.setdefault("useraccountcontrol", []).append("disabled")
-        attrs = [id_attr, *dict.fromkeys(s.mapped_attributes.values())]
-        if is_ad:
-            attrs += ["userPrincipalName", "userAccountControl"]
-        # Servers answer with their own spelling of attribute names; resolve each
-        # spelling once instead of case-folding every attribute of every entry.
-        resolved: dict[str, tuple[str, ...]] = {}
+        for attr, name in extra.items():
+            targets.setdefault(attr.lower(), []).append(name)
+        attrs = [self._id_attr, *dict.fromkeys(s.mapped_attributes.values()), *extra]
         template = dict.fromkeys(("type", "id", "dn", *FIELDS, "upn"))
         template["type"] = "user"
         template["disabled"] = False
+        return targets, attrs, template
 
-        if not is_ad:
-            yield from self._text_users(targets, attrs, template)
-            return
-        for base in s.user_dns:
-            for page in self._pages(base, s.user_filter, attrs, "users"):
-                for dn, entry in page:
-                    if dn is None:
-                        continue  # a search continuation reference
-                    record = template.copy()
-                    record["dn"] = dn
-                    for key, values in entry.items():
-                        fields = resolved.get(key)
-                        if fields is None:
-                            fields = resolved[key] = tuple(targets.get(key.lower(), ()))
-                        for name in fields:
-                            if name == "id":
-                                record["id"] = _guid(values[0], dn)
-                            elif name == "disabled":
-                                record["disabled"] = bool(_int(values[0]) & 2)
-                            else:
-                                record[name] = _text(dn, key, values)
-                    yield record
+    def group_attributes(self) -> list[str]:
+        raise NotImplementedError
 
-    def _text_users(
-        self, targets: dict[str, list[str]], attrs: list[str], template: dict[str, Any]
-    ) -> Iterator[dict[str, Any]]:
-        """The users loop for directories whose every field is text (type ``ldap``).
+    def collect_members(self, dn: str, attribute: str, values: list[bytes], into: list[str]):
+        """Add the member values of one attribute of a group entry to `into`; return
+        where a ranged read must go on (AD), or None."""
+        raise NotImplementedError
 
-        The hot path of a large sync: each attribute fills one field directly, and
-        the rare attribute mapped to several fields is copied once per entry after.
-        """
-        s = self.settings
-        single = {attr: fields[0] for attr, fields in targets.items()}
-        copies = [(fields[0], extra) for fields in targets.values() for extra in fields[1:]]
-        resolved: dict[str, str] = {}
-        for base in s.user_dns:
-            for page in self._pages(base, s.user_filter, attrs, "users"):
-                for dn, entry in page:
-                    if dn is None:
-                        continue
-                    record = template.copy()
-                    record["dn"] = dn
-                    for key, values in entry.items():
-                        name = resolved.get(key)
-                        if name is None:
-                            name = resolved[key] = single.get(key.lower(), "")
-                        if name:
-                            if len(values) == 1:
-                                record[name] = values[0].decode("utf-8", "replace")
-                            else:
-                                record[name] = _text(dn, key, values)
-                    for source, target in copies:
-                        record[target] = record[source]
-                    yield record
+    def more_members(self, dn: str, high: str) -> Iterator[str]:
+        """Members beyond a ranged read that ended at `high` (AD only)."""
+        raise NotImplementedError
 
     def groups(self) -> Iterator[dict[str, Any]]:
         """Yield one ``group`` record per group entry with its complete direct member list."""
         s = self.settings
-        id_attr = self._id_attr
-        is_ad = self._is_ad
-        if is_ad:
-            attrs = [id_attr, "cn", f"member;range=0-{AD_RANGE_STEP - 1}"]
-        else:
-            attrs = [id_attr, "cn", "member", "uniqueMember"]
-        id_key = id_attr.lower()
+        attrs = self.group_attributes()
+        id_key = self._id_attr.lower()
         for base in s.group_dns:
             for page in self._pages(base, s.group_filter, attrs, "groups"):
                 for dn, entry in page:
@@ -583,21 +336,17 @@ class DirectorySource:
                         continue
                     group_id = name = None
                     members: list[str] = []
-                    ranged: tuple[int, str] | None = None
+                    more: str | None = None
                     for key, values in entry.items():
                         lowered = key.lower()
                         if lowered == id_key:
-                            raw = values[0]
-                            group_id = _guid(raw, dn) if is_ad else raw.decode("ascii", "replace")
+                            group_id = self.decode_id(values[0], dn)
                         elif lowered == "cn":
                             name = _text(dn, key, values)
-                        elif lowered in ("member", "uniquemember"):
-                            members.extend(v.decode("utf-8", "replace") for v in values)
-                        elif lowered.startswith(_RANGE_PREFIX):
-                            members.extend(v.decode("utf-8", "replace") for v in values)
-                            ranged = _range_end(lowered, dn)
-                    if ranged is not None and ranged[1] != "*":
-                        members.extend(self._more_members(dn, ranged[1]))
+                        else:
+                            more = self.collect_members(dn, lowered, values, members) or more
+                    if more is not None:
+                        members.extend(self.more_members(dn, more))
                     yield {
                         "type": "group",
                         "id": group_id,
@@ -606,58 +355,17 @@ class DirectorySource:
                         "members": members,
                     }
 
-    def _more_members(self, dn: str, high: str) -> Iterator[str]:
-        """Fetch the remaining ``member`` ranges of one group after ``member;range=0-high``."""
-        conn = self.conn
-        assert conn is not None
-        s = self.settings
-        nxt = int(high) + 1
-        while True:
-            try:
-                result = conn.search_ext_s(
-                    dn,
-                    ldap.SCOPE_BASE,
-                    "(objectClass=*)",
-                    [f"member;range={nxt}-*"],
-                    timeout=s.timeout,
-                )
-            except ldap.NO_SUCH_OBJECT:
-                return  # the group was deleted while we read it; the next sync sees that
-            except ldap.LDAPError as exc:
-                raise self._error(exc, "search", dn, "members of group") from None
-            end: str | None = None
-            for entry_dn, entry in result:
-                if entry_dn is None:
-                    continue
-                for key, values in entry.items():
-                    lowered = key.lower()
-                    if lowered.startswith(_RANGE_PREFIX):
-                        low, end = _range_end(lowered, dn)
-                        if low != nxt:
-                            raise DirectoryError(
-                                "ldap_error",
-                                f"{s.address} answered range {lowered} for {dn} "
-                                f"when asked from {nxt}",
-                            )
-                        for value in values:
-                            yield value.decode("utf-8", "replace")
-                    elif lowered == "member":
-                        # Whole attribute despite the range: nothing more to ask.
-                        raise DirectoryError(
-                            "ldap_error",
-                            f"{s.address} ignored the member range request for {dn}",
-                        )
-            if end is None or end == "*":
-                # No range in the answer: the members beyond this point went away.
-                return
-            nxt = int(end) + 1
 
-
-def _guid(raw: bytes, dn: str) -> str:
-    """objectGUID's 16 bytes (little-endian fields, as AD stores them) as a UUID string."""
-    if len(raw) != 16:
-        raise DirectoryError("ldap_error", f"objectGUID of {dn} is {len(raw)} bytes, not 16")
-    return str(uuid.UUID(bytes_le=raw))
+def _ldap_message(exc: ldap.LDAPError) -> str:
+    """``desc (info)`` from a python-ldap exception, without anything it did not say."""
+    details = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    desc = details.get("desc") or type(exc).__name__
+    info = details.get("info")
+    if isinstance(info, bytes):
+        info = info.decode("utf-8", "replace")
+    if info == "(unknown error code)":
+        info = None  # libldap's placeholder when it has nothing to add
+    return f"{desc} ({info})" if info else str(desc)
 
 
 def _text(dn: str, attribute: str, values: list[bytes]) -> str:
@@ -665,22 +373,6 @@ def _text(dn: str, attribute: str, values: list[bytes]) -> str:
     if len(values) == 1:
         return values[0].decode("utf-8", "replace")
     return pick_value(dn, attribute, [v.decode("utf-8", "replace") for v in values])
-
-
-def _int(raw: bytes) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        return 0
-
-
-def _range_end(attribute: str, dn: str) -> tuple[int, str]:
-    """``member;range=1500-2999`` -> ``(1500, "2999")``; the end may be ``*``."""
-    spec = attribute[len(_RANGE_PREFIX) :]
-    low, _, high = spec.partition("-")
-    if not low.isdigit() or not (high == "*" or high.isdigit()):
-        raise DirectoryError("ldap_error", f"unexpected attribute {attribute} on {dn}")
-    return int(low), high
 
 
 def _tcp_reachable(host: str, port: int, timeout: float) -> bool:

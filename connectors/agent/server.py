@@ -13,15 +13,10 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .ldapsource import (
-    DEFAULT_PAGE_SIZE,
-    DirectoryError,
-    DirectorySource,
-    RequestError,
-    SyncSettings,
-    lookup_dns,
-)
+from .ldapsource import DirectoryError
+from .request import DEFAULT_PAGE_SIZE, RequestError, SyncSettings, lookup_dns
 from .state import AgentState
+from .vendors import source_for
 
 log = logging.getLogger("connectors.agent")
 
@@ -228,7 +223,7 @@ class AgentHandler(BaseHTTPRequestHandler):
             self._send_json(400, {"error": str(exc)})
             return
         self._note = f"directory={settings.directory_id} dns={len(dns)}"
-        source = DirectorySource(settings)
+        source = source_for(settings)
         try:
             source.open()
             entries = source.lookup(dns)
@@ -274,7 +269,7 @@ class AgentHandler(BaseHTTPRequestHandler):
                 }
             )
         )
-        source = DirectorySource(settings)
+        source = source_for(settings)
         users = groups = 0
         try:
             source.open()

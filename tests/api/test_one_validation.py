@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from connectors.agent.ldapsource import RequestError, SyncSettings
+from connectors.agent.request import RequestError, SyncSettings
 from directories.models import Directory
 from tests.console.test_directories import add_form, error_of
 
@@ -80,7 +80,7 @@ def test_the_agent_applies_the_same_dn_rule(directory):
 
 
 def test_defaults_are_the_agents_own(directory):
-    from connectors.agent import ldapsource
+    from connectors.protocol import settings as ldapsource
     from directories.choices import DEFAULT_FILTERS, DEFAULT_MAPPED_ATTRIBUTES
 
     for kind in ("ldap", "ad"):

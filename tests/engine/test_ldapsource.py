@@ -8,17 +8,11 @@ import os
 import ldap
 import pytest
 
-from connectors.agent.ldapsource import (
-    MAX_LOOKUP,
-    DirectoryError,
-    DirectorySource,
-    RequestError,
-    SyncSettings,
-    _guid,
-    _int,
-    _range_end,
-    lookup_dns,
-)
+from connectors.agent import ldapsource
+from connectors.agent.ldapsource import DirectoryError
+from connectors.agent.request import MAX_LOOKUP, RequestError, SyncSettings, lookup_dns
+from connectors.agent.vendors import source_for
+from connectors.agent.vendors.active_directory import _guid, _int, _range_end
 from testbed.agents import sync_body
 
 
@@ -215,7 +209,7 @@ def directory_server(slapd_factory):
 
 
 def read_all(server, **overrides):
-    with DirectorySource(settings_for(server, **overrides)) as source:
+    with source_for(settings_for(server, **overrides)) as source:
         return list(source.users()), list(source.groups())
 
 
@@ -270,7 +264,7 @@ def test_group_of_unique_names_members_are_read_as_written(slapd_factory):
 
 def test_lookups_say_which_dns_name_entries(directory_server):
     server = directory_server
-    with DirectorySource(settings_for(server)) as source:
+    with source_for(settings_for(server)) as source:
         found = source.lookup(
             [server.dataset.user_dn(1).upper(), f"uid=nobody,{server.people_dn}", "bad dn"]
         )
@@ -326,12 +320,12 @@ def test_a_stopped_server_is_unreachable(directory_server):
 
 
 def test_closing_twice_is_harmless_and_leaves_no_ca_file(directory_server, tmp_path):
-    source = DirectorySource(settings_for(directory_server))
+    source = source_for(settings_for(directory_server))
     source.open()
     source.close()
     source.close()
     assert source.conn is None
-    path = DirectorySource._write_ca("-----BEGIN CERTIFICATE-----\n")
+    path = ldapsource.DirectorySource._write_ca("-----BEGIN CERTIFICATE-----\n")
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
     os.unlink(path)
 
@@ -375,7 +369,7 @@ def test_values_that_are_no_utf8_are_decoded_with_replacement(directory_server):
 
 def test_a_lookup_against_a_server_that_stopped_answering_names_it(directory_server):
     server = directory_server
-    source = DirectorySource(settings_for(server, timeout=1))
+    source = source_for(settings_for(server, timeout=1))
     source.open()
     server.freeze()
     try:
@@ -392,7 +386,7 @@ def test_a_lookup_against_a_server_that_stopped_answering_names_it(directory_ser
 
 def test_a_lookup_reads_each_entrys_id_and_classes(directory_server):
     server = directory_server
-    with DirectorySource(settings_for(server)) as source:
+    with source_for(settings_for(server)) as source:
         [group] = source.lookup([server.dataset.group_dn(0)])
     assert group == {
         "dn": server.dataset.group_dn(0),
@@ -404,7 +398,7 @@ def test_a_lookup_reads_each_entrys_id_and_classes(directory_server):
 
 
 def test_a_read_stopped_after_its_first_page_leaves_the_connection_usable(directory_server):
-    with DirectorySource(settings_for(directory_server, page_size=3)) as source:
+    with source_for(settings_for(directory_server, page_size=3)) as source:
         pages = source._pages(directory_server.people_dn, "(objectClass=*)", ["1.1"], "users")
         assert len(next(pages)) == 3
         pages.close()

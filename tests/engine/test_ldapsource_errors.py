@@ -16,14 +16,14 @@ from ldap.controls import SimplePagedResultsControl
 
 from connectors.agent import ldapsource
 from connectors.agent.ldapsource import (
-    AD_RANGE_STEP,
     DirectoryError,
-    DirectorySource,
-    SyncSettings,
     _ldap_message,
     _looks_like_tls,
     _tcp_reachable,
 )
+from connectors.agent.request import SyncSettings
+from connectors.agent.vendors import source_for
+from connectors.agent.vendors.active_directory import AD_RANGE_STEP
 from testbed.agents import sync_body
 from testbed.slapd import free_port
 
@@ -108,8 +108,8 @@ class ScriptedAD:
         pass
 
 
-def source_with(conn, **connection) -> DirectorySource:
-    source = DirectorySource(ad_settings(**connection))
+def source_with(conn, **connection) -> ldapsource.DirectorySource:
+    source = source_for(ad_settings(**connection))
     source.conn = conn
     return source
 
@@ -324,14 +324,14 @@ def error(exc_type, **details):
     ],
 )  # fmt: skip
 def test_each_ldap_error_is_named_for_the_admin(exc, phase, dn, what, code, message):
-    source = DirectorySource(ad_settings())
+    source = source_for(ad_settings())
     named = source._error(exc, phase, dn, what)
     assert (named.code, named.message) == (code, message)
     assert str(named) == message
 
 
 def test_anonymous_binds_and_starttls_with_a_ca_are_named_so():
-    source = DirectorySource(
+    source = source_for(
         ad_settings(bind_dn="", security="starttls", ca_cert="-----BEGIN CERTIFICATE-----\n")
     )
     refused = source._error(error(ldap.INVALID_CREDENTIALS, desc="Invalid credentials"), "bind")
@@ -347,7 +347,7 @@ def test_anonymous_binds_and_starttls_with_a_ca_are_named_so():
 
 
 def test_a_failed_ldaps_handshake_is_a_tls_error_not_an_outage(monkeypatch):
-    source = DirectorySource(ad_settings(security="ssl"))
+    source = source_for(ad_settings(security="ssl"))
     down = error(ldap.SERVER_DOWN, desc="Can't contact LDAP server")
     monkeypatch.setattr(ldapsource, "_tcp_reachable", lambda *args: True)
     assert source._error(down, "bind").code == "tls"
@@ -355,7 +355,7 @@ def test_a_failed_ldaps_handshake_is_a_tls_error_not_an_outage(monkeypatch):
     assert source._error(down, "bind").code == "unreachable"
     handshake = error(ldap.SERVER_DOWN, desc="Can't contact", info="TLS: hostname does not match")
     assert source._error(handshake, "bind").code == "tls"
-    plain = DirectorySource(ad_settings())
+    plain = source_for(ad_settings())
     assert plain._error(handshake, "bind").code == "unreachable"
 
 
@@ -387,7 +387,7 @@ def tls_server(slapd_factory):
 
 def read(server, **connection):
     settings = SyncSettings.from_request(sync_body(server, **connection))
-    with DirectorySource(settings) as source:
+    with source_for(settings) as source:
         return list(source.users())
 
 
