@@ -1,13 +1,11 @@
-"""Throwaway Samba Active Directory domain controller with a standard test data set."""
+"""A throwaway Samba AD domain controller: provision or restore, load, start, stop."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import dataclasses
 import errno
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -15,181 +13,42 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# This module is also run as a script by the system Python that owns the samba
-# bindings (see _offline_load); keep top-level imports to the standard library.
-
-REALM = "EXAMPLE.TEST"
-DOMAIN = "EXAMPLE"
-BASE_DN = "DC=example,DC=test"
-ADMIN_PASSWORD = "Dirsync-Test-Passw0rd"
-HOST = "127.0.0.1"
-PORT = 389
-LDAPS_PORT = 636
-NETBIOS_NAME = "DC1"
-
-# Accounts every provisioned domain has in CN=Users (dns-DC1 exists even without
-# a DNS backend); they match the AD default user filter under the base DN.
-BUILTIN_USER_SAMS = ("Administrator", "Guest", "krbtgt", f"dns-{NETBIOS_NAME}")
+from tests.support.samba_ad.entries import (
+    ADMIN_PASSWORD,
+    DOMAIN,
+    HOST,
+    LDAPS_PORT,
+    NETBIOS_NAME,
+    PORT,
+    REALM,
+    Entry,
+    connect,
+)
 
 PR_SET_PDEATHSIG = 1
 
-UAC_NORMAL_ACCOUNT = 0x200
-UAC_ACCOUNTDISABLE = 0x2
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_CACHE_DIR = REPO_ROOT / "var" / "cache" / "samba-ad"
 CACHE_ENV = "SAMBA_AD_CACHE_DIR"
 LOCK_FILE = Path(tempfile.gettempdir()) / "dirsync-samba-ad.lock"
 LOCK_WAIT = 180.0
 
 TEMPLATES_KEPT = 2
-# Offline-loaded users and groups get RIDs from here up, far above the pools Samba's
-# RID manager hands out for objects added later over LDAP.
-OFFLINE_RID_BASE = 100000
-
+# Run by the system Python that has the samba bindings.
+OFFLINE_LOADER = Path(__file__).with_name("offline_load.py").resolve()
 
 log = logging.getLogger(__name__)
 
 
 class SambaDCError(RuntimeError):
     """The domain controller could not be provisioned, started or stopped."""
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One directory object to create: a DN and its attributes as text values."""
-
-    dn: str
-    attrs: dict[str, list[str]]
-
-
-# -- entry builders (shared by the offline loader and the LDAP helpers) --------
-
-
-def ou_entry(dn: str) -> Entry:
-    name = dn.split(",", 1)[0].split("=", 1)[1]
-    return Entry(dn, {"objectClass": ["top", "organizationalUnit"], "ou": [name]})
-
-
-def user_entry(
-    dn: str,
-    *,
-    sam: str,
-    given_name: str | None = None,
-    sn: str | None = None,
-    display_name: str | None = None,
-    mail: str | None = None,
-    upn: str | None = None,
-    disabled: bool = False,
-) -> Entry:
-    uac = UAC_NORMAL_ACCOUNT | (UAC_ACCOUNTDISABLE if disabled else 0)
-    attrs = {
-        "objectClass": ["top", "person", "organizationalPerson", "user"],
-        "sAMAccountName": [sam],
-        "userAccountControl": [str(uac)],
-    }
-    optional = {
-        "givenName": given_name,
-        "sn": sn,
-        "displayName": display_name,
-        "mail": mail,
-        "userPrincipalName": upn,
-    }
-    attrs.update({k: [v] for k, v in optional.items() if v is not None})
-    return Entry(dn, attrs)
-
-
-def group_entry(dn: str, *, sam: str | None = None, members: Sequence[str] = ()) -> Entry:
-    name = dn.split(",", 1)[0].split("=", 1)[1]
-    attrs = {"objectClass": ["top", "group"], "sAMAccountName": [sam or name]}
-    if members:
-        attrs["member"] = list(members)
-    return Entry(dn, attrs)
-
-
-# -- LDAP helpers (python-ldap, for a running DC) ------------------------------
-
-
-def connect(
-    uri: str = f"ldap://{HOST}:{PORT}",
-    bind_dn: str = f"CN=Administrator,CN=Users,{BASE_DN}",
-    password: str = ADMIN_PASSWORD,
-    timeout: float = 10.0,
-) -> Any:
-    """Open a simple-bound python-ldap connection (timeout: for connecting only)."""
-    import ldap
-
-    conn = ldap.initialize(uri)
-    conn.set_option(ldap.OPT_PROTOCOL_VERSION, 3)
-    # AD hands out referrals to other partitions; chasing them would re-bind
-    # anonymously against names that do not resolve.
-    conn.set_option(ldap.OPT_REFERRALS, 0)
-    conn.set_option(ldap.OPT_NETWORK_TIMEOUT, timeout)
-    conn.simple_bind_s(bind_dn, password)
-    return conn
-
-
-def _modlist(entry: Entry) -> list[tuple[str, list[bytes]]]:
-    return [(k, [v.encode("utf-8") for v in vs]) for k, vs in entry.attrs.items()]
-
-
-def add_entries(conn: Any, entries: Iterable[Entry]) -> int:
-    """Add entries over LDAP, pipelining requests on one connection; returns the count."""
-    pending = []
-    count = 0
-    for entry in entries:
-        pending.append(conn.add(entry.dn, _modlist(entry)))
-        count += 1
-        # Bound the number of requests in flight so errors surface near their cause.
-        if len(pending) >= 100:
-            for msgid in pending:
-                conn.result(msgid)
-            pending.clear()
-    for msgid in pending:
-        conn.result(msgid)
-    return count
-
-
-def add_ou(conn: Any, dn: str) -> None:
-    add_entries(conn, [ou_entry(dn)])
-
-
-def add_user(conn: Any, dn: str, **kwargs: Any) -> None:
-    """Add one user; keyword arguments are those of user_entry."""
-    add_entries(conn, [user_entry(dn, **kwargs)])
-
-
-def add_group(conn: Any, dn: str, *, sam: str | None = None, members: Sequence[str] = ()) -> None:
-    add_entries(conn, [group_entry(dn, sam=sam)])
-    if members:
-        add_members(conn, dn, members)
-
-
-def add_members(conn: Any, group_dn: str, member_dns: Sequence[str], batch: int = 5000) -> None:
-    """Add members with as few modify operations as possible."""
-    import ldap
-
-    for start in range(0, len(member_dns), batch):
-        values = [dn.encode("utf-8") for dn in member_dns[start : start + batch]]
-        conn.modify_s(group_dn, [(ldap.MOD_ADD, "member", values)])
-
-
-def object_guid(conn: Any, dn: str) -> str:
-    """The objectGUID of dn as a UUID string (little-endian byte order, as AD stores it)."""
-    import ldap
-
-    result = conn.search_s(dn, ldap.SCOPE_BASE, "(objectClass=*)", ["objectGUID"])
-    raw = result[0][1]["objectGUID"][0]
-    return str(uuid.UUID(bytes_le=raw))
 
 
 # -- the domain controller -----------------------------------------------------
@@ -388,7 +247,13 @@ class SambaDC:
             data_path = fh.name
         try:
             out = subprocess.run(
-                [python, str(Path(__file__).resolve()), "load", str(self.smb_conf), data_path],
+                [
+                    python,
+                    str(Path(__file__).with_name("offline_load.py").resolve()),
+                    "load",
+                    str(self.smb_conf),
+                    data_path,
+                ],
                 capture_output=True,
                 text=True,
                 env=_samba_env(self.root),
@@ -668,314 +533,3 @@ def _live_group_members(pgid: int) -> bool:
 
 
 # -- the standard data set -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ADUser:
-    dn: str
-    sam: str
-    given_name: str | None
-    sn: str | None
-    display_name: str | None
-    mail: str | None
-    upn: str | None
-    disabled: bool = False
-
-    def entry(self) -> Entry:
-        return user_entry(
-            self.dn,
-            sam=self.sam,
-            given_name=self.given_name,
-            sn=self.sn,
-            display_name=self.display_name,
-            mail=self.mail,
-            upn=self.upn,
-            disabled=self.disabled,
-        )
-
-
-@dataclass(frozen=True)
-class ADGroup:
-    dn: str
-    name: str
-    member_dns: tuple[str, ...]
-
-    def entry(self) -> Entry:
-        return group_entry(self.dn, sam=self.name, members=self.member_dns)
-
-
-@dataclass(frozen=True)
-class ADDataSet:
-    """What the standard data set holds, for tests to compare against."""
-
-    host: str
-    port: int
-    uri: str
-    ldaps_uri: str
-    realm: str
-    domain: str
-    base_dn: str
-    bind_dn: str
-    password: str
-    users_ou_dn: str
-    groups_ou_dn: str
-    users: tuple[ADUser, ...]
-    groups: tuple[ADGroup, ...]
-    engineering: ADGroup
-    backend: ADGroup
-    all_staff: ADGroup
-    empty: ADGroup
-    non_ascii_users: tuple[ADUser, ...]
-    builtin_user_sams: tuple[str, ...] = BUILTIN_USER_SAMS
-    # The serving DC, once started (stop()/start() it to simulate an outage).
-    dc: SambaDC | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def user_count(self) -> int:
-        """Users under users_ou_dn."""
-        return len(self.users)
-
-    @property
-    def group_count(self) -> int:
-        """Groups under groups_ou_dn."""
-        return len(self.groups)
-
-    @property
-    def disabled_users(self) -> tuple[ADUser, ...]:
-        return tuple(u for u in self.users if u.disabled)
-
-    @property
-    def users_by_sam(self) -> dict[str, ADUser]:
-        return {u.sam: u for u in self.users}
-
-    @property
-    def users_by_dn(self) -> dict[str, ADUser]:
-        return {u.dn: u for u in self.users}
-
-    def entries(self) -> list[Entry]:
-        """Entries in creation order (containers, users, then groups inner-first)."""
-        out = [ou_entry(self.users_ou_dn), ou_entry(self.groups_ou_dn)]
-        out += [u.entry() for u in self.users]
-        out += [g.entry() for g in self.groups]
-        return out
-
-    def connect(self) -> Any:
-        return connect(self.uri, self.bind_dn, self.password)
-
-
-BULK_USER_COUNT = 3000
-
-
-def standard_dataset(
-    base_dn: str = BASE_DN,
-    *,
-    realm: str = REALM,
-    domain: str = DOMAIN,
-    password: str = ADMIN_PASSWORD,
-    host: str = HOST,
-    port: int = PORT,
-    bulk_users: int = BULK_USER_COUNT,
-) -> ADDataSet:
-    """3,000 bulk users in AllStaff plus ten named ones in a small nested-group tree."""
-    users_ou = f"OU=Staff,{base_dn}"
-    groups_ou = f"OU=Groups,{base_dn}"
-    email_domain = realm.lower()
-
-    def named(
-        cn: str,
-        sam: str,
-        given: str | None,
-        sn: str | None,
-        *,
-        disabled: bool = False,
-        mail: bool = True,
-    ) -> ADUser:
-        address = f"{sam}@{email_domain}" if mail else None
-        return ADUser(
-            dn=f"CN={cn},{users_ou}",
-            sam=sam,
-            given_name=given,
-            sn=sn,
-            display_name=cn,
-            mail=address,
-            upn=address,
-            disabled=disabled,
-        )
-
-    zoe = named("Zoë Ångström", "zoe.angstrom", "Zoë", "Ångström")
-    jurgen = named("Jürgen Müller", "jurgen.muller", "Jürgen", "Müller")
-    lilei = named("李雷", "li.lei", "雷", "李")
-    alice = named("Alice Archer", "alice.archer", "Alice", "Archer")
-    bob = named("Bob Baker", "bob.baker", "Bob", "Baker")
-    carol = named("Carol Cooper", "carol.cooper", "Carol", "Cooper")
-    dave = named("Dave Dunn", "dave.dunn", "Dave", "Dunn")
-    erin = named("Erin Ellis", "erin.ellis", "Erin", "Ellis", disabled=True)
-    frank = named("Frank Foster", "frank.foster", "Frank", "Foster", disabled=True)
-    # No mail/UPN and no given name: optional attributes really are optional.
-    grace = named("Grace", "grace", None, "Grace", mail=False)
-    named_users = [zoe, jurgen, lilei, alice, bob, carol, dave, erin, frank, grace]
-
-    bulk = []
-    for i in range(1, bulk_users + 1):
-        sam = f"user{i:04d}"
-        bulk.append(
-            ADUser(
-                dn=f"CN=Test User {i:04d},{users_ou}",
-                sam=sam,
-                given_name="Test",
-                sn=f"User {i:04d}",
-                display_name=f"Test User {i:04d}",
-                mail=f"{sam}@{email_domain}",
-                upn=f"{sam}@{email_domain}",
-                # A few disabled accounts inside the big group as well.
-                disabled=i % 1000 == 500,
-            )
-        )
-
-    backend = ADGroup(f"CN=Backend,{groups_ou}", "Backend", (alice.dn, bob.dn))
-    engineering = ADGroup(
-        f"CN=Engineering,{groups_ou}", "Engineering", (carol.dn, dave.dn, zoe.dn, backend.dn)
-    )
-    all_staff = ADGroup(f"CN=AllStaff,{groups_ou}", "AllStaff", tuple(u.dn for u in bulk))
-    empty = ADGroup(f"CN=Empty,{groups_ou}", "Empty", ())
-
-    return ADDataSet(
-        host=host,
-        port=port,
-        uri=f"ldap://{host}:{port}",
-        ldaps_uri=f"ldaps://{host}:{LDAPS_PORT}",
-        realm=realm,
-        domain=domain,
-        base_dn=base_dn,
-        bind_dn=f"CN=Administrator,CN=Users,{base_dn}",
-        password=password,
-        users_ou_dn=users_ou,
-        groups_ou_dn=groups_ou,
-        users=tuple(named_users + bulk),
-        groups=(backend, engineering, all_staff, empty),
-        engineering=engineering,
-        backend=backend,
-        all_staff=all_staff,
-        empty=empty,
-        non_ascii_users=(zoe, jurgen, lilei),
-    )
-
-
-def default_cache_dir() -> Path | None:
-    """$SAMBA_AD_CACHE_DIR if set (empty or "off" disables caching), else var/cache/samba-ad."""
-    value = os.environ.get(CACHE_ENV)
-    if value is None:
-        return DEFAULT_CACHE_DIR
-    if value.strip().lower() in ("", "0", "off", "no", "false"):
-        return None
-    return Path(value)
-
-
-def template_key(dc: SambaDC, entries: Sequence[Entry]) -> str:
-    """A cache key covering the Samba build, this module's code, the domain and the data."""
-    digest = hashlib.sha256()
-    digest.update(f"{_samba_version()}\n".encode())
-    digest.update(f"{dc.realm}\n{dc.domain}\n{dc.admin_password}\n".encode())
-    digest.update(Path(__file__).read_bytes())
-    for entry in entries:
-        digest.update(json.dumps([entry.dn, entry.attrs], sort_keys=True).encode())
-    return digest.hexdigest()[:24]
-
-
-def prepare_dc(
-    dc: SambaDC,
-    entries: Sequence[Entry],
-    cache_dir: Path | None = DEFAULT_CACHE_DIR,
-) -> bool:
-    """Restore dc from the template cache, or provision, load and cache it.
-
-    Returns True when the cache was used. cache_dir None disables the cache.
-    """
-    key = template_key(dc, entries) if cache_dir is not None else ""
-    if cache_dir is not None and dc.restore_template(cache_dir, key):
-        return True
-    dc.provision()
-    if entries:
-        dc.load_offline(entries)
-    if cache_dir is not None:
-        try:
-            dc.save_template(cache_dir, key)
-        except OSError:
-            # A read-only or full cache location only costs the next session time.
-            pass
-    return False
-
-
-@contextlib.contextmanager
-def running_standard_dc(
-    workdir: Path, cache_dir: Path | None = DEFAULT_CACHE_DIR, *, cleanup: bool = True
-) -> Iterator[tuple[SambaDC, ADDataSet]]:
-    """A started DC holding the standard data set; stopped (and its files removed) on exit."""
-    dc = SambaDC(workdir)
-    data = standard_dataset(
-        dc.base_dn, realm=dc.realm, domain=dc.domain, password=dc.admin_password
-    )
-    started = time.monotonic()
-    try:
-        dc.timings["cached"] = float(prepare_dc(dc, data.entries(), cache_dir))
-        dc.start()
-        dc.timings["total"] = time.monotonic() - started
-        log.info("Samba AD DC ready: %s", {k: round(v, 2) for k, v in dc.timings.items()})
-        yield dc, dataclasses.replace(data, dc=dc)
-    finally:
-        dc.stop()
-        if cleanup:
-            # ~70 MB per session; the logs beside it stay for post-mortems.
-            shutil.rmtree(dc.root, ignore_errors=True)
-
-
-# -- offline loader (runs under the system Python with the samba bindings) -----
-
-
-def _offline_load(smb_conf: str, data_path: str) -> int:
-    from samba.auth import system_session
-    from samba.dcerpc import security
-    from samba.ndr import ndr_pack
-    from samba.param import LoadParm
-    from samba.samdb import SamDB
-
-    lp = LoadParm()
-    lp.load(smb_conf)
-    private_dir = lp.get("private dir")
-    # batch_mode skips the per-operation nested transaction: any failure aborts the
-    # whole load, and adds no longer copy every touched index list.
-    samdb = SamDB(
-        url=os.path.join(private_dir, "sam.ldb"),
-        lp=lp,
-        session_info=system_session(),
-        options=["batch_mode:1"],
-    )
-    with open(data_path, encoding="utf-8") as fh:
-        payload = json.load(fh)
-    domain_sid = samdb.get_domain_sid()
-    rid = OFFLINE_RID_BASE
-    samdb.transaction_start()
-    try:
-        for item in payload:
-            message = {"dn": item["dn"]}
-            message.update(item["attrs"])
-            classes = {c.lower() for c in message.get("objectClass", [])}
-            if "objectSid" not in message and classes & {"user", "group"}:
-                # Handing out RIDs from the RID Set costs a lookup and a modify of the
-                # RID Set per object, about a third of the load time; as the system
-                # user we may name the SID ourselves.
-                message["objectSid"] = ndr_pack(security.dom_sid(f"{domain_sid}-{rid}"))
-                rid += 1
-            samdb.add(message)
-    except BaseException:
-        samdb.transaction_cancel()
-        raise
-    samdb.transaction_commit()
-    return len(payload)
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "load":
-        print(_offline_load(sys.argv[2], sys.argv[3]))
-    else:
-        sys.exit("usage: samba_ad.py load SMB_CONF DATA_JSON")
