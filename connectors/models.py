@@ -81,8 +81,32 @@ class Connector(models.Model):
         return HealthState.colour(self.health)
 
 
+# Activation codes: no look-alike characters (0/O, 1/I/L, 5/S, 2/Z, 8/B, U/V), never a
+# leading "-" an argument parser could take for an option; read in groups of four.
+CODE_ALPHABET = "34679ACDEFGHJKMNPQRTWXY"
+CODE_GROUPS = 6
+
+
+def new_code() -> str:
+    """A fresh activation code such as 7KQX-9MPR-...: 24 characters, about 108 bits."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(4 * CODE_GROUPS))
+    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+def normalize_code(code: str) -> str:
+    """What an admin typed, as the service stores it: no spaces or dashes, upper case.
+
+    Codes issued before this format (URL-safe base64) are case-sensitive and kept as typed.
+    """
+    text = "".join(code.split())
+    squeezed = text.replace("-", "").upper()
+    if squeezed and all(ch in CODE_ALPHABET for ch in squeezed):
+        return squeezed
+    return text
+
+
 def hash_code(code: str) -> str:
-    return hashlib.sha256(code.strip().encode()).hexdigest()
+    return hashlib.sha256(normalize_code(code).encode()).hexdigest()
 
 
 class ActivationCode(models.Model):
@@ -104,7 +128,7 @@ class ActivationCode(models.Model):
 
     @classmethod
     def issue(cls, connector: Connector) -> tuple[ActivationCode, str]:
-        code = secrets.token_urlsafe(24)
+        code = new_code()
         ttl = timedelta(hours=settings.ACTIVATION_CODE_TTL_HOURS)
         row = cls.objects.create(
             connector=connector, code_sha256=hash_code(code), expires_at=timezone.now() + ttl

@@ -322,3 +322,54 @@ def test_activate_against_the_real_service_then_the_service_probes_the_agent(
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_codes_cannot_be_misread_and_a_code_starting_with_a_dash_still_activates(
+    live_server, transactional_db, tmp_path
+):
+    """Issued codes have no leading dash and no look-alike characters, are accepted in
+    any case with or without their dashes, and `--code=` carries even a code that starts
+    with "-" (as codes of the earlier format could) to the service."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from connectors.models import CODE_ALPHABET, ActivationCode, Connector, hash_code
+    from connectors.services import add_connector
+
+    for _ in range(200):
+        _, code = add_connector(f"c-{_}")
+        assert not code.startswith("-")
+        assert set(code.replace("-", "")) <= set(CODE_ALPHABET)
+        assert not set(code) & set("0O1IL5S2Z8BUV")
+    connector, code = add_connector("typed-loosely")
+    loose = code.replace("-", " ").lower()
+    assert hash_code(loose) == hash_code(code)
+
+    dashed = Connector.objects.create(name="dashed")
+    legacy = "-filsE8vQ3xYz_k2Lm9Np0Qr4Ts7Uv"
+    ActivationCode.objects.create(
+        connector=dashed,
+        code_sha256=hash_code(legacy),
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    state = tmp_path / "agent.json"
+    result = agent_cli(
+        "activate", "--service", live_server.url, f"--code={legacy}",
+        "--listen", f"127.0.0.1:{free_port()}", "--state", str(state),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert Connector.objects.get(pk=dashed.pk).is_active
+    # The same code after the option, as two arguments, is what used to break.
+    broken = agent_cli(
+        "activate", "--service", live_server.url, "--code", legacy,
+        "--listen", f"127.0.0.1:{free_port()}", "--state", str(tmp_path / "b.json"),
+    )  # fmt: skip
+    assert broken.returncode != 0 and "expected one argument" in broken.stderr
+
+    activated = agent_cli(
+        "activate", "--service", live_server.url, f"--code={loose}",
+        "--listen", f"127.0.0.1:{free_port()}", "--state", str(tmp_path / "c.json"),
+    )  # fmt: skip
+    assert activated.returncode == 0, activated.stderr
+    assert Connector.objects.get(pk=connector.pk).is_active

@@ -254,8 +254,8 @@ class Command(BaseCommand):
                         "activate",
                         "--service",
                         service,
-                        "--code",
-                        code,
+                        # One argument: a code is never taken for an option.
+                        f"--code={code}",
                         "--listen",
                         f"127.0.0.1:{port}",
                         "--state",
