@@ -190,6 +190,8 @@ class DirectoryUserQuerySet(models.QuerySet):
         """Users whose username, names or email contain `text` (case ignored)."""
         if not text:
             return self
+        if not text.isprintable():
+            return self.none()  # no stored name holds a control character
         return self.filter(
             models.Q(username__icontains=text)
             | models.Q(first_name__icontains=text)
@@ -204,6 +206,8 @@ class DirectoryGroupQuerySet(models.QuerySet):
         """Groups whose name or DN contains `text` (case ignored)."""
         if not text:
             return self
+        if not text.isprintable():
+            return self.none()
         return self.filter(models.Q(name__icontains=text) | models.Q(dn__icontains=text))
 
 

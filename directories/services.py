@@ -25,6 +25,24 @@ class StaleSyncConnectors(Exception):
     """The list was saved by someone else since the form was loaded."""
 
 
+MAX_ID = 2**63 - 1
+
+
+def parse_connector_ids(values) -> list[int]:
+    """Connector ids as given (numbers or digit strings); a value that cannot be an id
+    (not a number, beyond 64 bits) is refused by name instead of reaching the database."""
+    ids, bad = [], []
+    for value in values:
+        text = str(value).strip()
+        if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID:
+            ids.append(int(text))
+        else:
+            bad.append(text[:40])
+    if bad:
+        raise ValidationError(f"Unknown connector id(s): {', '.join(bad)}.", code="unknown")
+    return ids
+
+
 # Where the stored bind password is sent: changing any of these needs the password again,
 # or an admin who may edit directories could point the agent at their own server and read it.
 CONNECTION_FIELDS = ("host", "port", "security", "ca_cert", "bind_dn")
@@ -135,7 +153,7 @@ def save_sync_connectors(
     feature = sync_connectors_feature()
     if not feature.available:
         raise SyncConnectorsUnavailable(feature.reason)
-    ids = [int(i) for i in connector_ids]
+    ids = parse_connector_ids(connector_ids)
     seen: set[int] = set()
     for cid in ids:
         if cid in seen:
@@ -182,7 +200,7 @@ def set_identity_provider_connectors(idp: IdentityProvider, connector_ids: list[
 
     A connector that is a directory's sync connector cannot be taken away from its IdP.
     """
-    ids = list(dict.fromkeys(int(i) for i in connector_ids))
+    ids = list(dict.fromkeys(parse_connector_ids(connector_ids)))
     found = Connector.objects.in_bulk(ids)
     missing = [i for i in ids if i not in found]
     if missing:
@@ -247,8 +265,19 @@ def update_schedule(directory: Directory) -> None:
 
 
 def delete_directory(directory: Directory) -> None:
+    """Delete a directory with its synced users and groups, runs and schedule.
+
+    Its identity provider goes too when no other directory uses it; otherwise the
+    directory's sync connector leaves that provider unless another of its directories
+    syncs through it (creating the directory had added it there).
+    """
     from django_celery_beat.models import PeriodicTask
 
     with transaction.atomic():
+        idp, connector = directory.identity_provider, directory.sync_connector
         PeriodicTask.objects.filter(name=schedule_task_name(directory)).delete()
         directory.delete()
+        if not idp.directories.exists():
+            idp.delete()
+        elif not idp.directories.filter(sync_connector=connector).exists():
+            idp.connectors.remove(connector)

@@ -27,6 +27,7 @@ from connectors.services import (
     delete_connector,
     new_activation_code,
 )
+from console.api import ID_PATTERN
 
 
 def _with_code(connector: Connector, code: str) -> dict:
@@ -59,6 +60,7 @@ class ConnectorViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
+    lookup_value_regex = ID_PATTERN
     queryset = Connector.objects.all()
     serializer_class = ConnectorSerializer
     # Adding connectors and issuing codes grants an agent access: Super Admins only.

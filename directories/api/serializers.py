@@ -202,7 +202,7 @@ class SyncConnectorsSerializer(serializers.Serializer):
 
 class SyncConnectorsUpdateSerializer(serializers.Serializer):
     connectors = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         allow_empty=True,
         help_text="Connector ids in failover order.",
     )
@@ -225,7 +225,7 @@ class IdentityProviderSerializer(serializers.ModelSerializer):
 
 class IdentityProviderConnectorsSerializer(serializers.Serializer):
     connectors = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), allow_empty=True
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), allow_empty=True
     )
 
 

@@ -25,6 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import ValidationError
 
+from console.api import ID_PATTERN
 from directories.api.serializers import (
     DirectoryGroupSerializer,
     DirectorySerializer,
@@ -94,6 +95,7 @@ class DirectoryViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
+    lookup_value_regex = ID_PATTERN
     queryset = Directory.objects.all()
     serializer_class = DirectorySerializer
 
@@ -249,7 +251,7 @@ class DirectoryViewSet(
     @action(
         detail=True,
         methods=["get"],
-        url_path=r"groups/(?P<group_id>[0-9]+)/members",
+        url_path=r"groups/(?P<group_id>[0-9]{1,18})/members",
         serializer_class=GroupMemberSerializer,
     )
     def group_members(
@@ -280,6 +282,7 @@ class DirectoryViewSet(
 
 
 class IdentityProviderViewSet(viewsets.ReadOnlyModelViewSet):
+    lookup_value_regex = ID_PATTERN
     serializer_class = IdentityProviderSerializer
     queryset = IdentityProvider.objects.prefetch_related("connectors", "directories")
 

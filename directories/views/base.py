@@ -37,10 +37,8 @@ class WorkingList:
     def from_post(cls, request: HttpRequest) -> WorkingList:
         ids: list[int] = []
         for raw in request.POST.getlist("connector"):
-            try:
+            if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**63:
                 ids.append(int(raw))
-            except ValueError:
-                continue
         return cls(ids)
 
     def load(self) -> WorkingList:

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import ValidationError
 
+from console.api import ID_PATTERN
 from synclog.api.serializers import (
     SyncChangeSerializer,
     SyncRunSerializer,
@@ -32,6 +33,7 @@ def filtered(filterset_class, request: Request, queryset: QuerySet) -> QuerySet:
 
 
 class SyncRunViewSet(viewsets.ReadOnlyModelViewSet):
+    lookup_value_regex = ID_PATTERN
     queryset = SyncRun.objects.all()
     serializer_class = SyncRunSerializer
     filter_backends = [DjangoFilterBackend]

@@ -273,3 +273,33 @@ def test_patch_of_the_host_needs_the_bind_password_again(directory_api, director
     assert accepted.status_code == 200
     directory.refresh_from_db()
     assert (directory.host, directory.bind_password) == ("ldap2.example.com", "typed-again")
+
+
+def test_deleting_directories_leaves_no_identity_provider_or_association_behind(
+    super_api, directory_payload, connectors
+):
+    from directories.models import IdentityProvider
+
+    before = set(IdentityProvider.objects.values_list("name", flat=True))
+    own = super_api.post("/api/directories/", directory_payload, format="json").json()
+    shared_idp = own["identity_provider"]
+    # A second directory in the first one's identity provider, synced by another connector.
+    guest = super_api.post(
+        "/api/directories/",
+        {
+            **directory_payload,
+            "name": "guest.example.com",
+            "identity_provider": shared_idp,
+            "sync_connector": connectors[2].pk,
+        },
+        format="json",
+    ).json()
+    idp = IdentityProvider.objects.get(pk=shared_idp)
+    assert set(idp.connectors.values_list("pk", flat=True)) == {connectors[1].pk, connectors[2].pk}
+
+    assert super_api.delete(f"/api/directories/{guest['id']}/").status_code == 204
+    # The guest's sync connector leaves the provider it was added to; the owner's stays.
+    assert set(idp.connectors.values_list("pk", flat=True)) == {connectors[1].pk}
+
+    assert super_api.delete(f"/api/directories/{own['id']}/").status_code == 204
+    assert set(IdentityProvider.objects.values_list("name", flat=True)) == before

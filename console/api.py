@@ -1,0 +1,19 @@
+"""What every REST endpoint shares: pagination bounds and the shape of an id in a path."""
+
+from __future__ import annotations
+
+from rest_framework.pagination import LimitOffsetPagination
+
+# Ids are positive 64-bit integers; a longer number (or a digit from another script,
+# which int() would accept: "１" is 1) is no id at all, so the route answers 404.
+ID_PATTERN = "[0-9]{1,18}"
+
+
+class Pagination(LimitOffsetPagination):
+    """limit/offset paging with bounds a database can hold."""
+
+    max_limit = 1000
+    max_offset = 10**12
+
+    def get_offset(self, request) -> int:
+        return min(super().get_offset(request), self.max_offset)
