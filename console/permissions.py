@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.shortcuts import render
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 
@@ -35,5 +35,9 @@ class ChangeRequiredMixin:
                 else request.user.can_change
             )
             if not allowed:
-                raise PermissionDenied("Your role does not allow changes.")
+                # Answered here rather than raised: a refusal is expected traffic, logged
+                # as one line, not as a traceback.
+                return render(
+                    request, "403.html", {"reason": "Your role does not allow changes."}, status=403
+                )
         return super().dispatch(request, *args, **kwargs)

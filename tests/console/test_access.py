@@ -226,3 +226,32 @@ def test_every_page_that_answers_htmx_with_a_fragment_varies_on_hx_request(admin
                 vary = [v.strip() for v in response.get("Vary", "").split(",")]
                 assert "HX-Request" in vary, url
     assert fragments >= 8
+
+
+def test_a_refused_change_is_a_styled_page_and_one_log_line(readonly_client, directory, caplog):
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="django.request")
+    url = reverse("directories:directory_sync_now", args=[directory.pk])
+    response = readonly_client.post(url)
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "Your role does not allow changes." in html and "Identity Manager" in html
+    refusals = [r for r in caplog.records if r.name == "django.request"]
+    assert refusals and all(r.exc_info is None for r in refusals)
+
+
+def test_console_pages_carry_a_content_security_policy_without_inline_script(admin_client):
+    from pathlib import Path
+
+    response = admin_client.get(reverse("directories:directory_list"))
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy
+    # Every script the console's templates load is a file from /static/, none inline.
+    templates = Path(__file__).resolve().parents[2] / "templates"
+    for template in templates.rglob("*.html"):
+        text = template.read_text()
+        for tag in text.split("<script")[1:]:
+            assert " src=" in tag.split(">")[0], template
+        assert " on" + "click=" not in text and "hx-on" not in text, template
