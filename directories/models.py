@@ -29,6 +29,11 @@ def validate_dn(value: str) -> None:
 def validate_dn_list(value: list) -> None:
     if not isinstance(value, list):
         raise ValidationError("Give a list of DNs.", code="invalid_dn")
+    if len(value) > protocol.MAX_SCOPE_DNS:
+        raise ValidationError(
+            f"Give at most {protocol.MAX_SCOPE_DNS} DNs; a DN includes everything below it.",
+            code="too_many_dns",
+        )
     for dn in value:
         validate_dn(dn)
 
@@ -50,13 +55,36 @@ def validate_host(value: str) -> None:
 
 
 def validate_pem_certificates(value: str) -> None:
+    """One or more X.509 certificates in PEM form that actually parse."""
+    from cryptography import x509
+
     text = value.strip()
-    if text and (
-        "-----BEGIN CERTIFICATE-----" not in text or "-----END CERTIFICATE-----" not in text
-    ):
+    if not text:
+        return
+    if len(text) > protocol.MAX_CA_CERT_LENGTH:
         raise ValidationError(
-            "Paste the CA certificate in PEM form, from -----BEGIN CERTIFICATE----- "
-            "to -----END CERTIFICATE-----."
+            f"The CA certificates take at most {protocol.MAX_CA_CERT_LENGTH // 1024} KB.",
+            code="too_long",
+        )
+    message = (
+        "Paste the CA certificate in PEM form, from -----BEGIN CERTIFICATE----- "
+        "to -----END CERTIFICATE-----."
+    )
+    if "-----BEGIN CERTIFICATE-----" not in text or "-----END CERTIFICATE-----" not in text:
+        raise ValidationError(message, code="invalid_pem")
+    try:
+        x509.load_pem_x509_certificates(text.encode("ascii", "replace"))
+    except ValueError:
+        raise ValidationError(
+            f"{message} What was pasted is not a readable certificate.", code="invalid_pem"
+        ) from None
+
+
+def validate_password_length(value: str) -> None:
+    if value and len(value) > protocol.MAX_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"A bind password has at most {protocol.MAX_PASSWORD_LENGTH} characters.",
+            code="too_long",
         )
 
 
@@ -97,7 +125,7 @@ class Directory(models.Model):
     security = models.CharField(max_length=10, choices=Security.choices, default=Security.NONE)
     base_dn = models.CharField("base DN", max_length=500, validators=[validate_dn])
     bind_dn = models.CharField("bind DN", max_length=500, validators=[validate_dn])
-    bind_password = EncryptedTextField(blank=True)
+    bind_password = EncryptedTextField(blank=True, validators=[validate_password_length])
     ca_cert = models.TextField(
         "CA certificate",
         blank=True,

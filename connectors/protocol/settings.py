@@ -48,6 +48,10 @@ DEFAULT_MAPPINGS = {
 ATTRIBUTE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)+)$")
 
 MAX_DN_LENGTH = 500
+# Most user or group DNs one directory may name, and the longest bind password.
+MAX_SCOPE_DNS = 100
+MAX_PASSWORD_LENGTH = 1024
+MAX_CA_CERT_LENGTH = 64 * 1024
 MAX_FILTER_LENGTH = 1000
 # Characters that would forge a log line or cut a request: never part of a setting.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

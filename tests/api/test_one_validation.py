@@ -11,6 +11,9 @@ from tests.console.test_directories import add_form, error_of
 
 pytestmark = pytest.mark.django_db
 
+GARBAGE_PEM = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----"
+MANY_DNS = [f"ou=unit{n},dc=x" for n in range(101)]
+
 # (form field, API field, bad value as typed in the console, as sent to the API, message)
 BAD = [
     ("base_dn", "base_dn", "not a dn", "not a dn", "is not a valid DN"),
@@ -21,6 +24,9 @@ BAD = [
     ("user_filter", "user_filter", "*)(uid=*", "*)(uid=*", "balanced parentheses"),
     ("group_filter", "group_filter", "(cn=a)(cn=b)", "(cn=a)(cn=b)", "one LDAP filter"),
     ("host", "host", "evil\nINFO forged", "evil\nINFO forged", "control characters"),
+    ("ca_cert", "ca_cert", GARBAGE_PEM, GARBAGE_PEM, "not a readable certificate"),
+    ("bind_password", "bind_password", "x" * 1_000_000, "x" * 1_000_000, "at most 1024"),
+    ("user_dns", "user_dns", "\n".join(MANY_DNS), MANY_DNS, "at most 100 DNs"),
 ]
 
 
