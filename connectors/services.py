@@ -15,6 +15,7 @@ from connectors.choices import ActivationState, HealthState
 from connectors.client import AgentError
 from connectors.models import ActivationCode, Connector, hash_code
 from connectors.versions import parse_version
+from console.fields import is_lost
 
 
 @transaction.atomic
@@ -117,6 +118,13 @@ _HEALTH_FOR_OUTCOME = {
 
 def probe(connector: Connector) -> client.Health:
     """Health-check a connector and record what was seen on it."""
+    if is_lost(connector.secret):
+        message = (
+            f"{connector.name}'s secret cannot be decrypted since the encryption key changed; "
+            "issue a new activation code and activate its agent again"
+        )
+        record_health(connector, HealthState.UNAUTHORIZED, message)
+        raise AgentError("unauthorized", message)
     if not connector.is_active or not connector.url or not connector.secret:
         raise AgentError("unavailable", f"{connector.name} has not been activated by its agent")
     try:

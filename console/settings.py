@@ -41,6 +41,8 @@ def _persistent_secret_key() -> str:
 
 
 SECRET_KEY = os.environ.get("SECRET_KEY") or _persistent_secret_key()
+# Earlier keys, still honoured (sessions, signatures, stored secrets) while they rotate out.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -50,7 +52,10 @@ DEPLOYMENT_MODE = os.environ.get("DEPLOYMENT_MODE", "on-premises")
 if DEPLOYMENT_MODE not in {"on-premises", "cloud"}:
     raise ValueError("DEPLOYMENT_MODE must be 'on-premises' or 'cloud'")
 
-# Fernet key for bind passwords and connector secrets; derived from SECRET_KEY if unset.
+# Fernet key(s) for bind passwords and connector secrets, newest first and comma-separated:
+# the first encrypts, every one decrypts, and so do keys derived from SECRET_KEY and its
+# fallbacks (which encrypt when FIELD_ENCRYPTION_KEY is unset).
+# After a change, `manage.py rotate_secrets` re-encrypts every stored secret with the newest.
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 
 INSTALLED_APPS = [

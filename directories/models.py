@@ -8,7 +8,7 @@ from django.db import models
 from django.urls import reverse
 
 from connectors.protocol import settings as protocol
-from console.fields import EncryptedTextField
+from console.fields import EncryptedTextField, is_lost
 from directories.choices import DirectoryType, Security, SyncFrequency, Weekday
 
 
@@ -184,6 +184,11 @@ class Directory(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("directories:directory_detail", args=[self.pk])
+
+    @property
+    def bind_password_lost(self) -> bool:
+        """The stored bind password cannot be decrypted with the current keys."""
+        return is_lost(self.bind_password)
 
 
 class SyncConnectorEntry(models.Model):

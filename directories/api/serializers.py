@@ -92,6 +92,12 @@ class DirectorySerializer(serializers.ModelSerializer):
         help_text="LDAP attribute per field (" + ", ".join(MAPPED_FIELDS) + "). "
         "Fields left out keep their current attribute.",
     )
+    password_unreadable = serializers.BooleanField(
+        source="bind_password_lost",
+        read_only=True,
+        help_text="True when the stored bind password cannot be decrypted (the key changed); "
+        "write bind_password again.",
+    )
     sync_connectors = SyncConnectorEntrySerializer(source="sync_entries", many=True, read_only=True)
     users_count = serializers.IntegerField(read_only=True)
     groups_count = serializers.IntegerField(read_only=True)
@@ -116,6 +122,7 @@ class DirectorySerializer(serializers.ModelSerializer):
             "base_dn",
             "bind_dn",
             "bind_password",
+            "password_unreadable",
             "user_dns",
             "user_filter",
             "group_dns",

@@ -66,7 +66,7 @@ def test_add_connector_shows_the_activation_code_once_with_the_agent_command(adm
     code = shown_code(html)
     assert response["Cache-Control"] == "no-store"
     assert (
-        f"python -m connectors.agent activate --service http://testserver --code {code} "
+        f"python -m connectors.agent activate --service http://testserver --code={code} "
         "--listen HOST:PORT" in html
     )
     assert ActivationCode.objects.get(connector=connector).is_usable
