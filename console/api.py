@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.throttling import AnonRateThrottle
+
+from console.clients import client_address
 
 # Ids are positive 64-bit integers; a longer number (or a digit from another script,
 # which int() would accept: "１" is 1) is no id at all, so the route answers 404.
@@ -17,3 +20,10 @@ class Pagination(LimitOffsetPagination):
 
     def get_offset(self, request) -> int:
         return min(super().get_offset(request), self.max_offset)
+
+
+class ClientThrottle(AnonRateThrottle):
+    """A rate per real client address (a forged X-Forwarded-For makes no new client)."""
+
+    def get_ident(self, request) -> str:
+        return client_address(request)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -73,6 +74,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_celery_beat",
     "django_filters",
+    "axes",
     "console",
     "connectors",
     "directories",
@@ -90,6 +92,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the console's own answer.
+    "axes.middleware.AxesMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -97,6 +101,24 @@ ROOT_URLCONF = "console.urls"
 WSGI_APPLICATION = "console.wsgi.application"
 AUTH_USER_MODEL = "console.User"
 LOGIN_URL = "login"
+
+# Password guessing (django-axes): failures are counted per account and, separately, per
+# client address; either reaching the limit locks further attempts for the cool-off time.
+# A Super Admin lifts a lock early in /admin/ (Access attempts) or with
+# `manage.py axes_reset_username USERNAME` / `axes_reset_ip ADDRESS`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "console.clients.client_address"
+AXES_VERBOSE = False
+# Proxies (addresses or networks) whose X-Forwarded-For is believed; none by default.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
 LOGIN_REDIRECT_URL = "directories:directory_list"
 LOGOUT_REDIRECT_URL = "login"
 

@@ -10,7 +10,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import ValidationError, as_serializer_error
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from connectors.api.serializers import (
@@ -27,7 +26,7 @@ from connectors.services import (
     delete_connector,
     new_activation_code,
 )
-from console.api import ID_PATTERN
+from console.api import ID_PATTERN, ClientThrottle
 
 
 def _with_code(connector: Connector, code: str) -> dict:
@@ -99,7 +98,7 @@ class ConnectorViewSet(
         return _no_store(Response(_with_code(connector, code), status=status.HTTP_201_CREATED))
 
 
-class ConnectorActivationThrottle(AnonRateThrottle):
+class ConnectorActivationThrottle(ClientThrottle):
     # Bounds guessing of activation codes per client address.
     scope = "connector_activation"
     rate = "30/min"
