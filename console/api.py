@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from rest_framework.exceptions import ParseError
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import JSONParser as DRFJSONParser
 from rest_framework.throttling import AnonRateThrottle
 
 from console.clients import client_address
@@ -27,3 +29,13 @@ class ClientThrottle(AnonRateThrottle):
 
     def get_ident(self, request) -> str:
         return client_address(request)
+
+
+class JSONParser(DRFJSONParser):
+    """JSON bodies; one nested deeper than the parser can follow is a 400, not a crash."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - the body is nested too deeply.") from None

@@ -8,10 +8,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import status
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from console.api import ClientThrottle
+from console.api import ClientThrottle, JSONParser
 from console.permissions import RolePermission
 
 # DRF marks its views login_not_required, so the console's login redirect never answers an API
@@ -29,6 +30,7 @@ class TokenView(ObtainAuthToken):
     instead of hearing "wrong password" for the right one."""
 
     throttle_classes = [TokenThrottle]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     def post(self, request: Request, *args, **kwargs) -> Response:
         username = request.data.get("username") if hasattr(request.data, "get") else None

@@ -1,0 +1,36 @@
+"""Bodies built to crash a parser get a 400 (or the usual refusal), never a 500."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+NESTED = b"[" * 50_000
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/auth/token/", "/api/connectors/activate/", "/api/directories/"]
+)
+def test_deeply_nested_json_is_a_400(super_api, path):
+    answer = super_api.generic("POST", path, NESTED, content_type="application/json")
+    assert answer.status_code == 400, answer.content[:200]
+    assert "nested too deeply" in answer.json()["detail"]
+    anonymous = Client().generic("POST", path, NESTED, content_type="application/json")
+    assert anonymous.status_code in (400, 401), anonymous.content[:200]
+
+
+def test_a_latin_1_login_form_is_refused_cleanly(db):
+    client = Client(enforce_csrf_checks=True)
+    token = "a" * 32
+    client.cookies["csrftoken"] = token
+    for body in (
+        "username=caf\xe9&password=x",
+        f"csrfmiddlewaretoken={token}&username=caf\xe9&password=\xff",
+    ):
+        answer = client.generic(
+            "POST", "/login/", body.encode("latin-1"),
+            content_type="application/x-www-form-urlencoded",
+        )  # fmt: skip
+        assert answer.status_code in (200, 403), answer.status_code
