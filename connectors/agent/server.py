@@ -21,8 +21,12 @@ from .vendors import source_for
 log = logging.getLogger("connectors.agent")
 
 MAX_BODY = 1 << 20
-# More simultaneous connections than a service ever opens; beyond this they are dropped.
-MAX_CONNECTIONS = 32
+# Beyond this many simultaneous connections new ones are dropped. Far more than a service
+# opens: strangers holding idle sockets must leave room for the service.
+MAX_CONNECTIONS = 256
+# A client has this long to send its request line, headers and body; idle connections
+# are closed after it, so they cannot hold the agent's slots.
+REQUEST_TIMEOUT = 5.0
 # Records are sent in batches of about this many bytes: few syscalls, little memory.
 BATCH_BYTES = 64 * 1024
 # A service that stops reading for this long has given up on the stream.
@@ -45,6 +49,18 @@ except ImportError:  # pragma: no cover - exercised where orjson is not installe
 
     def _encode(record: dict[str, Any]) -> bytes:
         return _json_dumps(record).encode()
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _load_json(body: bytes) -> Any:
+    """Strict JSON: UTF-8, no NaN or Infinity, no lone surrogates (which could not be
+    sent on to the directory or written to a log)."""
+    payload = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+    json.dumps(payload, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError on a lone half
+    return payload
 
 
 class ClientGone(Exception):
@@ -102,7 +118,8 @@ class AgentHandler(BaseHTTPRequestHandler):
     server: AgentServer
     protocol_version = "HTTP/1.1"
     server_version = "ConnectorAgent"
-    timeout = SOCKET_TIMEOUT
+    # While the request is read; the answer (a long stream) gets SOCKET_TIMEOUT.
+    timeout = REQUEST_TIMEOUT
 
     # --- plumbing ---------------------------------------------------------------
 
@@ -122,6 +139,7 @@ class AgentHandler(BaseHTTPRequestHandler):
             body = self._read_body()
             if body is None:
                 return
+            self.connection.settimeout(SOCKET_TIMEOUT)
             if self.command == "GET" and path == "/health":
                 self._health()
             elif self.command == "POST" and path == "/sync":
@@ -155,7 +173,7 @@ class AgentHandler(BaseHTTPRequestHandler):
             return None
         if length is None:
             return b""
-        if not length.isdigit():
+        if not (length.isascii() and length.isdigit()):
             self._send_json(400, {"error": "Content-Length must be a number"})
             return None
         size = int(length)
@@ -201,9 +219,10 @@ class AgentHandler(BaseHTTPRequestHandler):
     def _settings(self, body: bytes) -> tuple[SyncSettings, Any] | None:
         """The request's directory settings and decoded body, or None after a 400."""
         try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            self._send_json(400, {"error": f"request body is not valid JSON: {exc}"})
+            payload = _load_json(body)
+        except (ValueError, UnicodeError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            self._send_json(400, {"error": f"request body is not valid JSON: {reason}"})
             return None
         try:
             return SyncSettings.from_request(payload, self.server.default_page_size), payload
