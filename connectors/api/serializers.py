@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from connectors.models import Connector
@@ -27,6 +28,9 @@ class ConnectorDirectorySerializer(serializers.Serializer):
 
 
 class ConnectorSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(
+        help_text="Where the service reaches the agent; null until the agent has activated."
+    )
     identity_providers = ConnectorIdentityProviderSerializer(many=True, read_only=True)
     directories = ConnectorDirectorySerializer(source="sync_entries", many=True, read_only=True)
 
@@ -56,6 +60,10 @@ class ConnectorSerializer(serializers.ModelSerializer):
             "last_seen",
             "created",
         ]
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_url(self, connector: Connector) -> str | None:
+        return connector.url or None
 
 
 class ConnectorWithCodeSerializer(ConnectorSerializer):

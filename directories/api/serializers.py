@@ -41,6 +41,18 @@ class FilterField(serializers.CharField):
         super().__init__(**kwargs)
 
 
+@extend_schema_field(
+    {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "02:00"}
+)
+class ClockTimeField(serializers.TimeField):
+    """A time of day as HH:MM (the service's time zone); HH:MM:SS is accepted too."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("format", "%H:%M")
+        kwargs.setdefault("input_formats", ["%H:%M", "%H:%M:%S"])
+        super().__init__(**kwargs)
+
+
 class BriefIdentityProviderSerializer(serializers.ModelSerializer):
     class Meta:
         model = IdentityProvider
@@ -82,6 +94,7 @@ class DirectorySerializer(serializers.ModelSerializer):
         style={"input_type": "password"},
         help_text="Write-only: stored encrypted and never returned.",
     )
+    sync_time = ClockTimeField(required=False)
     user_dns = serializers.ListField(child=DNField(), required=False)
     user_filter = FilterField()
     group_dns = serializers.ListField(child=DNField(), required=False)

@@ -48,7 +48,12 @@ class SyncRunSummarySerializer(serializers.ModelSerializer):
 
 class SyncRunSerializer(serializers.ModelSerializer):
     directory = SyncRunDirectorySerializer(read_only=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Who started the run; null for scheduled runs and deleted accounts.",
+    )
     attempts = SyncAttemptSerializer(many=True, read_only=True)
 
     class Meta:
