@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from connectors.choices import ActivationState, HealthState
 from connectors.versions import is_at_least
-from console.fields import EncryptedTextField
+from console.fields import EncryptedTextField, validate_printable
 
 
 class ConnectorQuerySet(models.QuerySet):
@@ -34,7 +34,7 @@ class ConnectorQuerySet(models.QuerySet):
 
 
 class Connector(models.Model):
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[validate_printable])
     host = models.CharField(max_length=255, blank=True)
     url = models.URLField(
         "agent URL", blank=True, help_text="Where the service reaches the agent, e.g. http://h:8443"

@@ -26,7 +26,9 @@ def add_connector(name: str) -> tuple[Connector, str]:
         raise ValidationError({"name": "Enter a name for the connector."})
     if Connector.objects.filter(name__iexact=name).exists():
         raise ValidationError({"name": f"A connector named {name} already exists."})
-    connector = Connector.objects.create(name=name)
+    connector = Connector(name=name)
+    connector.full_clean(validate_unique=False)
+    connector.save()
     _, code = ActivationCode.issue(connector)
     return connector, code
 

@@ -16,6 +16,18 @@ from django.conf import settings
 from django.db import models
 
 
+def validate_printable(value: str) -> None:
+    """Names shown in pages and written to logs hold no control characters."""
+    from django.core.exceptions import ValidationError
+
+    if not value.isprintable():
+        raise ValidationError(
+            "Use letters, digits, spaces and punctuation only: no line breaks, tabs or "
+            "other control characters.",
+            code="control_characters",
+        )
+
+
 class LostSecret(str):
     """A stored secret that none of the current keys can decrypt; reads as ""."""
 

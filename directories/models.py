@@ -8,7 +8,7 @@ from django.db import models
 from django.urls import reverse
 
 from connectors.protocol import settings as protocol
-from console.fields import EncryptedTextField, is_lost
+from console.fields import EncryptedTextField, is_lost, validate_printable
 from directories.choices import DirectoryType, Security, SyncFrequency, Weekday
 
 
@@ -91,7 +91,7 @@ def validate_password_length(value: str) -> None:
 class IdentityProvider(models.Model):
     """The WorkspaceIDP: a directory's identity provider and its associated connectors."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[validate_printable])
     connectors = models.ManyToManyField(
         "connectors.Connector", blank=True, related_name="identity_providers"
     )
@@ -108,7 +108,7 @@ class IdentityProvider(models.Model):
 
 
 class Directory(models.Model):
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[validate_printable])
     type = models.CharField(max_length=8, choices=DirectoryType.choices)
     identity_provider = models.ForeignKey(
         IdentityProvider, on_delete=models.PROTECT, related_name="directories"

@@ -241,7 +241,7 @@ class AgentHandler(BaseHTTPRequestHandler):
         except RequestError as exc:
             self._send_json(400, {"error": str(exc)})
             return
-        self._note = f"directory={settings.directory_id} dns={len(dns)}"
+        self._note = f"directory={settings.directory_id!r} dns={len(dns)}"
         source = source_for(settings)
         try:
             source.open()
@@ -276,7 +276,8 @@ class AgentHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.close_connection = True
         write = self.wfile.write
-        self._note = f"directory={settings.directory_id} {settings.address}"
+        # Values the request chose are logged quoted: a line break cannot forge a line.
+        self._note = f"directory={settings.directory_id!r} {settings.address!r}"
         # The service learns at once that this agent took the job.
         write(
             _line(

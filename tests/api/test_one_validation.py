@@ -121,3 +121,17 @@ def test_a_bad_change_filter_is_an_error_in_the_console_and_the_api(
     assert [c["name"] for c in super_api.get(
         f"/api/sync-runs/{run.pk}/changes/?kind=user"
     ).json()["results"]] == ["ann"]  # fmt: skip
+
+
+def test_names_with_control_characters_are_refused(admin_client, super_api, directory_payload):
+    from connectors.models import Connector
+
+    answer = super_api.post("/api/connectors/", {"name": "edge\nINFO forged"}, format="json")
+    assert answer.status_code == 400 and "control characters" in str(answer.json())
+    page = admin_client.post(reverse("connectors:connector_add"), {"name": "edge\tone"})
+    assert "control characters" in page.content.decode()
+    assert not Connector.objects.filter(name__startswith="edge").exists()
+    answer = super_api.post(
+        "/api/directories/", {**directory_payload, "name": "hr\r\nINFO x"}, format="json"
+    )
+    assert answer.status_code == 400 and "control characters" in str(answer.json()["name"])
