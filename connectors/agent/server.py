@@ -56,10 +56,21 @@ def _no_constant(name: str) -> Any:
 
 
 def _load_json(body: bytes) -> Any:
-    """Strict JSON: UTF-8, no NaN or Infinity, no lone surrogates (which could not be
-    sent on to the directory or written to a log)."""
+    """Strict JSON: UTF-8, no NaN or Infinity, no NUL character and no lone surrogates
+    (none of which could be sent on to the directory or written to a log)."""
     payload = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
-    json.dumps(payload, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError on a lone half
+    pending = [payload]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                raise ValueError("a NUL character is not allowed in any value")
+            value.encode("utf-8")  # UnicodeEncodeError on a lone surrogate
     return payload
 
 

@@ -55,6 +55,7 @@ def raw_request(agent, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
         b'{"directory": {"type": "ldap"}, "connection": {"host": "h", "timeout": NaN}}',
         b'{"directory": {"type": "ldap"}, "connection": {"host": "\\ud800", "base_dn": "dc=x"}}',
         '{"a": "caf\xe9"}'.encode("latin-1"),
+        b'{"directory": {"type": "ldap"}, "connection": {"host": "h\\u0000x", "base_dn": "dc=x"}}',
     ],
 )
 def test_malformed_bodies_are_a_400(agent, body):
