@@ -15,4 +15,5 @@ urlpatterns = [
         views.ActivationCodeView.as_view(),
         name="connector_activation_code",
     ),
+    path("<int:pk>/delete/", views.ConnectorDeleteView.as_view(), name="connector_delete"),
 ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
 from connectors import services
@@ -80,3 +81,31 @@ class ActivationCodeView(ChangeRequiredMixin, View):
         connector = get_object_or_404(Connector, pk=pk)
         code = services.new_activation_code(connector)
         return _activation_page(request, connector, code)
+
+
+class ConnectorDeleteView(ChangeRequiredMixin, View):
+    """Delete a connector after a confirmation; refused, with the reason, while a directory
+    syncs through it or lists it."""
+
+    requires_super_admin = True
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        connector = get_object_or_404(Connector.objects.with_uses(), pk=pk)
+        users = sorted(
+            {e.directory.name for e in connector.sync_entries.all()}
+            | set(connector.directories_as_sync.values_list("name", flat=True))
+        )
+        return self._render(request, connector, users)
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        connector = get_object_or_404(Connector, pk=pk)
+        try:
+            services.delete_connector(connector)
+        except services.ConnectorInUse as exc:
+            return self._render(request, connector, exc.directories, error=str(exc), status=409)
+        messages.success(request, f"Connector {connector.name} deleted.")
+        return redirect("connectors:connector_list")
+
+    def _render(self, request, connector, users, error: str = "", status: int = 200):
+        context = {"connector": connector, "users": users, "error": error, "nav": "connectors"}
+        return render(request, "connectors/connector_delete.html", context, status=status)

@@ -264,6 +264,20 @@ def update_schedule(directory: Directory) -> None:
     task.save()
 
 
+def deletion_summary(directory: Directory) -> dict:
+    """What deleting `directory` removes, for the confirmation an admin reads first."""
+    from django_celery_beat.models import PeriodicTask
+
+    idp = directory.identity_provider
+    return {
+        "users": directory.users.count(),
+        "groups": directory.groups.count(),
+        "runs": directory.sync_runs.count(),
+        "schedule": PeriodicTask.objects.filter(name=schedule_task_name(directory)).exists(),
+        "identity_provider": idp if not idp.directories.exclude(pk=directory.pk).exists() else None,
+    }
+
+
 def delete_directory(directory: Directory) -> None:
     """Delete a directory with its synced users and groups, runs and schedule.
 

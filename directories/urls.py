@@ -14,6 +14,11 @@ urlpatterns = [
         "directories/<int:pk>/", directories.DirectoryDetailView.as_view(), name="directory_detail"
     ),
     path(
+        "directories/<int:pk>/delete/",
+        directories.DirectoryDeleteView.as_view(),
+        name="directory_delete",
+    ),
+    path(
         "directories/<int:pk>/sync-settings/",
         sync_settings.sync_settings_redirect,
         name="directory_sync_settings_home",

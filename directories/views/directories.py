@@ -153,3 +153,21 @@ class DirectorySyncLogView(View):
         return render_page(
             request, "synclog/directory_sync_log.html", "synclog/_run_table.html", context
         )
+
+
+class DirectoryDeleteView(ChangeRequiredMixin, View):
+    """Delete a directory after a confirmation that says what goes with it."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        directory = get_object_or_404(Directory, pk=pk)
+        context = directory_context(
+            directory, "settings", summary=services.deletion_summary(directory)
+        )
+        return render(request, "directories/directory_delete.html", context)
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        directory = get_object_or_404(Directory, pk=pk)
+        name = directory.name
+        services.delete_directory(directory)
+        messages.success(request, f"Directory {name} deleted.")
+        return redirect("directories:directory_list")
