@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from connectors.models import Connector
 from connectors.protocol import settings as protocol
 from console.forms import ClarityFormMixin
-from directories.choices import DEFAULT_MAPPED_ATTRIBUTES, MAPPED_FIELDS
+from directories.choices import DEFAULT_MAPPED_ATTRIBUTES, MAPPED_FIELDS, DirectoryType
 from directories.models import Directory
 
 
@@ -91,6 +91,7 @@ class DirectoryAddForm(ClarityFormMixin, forms.ModelForm):
         for name in ("safeguard_users_percent", "safeguard_groups_percent"):
             # Empty keeps the model's default percentage.
             self.fields[name].required = False
+        self.fields["type"].choices = [("", "Select a directory type"), *DirectoryType.choices]
 
     def mapped_fields(self) -> list[forms.BoundField]:
         return [self[f"map_{name}"] for name in MAPPED_FIELDS]
@@ -180,10 +181,6 @@ class SafeguardsForm(ClarityFormMixin, forms.ModelForm):
     class Meta:
         model = Directory
         fields = ["safeguard_users_percent", "safeguard_groups_percent"]
-        labels = {
-            "safeguard_users_percent": "Users changed at most (%)",
-            "safeguard_groups_percent": "Groups changed at most (%)",
-        }
         help_texts = {
             "safeguard_users_percent": "A sync that would add, change or delete a larger share "
             "of users stops before applying anything.",

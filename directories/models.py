@@ -153,10 +153,14 @@ class Directory(models.Model):
 
     # Safeguards: a sync that would change more than this share of users/groups stops unapplied.
     safeguard_users_percent = models.PositiveSmallIntegerField(
-        default=10, validators=[MinValueValidator(1), MaxValueValidator(100)]
+        "users changed at most (%)",
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
     )
     safeguard_groups_percent = models.PositiveSmallIntegerField(
-        default=10, validators=[MinValueValidator(1), MaxValueValidator(100)]
+        "groups changed at most (%)",
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
     )
 
     # Bumped on every save of the Sync Connectors list; a form based on an older one is stale.

@@ -186,7 +186,8 @@ class SyncConnectorsView(ChangeRequiredMixin, View):
             version=version,
             saved=saved,
             unsaved=[c.pk for c in saved] != working.ids,
-            all_connectors=Connector.objects.order_by("name"),
+            # The picker offers only connectors not in the list already.
+            all_connectors=Connector.objects.exclude(pk__in=working.ids).order_by("name"),
             collisions=failover.schedule_collisions(directory),
             form_url=reverse("directories:directory_sync_connectors", args=[directory.pk]),
         )
