@@ -8,7 +8,12 @@ from django.core.exceptions import ValidationError
 from connectors.models import Connector
 from connectors.protocol import settings as protocol
 from console.forms import ClarityFormMixin
-from directories.choices import DEFAULT_MAPPED_ATTRIBUTES, MAPPED_FIELDS, DirectoryType
+from directories.choices import (
+    DEFAULT_MAPPED_ATTRIBUTES,
+    MAPPED_FIELDS,
+    DirectoryType,
+    SyncFrequency,
+)
 from directories.models import Directory
 
 
@@ -159,6 +164,30 @@ class SyncFrequencyForm(ClarityFormMixin, forms.ModelForm):
             "the minute also applies to hourly schedules.",
             "sync_weekday": "Weekly syncs only.",
         }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Asked for only where the frequency uses them (clean() keeps the stored ones).
+        self.fields["sync_time"].required = False
+        self.fields["sync_weekday"].required = False
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        frequency = cleaned.get("sync_frequency")
+        uses_time = frequency not in (None, SyncFrequency.MANUAL)
+        if uses_time and cleaned.get("sync_time") is None:
+            if frequency in (SyncFrequency.DAILY, SyncFrequency.WEEKLY):
+                self.add_error("sync_time", "Give the time of day the sync starts.")
+            else:
+                cleaned["sync_time"] = self.instance.sync_time
+        if cleaned.get("sync_weekday") in (None, ""):
+            if frequency == SyncFrequency.WEEKLY:
+                self.add_error("sync_weekday", "Give the day of the week the sync runs.")
+            else:
+                cleaned["sync_weekday"] = self.instance.sync_weekday
+        if cleaned.get("sync_time") is None and not self.has_error("sync_time"):
+            cleaned["sync_time"] = self.instance.sync_time
+        return cleaned
 
 
 class UserSettingsForm(ClarityFormMixin, forms.ModelForm):

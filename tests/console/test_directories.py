@@ -323,3 +323,19 @@ def test_add_directory_refuses_a_bad_attribute_name_next_to_its_field(admin_clie
     field = html[html.index('id="id_map_username"') :]
     assert "Enter an LDAP attribute name" in field[:2000]
     assert not Directory.objects.filter(name=data["name"]).exists()
+
+
+def test_an_hourly_schedule_asks_for_no_time_or_day(admin_client, directory):
+    url = reverse("directories:directory_sync_settings", args=[directory.pk, "frequency"])
+    answer = admin_client.post(
+        url, {"sync_frequency": "hourly", "sync_time": "", "sync_weekday": ""}
+    )
+    assert answer.status_code == 302
+    directory.refresh_from_db()
+    assert directory.sync_frequency == "hourly"
+    weekly = admin_client.post(
+        url, {"sync_frequency": "weekly", "sync_time": "", "sync_weekday": ""}
+    )
+    html = weekly.content.decode()
+    assert "Give the time of day the sync starts." in html
+    assert "Give the day of the week the sync runs." in html
