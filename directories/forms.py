@@ -98,6 +98,15 @@ class DirectoryAddForm(ClarityFormMixin, forms.ModelForm):
             self.fields[name].required = False
         self.fields["type"].choices = [("", "Select a directory type"), *DirectoryType.choices]
 
+    def full_clean(self) -> None:
+        super().full_clean()
+        if self.is_bound and self._errors and "bind_password" not in self._errors:
+            # The typed password is never sent back to the browser; say so instead of
+            # leaving the field empty without a word.
+            self.fields[
+                "bind_password"
+            ].help_text = "Type the bind password again: it is not sent back to the browser."
+
     def mapped_fields(self) -> list[forms.BoundField]:
         return [self[f"map_{name}"] for name in MAPPED_FIELDS]
 

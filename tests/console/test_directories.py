@@ -339,3 +339,9 @@ def test_an_hourly_schedule_asks_for_no_time_or_day(admin_client, directory):
     html = weekly.content.decode()
     assert "Give the time of day the sync starts." in html
     assert "Give the day of the week the sync runs." in html
+
+
+def test_after_a_form_error_the_empty_password_field_says_why(admin_client, connectors):
+    data = add_form(connectors[0].pk, port="bad")
+    html = admin_client.post(reverse("directories:directory_add"), data).content.decode()
+    assert "Type the bind password again: it is not sent back to the browser." in html
