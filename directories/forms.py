@@ -103,7 +103,8 @@ class DirectoryAddForm(ClarityFormMixin, forms.ModelForm):
         if self.is_bound and self._errors and "bind_password" not in self._errors:
             # The typed password is never sent back to the browser; say so instead of
             # leaving the field empty without a word.
-            self.fields[
+            # (The bound field keeps the help text it was made with: set it there.)
+            self[
                 "bind_password"
             ].help_text = "Type the bind password again: it is not sent back to the browser."
 
