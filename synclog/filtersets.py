@@ -7,6 +7,7 @@ the message above the table), never a silently ignored filter.
 from __future__ import annotations
 
 import django_filters
+from django import forms
 
 from synclog.choices import (
     ChangeAction,
@@ -17,6 +18,18 @@ from synclog.choices import (
     WarningReason,
 )
 from synclog.models import SyncChange, SyncRun, SyncWarning
+
+
+class IdFilter(django_filters.Filter):
+    """A row id: a whole number a 64-bit key can hold (not 1e23, not 1.5)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        kwargs.setdefault("error_messages", {"invalid": "Give a directory id (a number)."})
+        super().__init__(*args, **kwargs)
 
 
 def choice(choices: type, what: str, field: str) -> django_filters.ChoiceFilter:
@@ -32,10 +45,7 @@ def choice(choices: type, what: str, field: str) -> django_filters.ChoiceFilter:
 
 
 class SyncRunFilterSet(django_filters.FilterSet):
-    directory = django_filters.NumberFilter(
-        field_name="directory_id",
-        error_messages={"invalid": "Give a directory id (a number)."},
-    )
+    directory = IdFilter(field_name="directory_id")
     status = choice(RunStatus, "run status", "status")
     trigger = choice(Trigger, "trigger", "trigger")
     connector = django_filters.CharFilter(
