@@ -61,6 +61,16 @@ def effective_sync_connectors(directory: Directory) -> tuple[list[Connector], bo
     return [directory.sync_connector], False
 
 
+def why_no_fallback(directory: Directory) -> str:
+    """Why a sync of `directory` tries its sync connector alone (for the run's message)."""
+    feature = sync_connectors_feature()
+    if not feature.available:
+        saved = len(sync_connector_list(directory))
+        kept = f"; its saved list of {saved} connector(s) is kept for later" if saved else ""
+        return f"Sync Connectors lists are switched off: {feature.reason}{kept}"
+    return "the Sync Connectors list is empty, so no fallback"
+
+
 def schedule_collisions(directory: Directory) -> list[Directory]:
     """Rule S11: other directories on the same schedule whose sync would use the same connector.
 

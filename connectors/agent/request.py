@@ -11,6 +11,7 @@ from connectors.protocol.settings import (
     ATTRIBUTE,
     DEFAULT_FILTERS,
     DEFAULT_MAPPINGS,
+    MAX_SCOPE_DNS,
     SECURITY,
     TYPES,
     check_dn,
@@ -74,6 +75,8 @@ class SyncSettings:
 
         conn = _object(body.get("connection"), "connection")
         host = _string(conn.get("host"), "connection.host", required=True)
+        if any(ch.isspace() or not ch.isprintable() for ch in host):
+            raise RequestError("connection.host must be a host name or address, without spaces")
         security = conn.get("security", "none") or "none"
         if security not in SECURITY:
             raise RequestError(f"connection.security must be one of {', '.join(SECURITY)}")
@@ -186,6 +189,8 @@ def _scope(value: Any, where: str, defaults: Mapping[str, str]) -> tuple[tuple[s
         raise RequestError(f"{where}.dns must be a list of strings")
     # The filter's syntax is the server's to judge: its own error names the filter.
     filterstr = _string(value.get("filter"), f"{where}.filter") or defaults[where]
+    if len(dns) > MAX_SCOPE_DNS:
+        raise RequestError(f"{where}.dns may hold at most {MAX_SCOPE_DNS} DNs")
     checked = (_checked(check_dn, dn, f"{where}.dns") for dn in dns if dn.strip())
     return tuple(checked), filterstr
 

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from connectors.client import AgentError
 from connectors.models import Connector
-from directories.failover import effective_sync_connectors
+from directories.failover import effective_sync_connectors, why_no_fallback
 from directories.models import Directory
 from directories.sync.fetch import Received, fetch
 from directories.sync.plan import Stored, make_plan
@@ -84,7 +84,7 @@ def execute(run: SyncRun) -> None:
         if received is None or used is None:
             tried = "; ".join(reasons)
             scope = (
-                "its sync connector (the Sync Connectors list is empty, so no fallback)"
+                f"its sync connector ({why_no_fallback(directory)})"
                 if not fallback
                 else f"{len(connectors)} connector(s) in order"
             )

@@ -67,6 +67,20 @@ def test_malformed_bodies_are_a_400(agent, body):
     assert "error" in json.loads(raw)
 
 
+def test_a_host_with_a_line_break_is_refused_and_forges_no_log_line(agent):
+    body = {
+        "directory": {"id": 1, "type": "ldap"},
+        "connection": {"host": "evil\nINFO forged line", "base_dn": "dc=x"},
+    }
+    status, raw = agent.request(
+        "POST", "/sync", body=body,
+        headers={**agent.auth_headers(), "Content-Type": "application/json"},
+    )  # fmt: skip
+    assert status == 400 and b"connection.host" in raw
+    lines = agent.log_path.read_text().splitlines()
+    assert not any(line.startswith("INFO forged") for line in lines)
+
+
 def test_a_content_length_in_other_digits_is_a_400(agent):
     head = (
         f"POST /sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {agent.secret}\r\n"

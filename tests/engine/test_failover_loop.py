@@ -660,3 +660,20 @@ def test_test_connection_is_satisfied_by_the_first_user_or_group(agents, sent, k
     lines = [record(type="begin"), record(type=kind, id="x", dn="cn=x,dc=y"), record(type="end")]
     result = test_connection(make(for_agent(agents("c1", lines))))
     assert result.message.endswith("and found entries.")
+
+
+def test_a_run_kept_to_its_sync_connector_by_the_version_gate_says_so(agents, sent):
+    """A saved list is not silently dropped: the run names the gate and the kept list."""
+    c1 = connector("c1")  # nothing listens there
+    c2 = for_agent(agents("c2"))
+    directory = make(c1, c2)
+    Connector.objects.create(
+        name="legacy", version="3.3.0.0", activation_state=ActivationState.ACTIVE
+    )
+    done = run(directory)
+
+    assert done.status == RunStatus.FAILED
+    assert "Sync Connectors lists are switched off" in done.message
+    assert "legacy (3.3.0.0)" in done.message
+    assert "its saved list of 2 connector(s) is kept for later" in done.message
+    assert [a.connector_name for a in done.attempts.all()] == ["c1"]
