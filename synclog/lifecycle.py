@@ -166,10 +166,6 @@ def seconds_until_free(directory_id: int) -> float:
     return (blocking.lease_until - timezone.now()).total_seconds() + 0.5
 
 
-def is_running(run_id: int) -> bool:
-    return SyncRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).exists()
-
-
 def hold(run: SyncRun) -> None:
     """Lock the run for its final write; LeaseLost when this worker no longer holds it."""
     locked = SyncRun.objects.select_for_update().get(pk=run.pk)
@@ -219,10 +215,10 @@ def finish(run: SyncRun, status: str, message: str = "", **fields: Any) -> bool:
     return bool(done)
 
 
-def fail(run: SyncRun, message: str, **fields: Any) -> bool:
+def fail(run: SyncRun, message: str) -> bool:
     """running -> failed for this worker; attempts still open are closed as incomplete."""
     with transaction.atomic():
-        done = finish(run, RunStatus.FAILED, message, **fields)
+        done = finish(run, RunStatus.FAILED, message)
         if done:
             _close_open_attempts(run.pk, message)
     return done
@@ -308,15 +304,6 @@ class ConnectorClaims:
     def renew(self, connector_id: int, until) -> None:
         ConnectorClaim.objects.filter(connector_id=connector_id, run_id=self.run_id).update(
             until=until
-        )
-
-    @staticmethod
-    def holder(connector) -> int | None:
-        """The run holding `connector` (expired claims included), if any."""
-        return (
-            ConnectorClaim.objects.filter(connector_id=connector.pk)
-            .values_list("run_id", flat=True)
-            .first()
         )
 
 

@@ -263,3 +263,123 @@ def test_a_heartbeat_that_fails_once_keeps_beating(directory, settings, monkeypa
     finally:
         beat.stop()
     assert len(calls) >= 2
+
+
+def test_queueing_creates_one_waiting_run_and_later_triggers_join_it(directory, super_admin):
+    from django.contrib.auth.models import AnonymousUser
+
+    run, created = leases.queue(directory, "api", super_admin)
+    assert created and (run.status, run.trigger, run.requested_by) == (
+        RunStatus.QUEUED,
+        "api",
+        super_admin,
+    )
+    again, joined_created = leases.queue(directory, "scheduled", AnonymousUser())
+    assert (again.pk, joined_created) == (run.pk, False)
+    assert SyncRun.objects.filter(directory=directory).count() == 1
+    # Once it runs, the next trigger queues a follow-up; nobody signed in asked for it.
+    SyncRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)
+    follow_up, created = leases.queue(directory, "scheduled", AnonymousUser())
+    assert created and follow_up.pk != run.pk and follow_up.requested_by is None
+    assert leases.waiting_run(directory.pk) == follow_up.pk
+
+
+def test_a_trigger_that_loses_the_race_for_the_queue_joins_the_winner(directory, monkeypatch):
+    winner = SyncRun.objects.create(directory=directory)
+    real_filter = SyncRun.objects.filter
+    calls = []
+
+    def first_sees_nothing(*args, **kwargs):
+        calls.append(kwargs)
+        found = real_filter(*args, **kwargs)
+        return found.none() if len(calls) == 1 else found
+
+    monkeypatch.setattr(SyncRun.objects, "filter", first_sees_nothing)
+    run, created = leases.queue(directory)
+    assert (run.pk, created) == (winner.pk, False)
+
+
+def test_forgotten_runs_are_old_queued_runs_with_nothing_running_before_them(directory):
+    from directories.services import create_directory
+
+    other = create_directory(
+        name="other.example.com", type="ldap", sync_connector=directory.sync_connector,
+        host="h", base_dn="dc=o", bind_dn="cn=o", bind_password="pw",
+    )  # fmt: skip
+    old = timezone.now() - timedelta(minutes=2)
+    forgotten = SyncRun.objects.create(directory=directory, created=old)
+    SyncRun.objects.create(directory=other, created=old)  # waits behind a running sync
+    running(other)
+    SyncRun.objects.create(directory=directory, status=RunStatus.COMPLETED, created=old)
+    assert leases.forgotten_runs() == [forgotten.pk]
+    fresh_dir_run = SyncRun.objects.filter(pk=forgotten.pk)
+    fresh_dir_run.update(created=timezone.now())
+    assert leases.forgotten_runs() == []
+    assert leases.forgotten_runs(older_than=timedelta(seconds=0)) == [forgotten.pk]
+
+
+def test_only_the_worker_holding_a_running_run_finishes_it_and_the_end_is_announced(
+    directory, django_capture_on_commit_callbacks
+):
+    announced = []
+
+    def listen(sender, **kwargs):
+        announced.append(kwargs)
+
+    leases.run_finished.connect(listen)
+    try:
+        run = running(directory, worker="me:1:1")
+        stranger = SyncRun.objects.get(pk=run.pk)
+        stranger.worker = "someone-else:2:2"
+        assert leases.finish(stranger, RunStatus.COMPLETED) is False
+        with django_capture_on_commit_callbacks(execute=True):
+            assert leases.finish(run, RunStatus.COMPLETED) is True
+        assert leases.finish(run, RunStatus.FAILED, "again") is False  # no longer running
+    finally:
+        leases.run_finished.disconnect(listen)
+    run.refresh_from_db()
+    assert (run.status, run.message, run.lease_until) == (RunStatus.COMPLETED, "", None)
+    assert announced == [
+        {"signal": leases.run_finished, "run_id": run.pk, "directory_id": directory.pk,
+         "status": RunStatus.COMPLETED}
+    ]  # fmt: skip
+
+
+def test_failing_closes_only_this_runs_open_attempts_with_the_reason(directory):
+    run = running(directory, worker="me:1:1")
+    mine = SyncAttempt.objects.create(run=run, position=1, connector_name="c1")
+    other_run = SyncRun.objects.create(directory=directory, status=RunStatus.COMPLETED)
+    other = SyncAttempt.objects.create(run=other_run, position=1, connector_name="c1")
+    assert leases.fail(run, "disk full") is True
+    run.refresh_from_db()
+    mine.refresh_from_db()
+    other.refresh_from_db()
+    assert (run.status, run.message) == (RunStatus.FAILED, "disk full")
+    assert (mine.outcome, mine.message) == (AttemptOutcome.INCOMPLETE, "disk full")
+    assert other.outcome == AttemptOutcome.RUNNING
+
+
+@pytest.mark.parametrize(
+    ("status", "worker"),
+    [(RunStatus.FAILED, "me:1:1"), (RunStatus.RUNNING, "taken-over:9:9")],
+)
+def test_holding_a_run_for_its_last_write_needs_it_running_and_ours(directory, status, worker):
+    run = running(directory, worker="me:1:1")
+    leases.hold(run)  # ours and running: no error
+    SyncRun.objects.filter(pk=run.pk).update(status=status, worker=worker)
+    with pytest.raises(leases.LeaseLost):
+        leases.hold(run)
+
+
+def test_renewing_a_claim_touches_only_that_connector_and_that_run(directory, connectors):
+    mine, other = running(directory), SyncRun.objects.create(directory=directory)
+    before = timezone.now() + timedelta(seconds=5)
+    set_claim(connectors[0], mine, before)
+    set_claim(connectors[1], mine, before)
+    set_claim(connectors[2], other, before)
+    later = timezone.now() + timedelta(minutes=10)
+    leases.ConnectorClaims(mine.pk).renew(connectors[0].pk, later)
+    assert claim_of(connectors[0]) == (mine.pk, later)
+    assert claim_of(connectors[1]) == (mine.pk, before)
+    leases.ConnectorClaims(mine.pk).renew(connectors[2].pk, later)
+    assert claim_of(connectors[2]) == (other.pk, before)
