@@ -71,8 +71,10 @@ def activate(code: str, url: str, host: str, version: str) -> tuple[Connector, s
         parse_version(version)
     except ValueError as exc:
         errors["version"] = str(exc)
-    if not url.startswith(("http://", "https://")):
+    if not url.startswith(("http://", "https://")) or not url.isprintable() or " " in url:
         errors["url"] = "Give the agent's URL, e.g. http://host:8443."
+    if not host.isprintable():
+        errors["host"] = "The host name holds control characters."
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():

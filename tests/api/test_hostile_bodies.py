@@ -34,3 +34,15 @@ def test_a_latin_1_login_form_is_refused_cleanly(db):
             content_type="application/x-www-form-urlencoded",
         )  # fmt: skip
         assert answer.status_code in (200, 403), answer.status_code
+
+
+def test_an_activation_cannot_plant_a_line_break_in_a_url_or_host(connectors):
+    from connectors.services import add_connector
+
+    _, code = add_connector("fresh-one")
+    for body in (
+        {"code": code, "url": "http://h:8443\nINFO forged", "host": "h", "version": "19.03.0.0"},
+        {"code": code, "url": "http://h:8443", "host": "h\r\nx", "version": "19.03.0.0"},
+    ):
+        answer = Client().post("/api/connectors/activate/", body, content_type="application/json")
+        assert answer.status_code == 400, answer.content
