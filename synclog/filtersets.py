@@ -6,6 +6,8 @@ the message above the table), never a silently ignored filter.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
 from django import forms
 
@@ -32,6 +34,28 @@ class IdFilter(django_filters.Filter):
         super().__init__(*args, **kwargs)
 
 
+class MomentField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 moment, compared in UTC: any offset the text carries is resolved here,
+    so the database never sees one it cannot hold (PostgreSQL stops at ±15:59)."""
+
+    def clean(self, value):
+        moment = super().clean(value)
+        if moment is None:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        try:
+            return moment.astimezone(dt.UTC)
+        except OverflowError:
+            raise forms.ValidationError(
+                "Give a date and time between the years 1 and 9999."
+            ) from None
+
+
+class MomentFilter(django_filters.IsoDateTimeFilter):
+    field_class = MomentField
+
+
 def choice(choices: type, what: str, field: str) -> django_filters.ChoiceFilter:
     return django_filters.ChoiceFilter(
         field_name=field,
@@ -51,8 +75,8 @@ class SyncRunFilterSet(django_filters.FilterSet):
     connector = django_filters.CharFilter(
         field_name="connector_used_name", help_text="Name of the connector that synced"
     )
-    created_after = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt")
+    created_after = MomentFilter(field_name="created", lookup_expr="gte")
+    created_before = MomentFilter(field_name="created", lookup_expr="lt")
 
     class Meta:
         model = SyncRun

@@ -42,6 +42,10 @@ class SyncRunViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self) -> QuerySet[SyncRun]:
         return runs_with_attempts()
 
+    def filter_queryset(self, queryset: QuerySet[SyncRun]) -> QuerySet[SyncRun]:
+        # A run is found by its id alone; the list's filters do not hide it.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
     @extend_schema(
         parameters=[
             OpenApiParameter("kind", OpenApiTypes.STR, enum=ChangeKind.values),
@@ -49,7 +53,8 @@ class SyncRunViewSet(viewsets.ReadOnlyModelViewSet):
         ],
         responses=SyncChangeSerializer(many=True),
     )
-    @action(detail=True, methods=["get"], serializer_class=SyncChangeSerializer)
+    # The run filters narrow the list only; a run's own pages take their own filters.
+    @action(detail=True, methods=["get"], serializer_class=SyncChangeSerializer, filter_backends=[])
     def changes(self, request: Request, pk: str | None = None) -> Response:
         """The users and groups a run added, updated or deleted (Sync Details)."""
         run = self.get_object()
@@ -64,7 +69,9 @@ class SyncRunViewSet(viewsets.ReadOnlyModelViewSet):
         ],
         responses=SyncWarningSerializer(many=True),
     )
-    @action(detail=True, methods=["get"], serializer_class=SyncWarningSerializer)
+    @action(
+        detail=True, methods=["get"], serializer_class=SyncWarningSerializer, filter_backends=[]
+    )
     def warnings(self, request: Request, pk: str | None = None) -> Response:
         """What the run could not sync: unresolved member values and skipped entries.
 

@@ -85,3 +85,22 @@ def test_a_nul_in_a_search_matches_nothing(super_api, directory):
     assert super_api.get(f"{base}/users/").json()["count"] > 0
     assert super_api.get(f"{base}/users/?search=%00").json()["count"] == 0
     assert super_api.get(f"{base}/groups/?search=%00").json()["count"] == 0
+
+
+def test_run_filters_take_any_offset_and_do_not_hide_a_run_from_its_own_pages(super_api, directory):
+    from synclog.models import SyncRun
+
+    run = SyncRun.objects.create(directory=directory, status="completed")
+    for query in (
+        "created_before=0593-12-23T12:52:47.147-20:32",
+        "created_after=9999-12-31T23:59:59-23:59",
+        "created_before=0001-01-01T00:00:00%2B23:59",
+    ):
+        answer = super_api.get(f"/api/sync-runs/?{query}")
+        assert answer.status_code in (200, 400), (query, answer.content[:200])
+    assert super_api.get("/api/sync-runs/?created_before=2000-01-01T00:00:00Z").json()["count"] == 0
+    for page in ("", "changes/", "warnings/"):
+        detail = super_api.get(
+            f"/api/sync-runs/{run.pk}/{page}?created_before=2000-01-01T00:00:00Z"
+        )
+        assert detail.status_code == 200, page
