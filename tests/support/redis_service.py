@@ -15,7 +15,8 @@ import subprocess
 import time
 from urllib.parse import urlsplit
 
-DEFAULT_URL = "redis://127.0.0.1:6379/0"
+# Database 9, not the demo's 0: a running `make run` worker must not take the tests' tasks.
+DEFAULT_URL = "redis://127.0.0.1:6379/9"
 
 
 def _answers(host: str, port: int) -> bool:
@@ -34,7 +35,7 @@ def _free_port() -> int:
 
 
 def ensure_redis() -> None:
-    url = os.environ.get("REDIS_URL", DEFAULT_URL)
+    url = os.environ.setdefault("REDIS_URL", DEFAULT_URL)
     parts = urlsplit(url)
     if parts.scheme != "redis" or _answers(parts.hostname or "127.0.0.1", parts.port or 6379):
         return
