@@ -141,14 +141,17 @@ def _diff(stored: dict[str, tuple[int, str]], incoming: dict[str, str]) -> Diff:
     return d
 
 
-def _check_safeguard(kind: str, changed: int, stored: int, percent: int) -> str:
-    """The verdict of one safeguard: empty when the change is within its limit."""
+def _check_safeguard(kind: str, changed: tuple[int, int], stored: int, percent: int) -> str:
+    """The verdict of one safeguard on (updated, deleted): empty when within its limit."""
     if not stored:
         return ""
-    share = 100.0 * changed / stored
+    updated, deleted = changed
+    share = 100.0 * (updated + deleted) / stored
     if share > percent:
+        # Say what the sync would do: "delete 189", "update 3", or "update 2 and delete 1".
+        verbs = [f"{verb} {n}" for verb, n in (("update", updated), ("delete", deleted)) if n]
         return (
-            f"This sync would update or delete {changed} of {stored} {kind} ({share:.1f}%), "
+            f"This sync would {' and '.join(verbs)} of {stored} {kind} ({share:.1f}%), "
             f"more than the {percent}% safeguard allows; nothing was changed. Raise the "
             f"safeguard on the Safeguards tab if the change is intended."
         )
@@ -177,10 +180,10 @@ def _respelled(old: tuple, new: tuple) -> bool:
         return False
 
 
-def _counted(diff: Diff, old: dict[int, tuple], stored: dict, new: dict) -> int:
-    """Updates and deletions that count towards a safeguard."""
+def _counted(diff: Diff, old: dict[int, tuple], stored: dict, new: dict) -> tuple[int, int]:
+    """(updates, deletions) that count towards a safeguard."""
     respelled = sum(1 for ext in diff.updated if _respelled(old[stored[ext][0]], new[ext]))
-    return len(diff.updated) - respelled + len(diff.deleted)
+    return len(diff.updated) - respelled, len(diff.deleted)
 
 
 def make_plan(

@@ -236,7 +236,7 @@ def test_a_safeguard_stops_the_run_after_the_read_and_the_run_says_what_it_left_
     done = run(directory)
 
     assert done.status == RunStatus.SAFEGUARD
-    assert "update or delete 2 of 2 users (100.0%)" in done.message
+    assert "would delete 2 of 2 users (100.0%)" in done.message
     assert done.first_sync is False
     assert (done.connector_used_name, done.entries_received) == ("c1", 0)
     assert done.users_deleted == 0 and DirectoryUser.objects.count() == 2

@@ -249,7 +249,7 @@ def test_updates_and_deletions_past_the_threshold_stop_the_sync_before_any_write
         sync(ten, [*records, user("u99", "newcomer"), group("g1", "a", []), group("g2", "b", [])])
 
     assert str(tripped.value).startswith(
-        "This sync would update or delete 3 of 10 users (30.0%), more than the 20% safeguard "
+        "This sync would update 2 and delete 1 of 10 users (30.0%), more than the 20% safeguard "
         "allows; nothing was changed."
     )
     assert store(ten) == before
@@ -259,7 +259,7 @@ def test_updates_and_deletions_past_the_threshold_stop_the_sync_before_any_write
 
 
 def test_the_group_safeguard_counts_groups(ten):
-    with pytest.raises(SafeguardTripped, match="update or delete 2 of 2 groups \\(100.0%\\)"):
+    with pytest.raises(SafeguardTripped, match="update 1 and delete 1 of 2 groups \\(100.0%\\)"):
         sync(ten, [*ten_users(), group("g1", "renamed", [])])
 
 

@@ -159,7 +159,7 @@ def test_safeguard_stops_a_mass_change_before_anything_is_written_until_it_is_ra
     blocked = sync(directory)
 
     assert blocked.status == RunStatus.SAFEGUARD
-    assert "update or delete 15 of 120 users (12.5%)" in blocked.message
+    assert "update 7 and delete 8 of 120 users (12.5%)" in blocked.message
     assert "10% safeguard" in blocked.message
     assert blocked.changes.count() == 0
     assert (blocked.users_added, blocked.users_updated, blocked.users_deleted) == (0, 0, 0)
@@ -201,7 +201,7 @@ def test_group_safeguard_stops_a_mass_group_change(worker, directory_with_list, 
     blocked = sync(directory)
 
     assert blocked.status == RunStatus.SAFEGUARD
-    assert "update or delete 2 of 6 groups (33.3%)" in blocked.message
+    assert "update 1 and delete 1 of 6 groups (33.3%)" in blocked.message
     assert every_row(directory) == before
 
     directory.safeguard_groups_percent = 34
