@@ -90,12 +90,8 @@ class ConnectorDeleteView(ChangeRequiredMixin, View):
     requires_super_admin = True
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        connector = get_object_or_404(Connector.objects.with_uses(), pk=pk)
-        users = sorted(
-            {e.directory.name for e in connector.sync_entries.all()}
-            | set(connector.directories_as_sync.values_list("name", flat=True))
-        )
-        return self._render(request, connector, users)
+        connector = get_object_or_404(Connector, pk=pk)
+        return self._render(request, connector, services.directories_using(connector))
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         connector = get_object_or_404(Connector, pk=pk)

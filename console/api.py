@@ -12,6 +12,15 @@ from console.clients import client_address
 # Ids are positive 64-bit integers; a longer number (or a digit from another script,
 # which int() would accept: "１" is 1) is no id at all, so the route answers 404.
 ID_PATTERN = "[0-9]{1,18}"
+MAX_ID = 2**63 - 1
+
+
+def as_id(value: object) -> int | None:
+    """`value` (a number or its ASCII digits) as a row id, or None when it cannot be one."""
+    text = str(value).strip()
+    if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID:
+        return int(text)
+    return None
 
 
 class Pagination(LimitOffsetPagination):

@@ -13,13 +13,12 @@ from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
 def validate_printable(value: str) -> None:
     """Names shown in pages and written to logs hold no control characters."""
-    from django.core.exceptions import ValidationError
-
     if not value.isprintable():
         raise ValidationError(
             "Use letters, digits, spaces and punctuation only: no line breaks, tabs or "

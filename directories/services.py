@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from connectors.models import Connector
+from console.api import as_id
 from directories.choices import DEFAULT_FILTERS, DEFAULT_MAPPED_ATTRIBUTES, SyncFrequency
 from directories.failover import sync_connector_list, sync_connectors_feature
 from directories.models import Directory, IdentityProvider, SyncConnectorEntry
@@ -25,19 +26,16 @@ class StaleSyncConnectors(Exception):
     """The list was saved by someone else since the form was loaded."""
 
 
-MAX_ID = 2**63 - 1
-
-
 def parse_connector_ids(values) -> list[int]:
     """Connector ids as given (numbers or digit strings); a value that cannot be an id
     (not a number, beyond 64 bits) is refused by name instead of reaching the database."""
     ids, bad = [], []
     for value in values:
-        text = str(value).strip()
-        if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID:
-            ids.append(int(text))
+        cid = as_id(value)
+        if cid is None:
+            bad.append(str(value).strip()[:40])
         else:
-            bad.append(text[:40])
+            ids.append(cid)
     if bad:
         raise ValidationError(f"Unknown connector id(s): {', '.join(bad)}.", code="unknown")
     return ids

@@ -11,6 +11,7 @@ import datetime as dt
 import django_filters
 from django import forms
 
+from console.api import MAX_ID
 from synclog.choices import (
     ChangeAction,
     ChangeKind,
@@ -29,7 +30,7 @@ class IdFilter(django_filters.Filter):
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", 2**63 - 1)
+        kwargs.setdefault("max_value", MAX_ID)
         kwargs.setdefault("error_messages", {"invalid": "Give a directory id (a number)."})
         super().__init__(*args, **kwargs)
 

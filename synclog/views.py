@@ -124,8 +124,8 @@ class SyncRunExportView(View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         filterset = SyncRunFilterSet(request.GET, queryset=runs_with_attempts())
-        if filter_errors(filterset):
-            return HttpResponse(" ".join(filter_errors(filterset)), status=400)
+        if errors := filter_errors(filterset):
+            return HttpResponse(" ".join(errors), status=400)
 
         def rows():
             for run in filterset.qs.iterator(chunk_size=500):
@@ -155,8 +155,8 @@ class SyncChangeExportView(View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         run = get_object_or_404(SyncRun, pk=pk)
         filterset = SyncChangeFilterSet(request.GET, queryset=run.changes.order_by("id"))
-        if filter_errors(filterset):
-            return HttpResponse(" ".join(filter_errors(filterset)), status=400)
+        if errors := filter_errors(filterset):
+            return HttpResponse(" ".join(errors), status=400)
         rows = (
             [
                 _cell(v)

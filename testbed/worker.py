@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -14,7 +13,8 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-PR_SET_PDEATHSIG = 1
+from testbed.processes import dies_with_parent
+
 REPO = Path(__file__).resolve().parents[1]
 
 # Short timeouts keep failover tests quick; each test states the figures it relies on.
@@ -87,7 +87,9 @@ class Worker:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_stop_with_parent,
+            # A worker left behind by a killed test session would take the next session's
+            # tasks from the shared broker and run them against a database that is gone.
+            preexec_fn=dies_with_parent(signal.SIGTERM),
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -131,16 +133,3 @@ class Worker:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
             return "(no log)"
-
-
-def _stop_with_parent() -> None:
-    """Ask the kernel to stop the worker when the process that started it dies (Linux).
-
-    A worker left behind by a killed test session would take the next session's tasks
-    from the shared broker and run them against a database that is gone.
-    """
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from connectors.api.serializers import BriefConnectorSerializer
 from connectors.models import Connector
 from connectors.protocol import settings as protocol
+from console.api import MAX_ID
 from directories.choices import MAPPED_FIELDS
 from directories.failover import schedule_collisions
 from directories.models import (
@@ -222,7 +223,7 @@ class SyncConnectorsSerializer(serializers.Serializer):
 
 class SyncConnectorsUpdateSerializer(serializers.Serializer):
     connectors = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         allow_empty=True,
         help_text="Connector ids in failover order.",
     )
@@ -245,7 +246,7 @@ class IdentityProviderSerializer(serializers.ModelSerializer):
 
 class IdentityProviderConnectorsSerializer(serializers.Serializer):
     connectors = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), allow_empty=True
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), allow_empty=True
     )
 
 

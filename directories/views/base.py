@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from django.http import HttpRequest
 
 from connectors.models import Connector
+from console.api import as_id
 from directories import failover
-from directories.models import (
-    Directory,
-)
+from directories.models import Directory
 
 
 def directory_context(directory: Directory, tab: str, **extra) -> dict:
@@ -37,8 +36,9 @@ class WorkingList:
     def from_post(cls, request: HttpRequest) -> WorkingList:
         ids: list[int] = []
         for raw in request.POST.getlist("connector"):
-            if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**63:
-                ids.append(int(raw))
+            cid = as_id(raw)
+            if cid is not None:
+                ids.append(cid)
         return cls(ids)
 
     def load(self) -> WorkingList:

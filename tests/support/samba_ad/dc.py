@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import json
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from testbed.processes import dies_with_parent
 from tests.support.samba_ad.entries import (
     ADMIN_PASSWORD,
     DOMAIN,
@@ -31,8 +31,6 @@ from tests.support.samba_ad.entries import (
     Entry,
     connect,
 )
-
-PR_SET_PDEATHSIG = 1
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_CACHE_DIR = REPO_ROOT / "var" / "cache" / "samba-ad"
@@ -335,7 +333,7 @@ class SambaDC:
                     # Own process group: stop() signals samba and all its workers at once.
                     start_new_session=True,
                     # A test run killed outright must not leave a DC holding the ports.
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=dies_with_parent(signal.SIGKILL),
                 )
             finally:
                 log_file.close()
@@ -420,14 +418,6 @@ def _prune_templates(cache_dir: Path, keep: int) -> None:
     templates.sort(key=lambda p: (p / "origin").stat().st_mtime, reverse=True)
     for old in templates[keep:]:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def _die_with_parent() -> None:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass  # not Linux: stop() is then the only way the DC ends
 
 
 def _samba_env(root: Path) -> dict[str, str]:
