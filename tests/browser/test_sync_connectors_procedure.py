@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from directories.failover import sync_connector_list
 from directories.models import Directory
+from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS
 from tests.conftest import PASSWORD
-from tests.support.components import missing
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        missing("Chromium", f"Debian's chromium is not installed at {CHROMIUM}")
-    return CHROMIUM
 
 
 @pytest.mark.browser
