@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+from console.timezones import server_time_zone, validate_time_zone
+
 
 class Role(models.TextChoices):
     SUPER_ADMIN = "super_admin", "Super Admin"
@@ -14,6 +16,12 @@ class Role(models.TextChoices):
 
 class User(AbstractUser):
     role = models.CharField(max_length=32, choices=Role.choices, default=Role.READ_ONLY_ADMIN)
+    time_zone = models.CharField(
+        max_length=64,
+        default=server_time_zone,
+        validators=[validate_time_zone],
+        help_text="IANA time zone the console shows times in, e.g. Europe/Paris",
+    )
 
     @property
     def effective_role(self) -> str:

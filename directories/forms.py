@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from connectors.models import Connector
 from connectors.protocol import settings as protocol
 from console.forms import ClarityFormMixin
+from directories import services
 from directories.choices import (
     DEFAULT_MAPPED_ATTRIBUTES,
     MAPPED_FIELDS,
@@ -170,8 +171,6 @@ class SyncFrequencyForm(ClarityFormMixin, forms.ModelForm):
         widgets = {"sync_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
         labels = {"sync_weekday": "Day of the week"}
         help_texts = {
-            "sync_time": "Daily and weekly syncs start at this time; "
-            "the minute also applies to hourly schedules.",
             "sync_weekday": "Weekly syncs only.",
         }
 
@@ -180,6 +179,13 @@ class SyncFrequencyForm(ClarityFormMixin, forms.ModelForm):
         # Asked for only where the frequency uses them (clean() keeps the stored ones).
         self.fields["sync_time"].required = False
         self.fields["sync_weekday"].required = False
+        # The schedule runs in one zone whoever reads the page; the label names it.
+        zone = services.schedule_time_zone(self.instance)
+        self.fields["sync_time"].label = f"Sync time ({zone})"
+        self.fields["sync_time"].help_text = (
+            f"Daily and weekly syncs start at this time in {zone}, the time zone the "
+            "schedule runs in; the minute also applies to hourly schedules."
+        )
 
     def clean(self) -> dict:
         cleaned = super().clean()

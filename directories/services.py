@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import logging
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from connectors.models import Connector
 from console.api import as_id
+from console.timezones import server_time_zone
 from directories.choices import DEFAULT_FILTERS, DEFAULT_MAPPED_ATTRIBUTES, SyncFrequency
 from directories.failover import sync_connector_list, sync_connectors_feature
 from directories.models import Directory, IdentityProvider, SyncConnectorEntry
@@ -231,6 +231,11 @@ def _crontab_for(directory: Directory) -> dict[str, str] | None:
     return specs[directory.sync_frequency]
 
 
+def schedule_time_zone(directory: Directory) -> str:
+    """The IANA zone a directory's sync time is read in: the server's (Celery beat's) zone."""
+    return server_time_zone()
+
+
 def schedule_task_name(directory: Directory) -> str:
     return f"sync-directory-{directory.pk}"
 
@@ -250,7 +255,7 @@ def update_schedule(directory: Directory) -> None:
     crontab, _ = CrontabSchedule.objects.get_or_create(
         day_of_month="*",
         month_of_year="*",
-        timezone=settings.TIME_ZONE,
+        timezone=schedule_time_zone(directory),
         **{"day_of_week": "*", **spec},
     )
     task = PeriodicTask.objects.filter(name=name).first() or PeriodicTask(name=name)
