@@ -25,9 +25,10 @@ from directories.models import (
 )
 from directories.sync.fetch import test_connection
 from directories.views.base import directory_context
+from synclog.chart import ChartRun, run_chart
 from synclog.choices import Trigger
 from synclog.models import SyncRun
-from synclog.queries import runs_with_attempts
+from synclog.queries import chart_runs, runs_with_attempts
 
 RUNS_PER_PAGE = 20
 
@@ -149,7 +150,10 @@ class DirectorySyncLogView(View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         directory = get_object_or_404(Directory, pk=pk)
         page = paginate(request, runs_with_attempts().filter(directory=directory), RUNS_PER_PAGE)
-        context = directory_context(directory, "sync_log", page_obj=page, show_directory=False)
+        chart = run_chart(map(ChartRun.from_run, chart_runs(directory.pk)), directory.name)
+        context = directory_context(
+            directory, "sync_log", page_obj=page, show_directory=False, chart=chart
+        )
         return render_page(
             request, "synclog/directory_sync_log.html", "synclog/_run_table.html", context
         )
