@@ -50,6 +50,7 @@ def test_admin_picks_new_york_and_sees_runs_in_new_york_time(
     expect(page.locator("text=Times are now shown in America/New_York.")).to_be_visible()
     directory_admin.refresh_from_db()
     assert directory_admin.time_zone == "America/New_York"
+    shoot(page, "profile-time-zone")
 
     page.goto(f"{page.base_url}/directories/{directory.pk}/sync-log/")
     started = page.locator(f"#run-{run.pk} time").first

@@ -160,3 +160,18 @@ def test_the_sync_time_is_labelled_with_the_zone_the_schedule_runs_in(
     html = diradmin_client.get(url).content.decode()
     assert "Sync time (Europe/Paris)</label>" in html
     assert "start at this time in Europe/Paris" in html
+
+
+def test_directory_list_and_connectors_show_recency_with_a_hint(
+    admin_client, super_admin, directory, connectors
+):
+    super_admin.time_zone = "Asia/Tokyo"
+    super_admin.save()
+    make_run(directory, finished_at=timezone.now() - timedelta(hours=3, minutes=1))
+    connectors[0].last_seen = timezone.now() - timedelta(minutes=5, seconds=2)
+    connectors[0].save()
+    listing = admin_client.get(reverse("directories:directory_list")).content.decode()
+    assert " JST</time>" in listing and "(3 hours ago)" in listing
+    table = admin_client.get(reverse("connectors:connector_list")).content.decode()
+    assert " JST</time>" in table and "(5 minutes ago)" in table
+    assert "Never" in table  # connector-2 and -3 were never seen
