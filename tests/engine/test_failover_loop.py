@@ -620,13 +620,36 @@ def test_a_malformed_record_makes_the_attempt_incomplete_and_says_so(agents, sen
     assert message.endswith("); discarded")
 
 
-def test_an_agent_that_hangs_on_a_lookup_leaves_the_values_counted(agents, sent, settings):
+def test_an_agent_that_hangs_on_a_lookup_leaves_the_values_counted(agents, sent, settings, caplog):
     settings.CONNECTOR_STREAM_TIMEOUT = 1.0
     slow = agents("c1")
     slow.lookup_delay = 4
     done = run(make(for_agent(slow)))
     assert done.status == RunStatus.COMPLETED
     assert done.warning_counts == {"not_checked": 1}
+    # The log names the connector and why the lookup failed.
+    [logged] = [r.getMessage() for r in caplog.records if "looking up" in r.getMessage()]
+    assert logged.startswith("looking up unresolved member values through c1 failed: ")
+    assert logged.endswith(f"failed: no answer from {slow.url} within 1 s")
+
+
+def test_a_run_stopped_by_a_safeguard_still_records_what_it_could_not_sync(agents, sent):
+    from synclog.models import SyncWarning
+
+    directory = make(for_agent(agents("c1")))
+    assert run(directory).status == RunStatus.COMPLETED
+    # The next read has no users: deleting both trips the users safeguard.
+    emptied = [GOOD[0], GOOD[3], record(type="end", users=0, groups=1)]
+    emptying = agents("c1b", emptied)
+    Connector.objects.filter(pk=directory.sync_connector_id).update(
+        url=emptying.url, secret=emptying.secret
+    )
+    stopped = run(directory)
+    assert stopped.status == RunStatus.SAFEGUARD, stopped.message
+    assert DirectoryUser.objects.filter(directory=directory).count() == 2
+    recorded = SyncWarning.objects.filter(run=stopped)
+    assert stopped.unresolved_references == recorded.count() > 0
+    assert {w.value for w in recorded} >= {f"uid=ghost,{PEOPLE}"}
 
 
 def test_answers_about_dns_not_asked_are_left_aside(agents, sent):

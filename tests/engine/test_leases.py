@@ -299,6 +299,45 @@ def test_a_trigger_that_loses_the_race_for_the_queue_joins_the_winner(directory,
     assert (run.pk, created) == (winner.pk, False)
 
 
+def test_a_run_queued_for_another_directory_is_not_joined(directory):
+    from directories.services import create_directory
+
+    other = create_directory(
+        name="other.example.com", type="ldap", sync_connector=directory.sync_connector,
+        host="h", base_dn="dc=o", bind_dn="cn=o", bind_password="pw",
+    )  # fmt: skip
+    theirs, _ = leases.queue(other)
+    ours, created = leases.queue(directory)
+    assert created and ours.pk != theirs.pk
+    assert (ours.directory_id, theirs.directory_id) == (directory.pk, other.pk)
+    assert leases.waiting_run(directory.pk) == ours.pk
+    assert leases.waiting_run(other.pk) == theirs.pk
+
+
+def test_a_queue_that_keeps_changing_is_tried_twice_then_named_in_the_error(directory, monkeypatch):
+    """Each insert collides and the run it collided with is gone again before it is read."""
+    from django.db import IntegrityError
+
+    real_filter = SyncRun.objects.filter
+    looked = []
+
+    def never_there(*args, **kwargs):
+        looked.append(kwargs)
+        return real_filter(*args, **kwargs).none()
+
+    def collides(**fields):
+        raise IntegrityError("one queued run per directory")
+
+    monkeypatch.setattr(SyncRun.objects, "filter", never_there)
+    monkeypatch.setattr(SyncRun.objects, "create", collides)
+    with pytest.raises(RuntimeError) as failure:
+        leases.queue(directory)
+    assert str(failure.value) == (
+        "could not queue a sync of corp.example.com: the queue kept changing"
+    )
+    assert len(looked) == 2
+
+
 def test_forgotten_runs_are_old_queued_runs_with_nothing_running_before_them(directory):
     from directories.services import create_directory
 

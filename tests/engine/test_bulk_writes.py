@@ -1,0 +1,55 @@
+"""Syncs big enough to cross the writer's batch sizes: every row written, updated and
+deleted once, whichever batch it falls in (5,000 rows per insert batch on SQLite, 500
+values per delete statement)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from directories.models import DirectoryGroup, DirectoryUser, GroupMembership
+
+from .conftest import PEOPLE, group, user
+from .test_writer import sync
+
+pytestmark = pytest.mark.django_db
+
+MANY = 5_003  # one more batch than 5,000, and a few rows into it
+
+
+def people(count: int, mail: str = "x") -> list[dict]:
+    return [user(f"u{i}", f"user{i}", email=f"user{i}@{mail}") for i in range(count)]
+
+
+def test_a_sync_past_the_batch_sizes_writes_updates_and_deletes_every_row(ldap_directory):
+    everyone = people(MANY)
+    members = [f"uid=user{i},{PEOPLE}" for i in range(1_200)]
+    counts, _ = sync(ldap_directory, [*everyone, group("g1", "big", members)], safeguards=False)
+    assert counts.users_added == MANY
+    stored = DirectoryUser.objects.filter(directory=ldap_directory)
+    assert stored.count() == MANY
+    assert set(stored.values_list("external_id", flat=True)) == {f"u{i}" for i in range(MANY)}
+    assert stored.get(external_id=f"u{MANY - 1}").email == f"user{MANY - 1}@x"
+    assert GroupMembership.objects.count() == 1_200
+
+    # Keep the last 3,500 users, change the mail of every one kept, drop the group's members.
+    kept = people(MANY, mail="y")[1_503:]
+    counts, _ = sync(ldap_directory, [*kept, group("g1", "big", [])], safeguards=False)
+    assert (counts.users_deleted, counts.users_updated) == (1_503, MANY - 1_503)
+    left = DirectoryUser.objects.filter(directory=ldap_directory)
+    assert set(left.values_list("external_id", flat=True)) == {f"u{i}" for i in range(1_503, MANY)}
+    assert set(left.values_list("email", flat=True)) == {f"user{i}@y" for i in range(1_503, MANY)}
+    assert GroupMembership.objects.count() == 0
+    assert DirectoryGroup.objects.get(directory=ldap_directory).name == "big"
+    connection.check_constraints()
+
+
+def test_memberships_removed_past_a_batch_are_all_gone(ldap_directory):
+    everyone = people(1_200)
+    members = [f"uid=user{i},{PEOPLE}" for i in range(1_200)]
+    sync(ldap_directory, [*everyone, group("g1", "big", members)], safeguards=False)
+    # Only every third member stays.
+    counts, _ = sync(ldap_directory, [*everyone, group("g1", "big", members[::3])], False)
+    assert counts.memberships_removed == 800
+    stay = set(GroupMembership.objects.values_list("user__external_id", flat=True))
+    assert stay == {f"u{i}" for i in range(0, 1_200, 3)}
