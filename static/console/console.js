@@ -20,6 +20,24 @@
   }
   document.addEventListener("htmx:afterSettle", restoreFocus);
 
+  // A table re-rendered in place (the Connectors table refreshes every few seconds) keeps
+  // how far it was scrolled sideways; htmx itself keeps the focus on an element with an id.
+  var scrolled = {};
+  document.addEventListener("htmx:beforeSwap", function () {
+    document.querySelectorAll(".table-scroll[id]").forEach(function (el) {
+      scrolled[el.id] = el.scrollLeft;
+    });
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    Object.keys(scrolled).forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el) {
+        el.scrollLeft = scrolled[id];
+      }
+    });
+    scrolled = {};
+  });
+
   // Forms marked data-warn-unsaved count as edited once a field changes; a working list
   // says so itself (data-unsaved, rendered by the server).
   var submitting = false;
