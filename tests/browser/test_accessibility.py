@@ -92,3 +92,23 @@ def test_every_console_page_has_no_serious_or_critical_axe_finding(
         for url, f in check_pages(readonly, live_server.url, readonly_urls).items()
     }
     assert not found, json.dumps(found, indent=1)
+
+
+def test_the_sync_connectors_panel_after_edits_and_on_confirmation_has_no_axe_finding(
+    axe_page, live_server, super_admin, directory, connectors
+):
+    page = axe_page(super_admin)
+    page.goto(
+        live_server.url + reverse("directories:directory_sync_connectors", args=[directory.pk])
+    )
+    page.select_option("#id_add_connector", label="connector-2 (connector-2.example.com)")
+    page.click("#add-sync-connector")
+    page.locator("#sync-connectors-status").get_by_text("added at position 2").wait_for()
+    found = {"after an edit": axe_findings(page)}
+    for name in ("connector-1", "connector-2"):
+        page.click(f"button[aria-label='Remove {name}']")
+        page.locator("#sync-connectors-status").get_by_text(f"{name} removed").wait_for()
+    page.click("#save-sync-connectors")
+    page.locator("#confirm-empty-list").wait_for()
+    found["confirming an empty list"] = axe_findings(page)
+    assert not any(found.values()), json.dumps(found, indent=1)

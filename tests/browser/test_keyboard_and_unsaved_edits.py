@@ -151,6 +151,16 @@ def test_leaving_with_staged_list_edits_asks_first_and_without_edits_does_not(
     assert leave_by_link(page) == []
     expect(page.locator("h2")).to_have_text("Connectors")
 
+    # The WorkspaceIDP's connectors: the same for a staged association.
+    idp_url = directory.identity_provider.get_absolute_url()
+    page.goto(page.base_url + idp_url)
+    assert leave_by_link(page) == []
+    page.goto(page.base_url + idp_url)
+    page.click("#add-idp-connector")
+    expect(page.locator("#idp-connectors-list strong")).to_have_count(2)
+    assert leave_by_link(page) == ["beforeunload"]
+    assert page.url.endswith(idp_url)
+
 
 def test_leaving_an_edited_form_asks_first_but_submitting_it_does_not(
     console_browser, super_admin, directory, connectors
@@ -172,6 +182,13 @@ def test_leaving_an_edited_form_asks_first_but_submitting_it_does_not(
     with page.expect_navigation():
         page.click("#directory-settings-form button[type=submit] >> nth=0")
     expect(page.locator("#id_port")).to_have_value("1389")
+
+    # A form sent back with an error holds typed values that nothing has stored.
+    page.fill("#id_port", "70000")
+    with page.expect_navigation():
+        page.click("#directory-settings-form button[type=submit] >> nth=0")
+    expect(page.locator("#id_port")).to_have_value("70000")
+    assert leave_by_link(page) == ["beforeunload"]
 
     for url, field in (
         (
