@@ -217,6 +217,7 @@ def test_an_emptied_list_is_saved_only_after_confirmation_with_javascript(
         "corp.example.com, with no fallback."
     )
     expect(page.locator("#sync-connectors-status")).to_contain_text("switches failover off")
+    shoot(page, "confirm-empty-sync-connectors")
     assert [c.name for c in sync_connector_list(directory)] == ["connector-1"]
 
     page.click("#cancel-empty-save")
