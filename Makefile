@@ -7,6 +7,9 @@ APT_PACKAGES := ca-certificates slapd ldap-utils libldap2-dev libsasl2-dev chrom
 CLARITY_VERSION := 18.2.0
 MUTMUT_VERSION := 3.8.1
 CLARITY_CSS := static/vendor/clr-ui.min.css
+# The accessibility checker the browser tests inject into each page; never served by the console.
+AXE_VERSION := 4.14.1
+AXE_JS := var/npm/axe-core-$(AXE_VERSION)/axe.min.js
 
 .PHONY: run test deps system-deps bench mutation lint format clean
 
@@ -35,7 +38,7 @@ mutation: deps
 	fi
 	$(PY) tools/mutation_scores.py $(MUTATION_ARGS)
 
-deps: system-deps $(VENV)/.installed $(CLARITY_CSS)
+deps: system-deps $(VENV)/.installed $(CLARITY_CSS) $(AXE_JS)
 
 # Installs only what is missing, so a prepared machine spends no time here. Packages are
 # installed without their Recommends, so everything a test or the demo uses is named:
@@ -75,6 +78,11 @@ $(CLARITY_CSS):
 	cd var/npm && npm pack -q @clr/ui@$(CLARITY_VERSION) >/dev/null && tar xzf clr-ui-$(CLARITY_VERSION).tgz
 	cp var/npm/package/clr-ui.min.css $(CLARITY_CSS)
 	cp var/npm/package/LICENSE static/vendor/clr-ui.LICENSE 2>/dev/null || true
+
+$(AXE_JS):
+	mkdir -p var/npm/axe-core-$(AXE_VERSION)
+	cd var/npm && npm pack -q axe-core@$(AXE_VERSION) >/dev/null && \
+	  tar xzf axe-core-$(AXE_VERSION).tgz -C axe-core-$(AXE_VERSION) --strip-components=1
 
 lint: deps
 	$(VENV)/bin/ruff check .

@@ -48,6 +48,11 @@ def sync_connector_list(directory: Directory) -> list[Connector]:
     return [e.connector for e in directory.sync_entries.select_related("connector")]
 
 
+def connector_without_list(directory: Directory) -> Connector:
+    """Who syncs a directory, with no fallback, when no Sync Connectors list applies (S3)."""
+    return directory.sync_connector
+
+
 def effective_sync_connectors(directory: Directory) -> tuple[list[Connector], bool]:
     """Connectors a sync will try, and whether fallback applies.
 
@@ -58,7 +63,7 @@ def effective_sync_connectors(directory: Directory) -> tuple[list[Connector], bo
         entries = sync_connector_list(directory)
         if entries:
             return entries, True
-    return [directory.sync_connector], False
+    return [connector_without_list(directory)], False
 
 
 def why_no_fallback(directory: Directory) -> str:

@@ -53,14 +53,18 @@ class IdentityProviderDetailView(ChangeRequiredMixin, View):
                 messages.success(request, notice)
                 return redirect(idp)
             current = list(idp.connectors.order_by("name"))
-            saved = WorkingList([c.pk for c in current], notice=notice, connectors=current)
+            saved = WorkingList(
+                [c.pk for c in current], notice=notice, connectors=current, announcement=notice
+            )
+            saved.focus = "save"
             return self._render(request, idp, saved)
         working.apply(
             action,
             request.POST.get("add_connector", ""),
             "{name} is already associated with " + idp.name + ".",
         )
-        return self._render(request, idp, working.load())
+        working.load().describe("associated", arrows=False)
+        return self._render(request, idp, working)
 
     def _render(
         self, request: HttpRequest, idp: IdentityProvider, working: WorkingList

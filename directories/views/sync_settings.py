@@ -135,10 +135,20 @@ class SyncConnectorsView(ChangeRequiredMixin, View):
         if not feature.available:
             working.load().error = feature.reason
             return self._render(request, directory, working, version, status=409)
-        if action == "save":
-            return self._save(request, directory, working.load(), version)
+        if action == "cancel-save":
+            working.load()
+            working.announcement = "Nothing was saved; the list is as you left it."
+            working.focus = "picker"
+            return self._render(request, directory, working, version)
+        if action in ("save", "confirm-save"):
+            working.load()
+            # Saving an empty list over a saved one switches failover off: ask first.
+            if action == "save" and not working.ids and failover.sync_connector_list(directory):
+                return self._render(request, directory, working, version, confirm_empty=True)
+            return self._save(request, directory, working, version)
         working.apply(action, request.POST.get("add_connector", ""), self.duplicate_message)
-        return self._render(request, directory, working.load(), version)
+        working.load().describe("in the list")
+        return self._render(request, directory, working, version)
 
     def _save(
         self, request: HttpRequest, directory: Directory, working: WorkingList, version: int
@@ -165,7 +175,10 @@ class SyncConnectorsView(ChangeRequiredMixin, View):
             messages.success(request, notice)
             return redirect("directories:directory_sync_connectors", pk=directory.pk)
         saved = failover.sync_connector_list(directory)
-        fresh = WorkingList([c.pk for c in saved], notice=notice, connectors=saved)
+        fresh = WorkingList(
+            [c.pk for c in saved], notice=notice, connectors=saved, announcement=notice
+        )
+        fresh.focus = "save"
         return self._render(request, directory, fresh, directory.sync_connectors_version)
 
     def _render(
@@ -175,8 +188,18 @@ class SyncConnectorsView(ChangeRequiredMixin, View):
         working: WorkingList,
         version: int,
         status: int = 200,
+        confirm_empty: bool = False,
     ) -> HttpResponse:
         saved = failover.sync_connector_list(directory)
+        warning = ""
+        if confirm_empty:
+            sole = failover.connector_without_list(directory)
+            warning = (
+                f"Saving an empty list switches failover off: only {sole.name} will sync "
+                f"{directory.name}, with no fallback."
+            )
+            working.announcement = warning
+            working.focus = "cancel-save"
         context = directory_context(
             directory,
             "sync_settings",
@@ -186,6 +209,7 @@ class SyncConnectorsView(ChangeRequiredMixin, View):
             version=version,
             saved=saved,
             unsaved=[c.pk for c in saved] != working.ids,
+            confirm_empty=warning,
             # The picker offers only connectors not in the list already.
             all_connectors=Connector.objects.exclude(pk__in=working.ids).order_by("name"),
             collisions=failover.schedule_collisions(directory),

@@ -156,3 +156,18 @@ def test_identity_provider_keeps_a_directory_sync_connector(directory_api, direc
     assert list(directory.identity_provider.connectors.values_list("name", flat=True)) == [
         "connector-1"
     ]
+
+
+def test_an_empty_list_put_through_the_api_is_stored_without_a_confirmation(
+    directory_api, directory
+):
+    """The console asks before an empty list switches failover off; a PUT is explicit."""
+    answer = directory_api.put(
+        f"/api/directories/{directory.pk}/sync-connectors/",
+        {"connectors": [], "version": 1},
+        format="json",
+    )
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["effective"] == ["connector-1"]
+    assert answer.json()["fallback"] is False
+    assert stored_list(directory) == []

@@ -20,7 +20,7 @@ def idp_url(directory: Directory) -> str:
 def associated(html: str) -> list[str]:
     table = html[html.index('id="idp-connectors-list"') :]
     table = table[: table.index("</table>")]
-    return re.findall(r"<strong>([^<]+)</strong>", table)
+    return re.findall(r"<strong[^>]*>([^<]+)</strong>", table)
 
 
 def associated_in_db(directory: Directory) -> list[str]:

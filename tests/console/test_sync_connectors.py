@@ -41,7 +41,7 @@ def listed(response: HttpResponse) -> list[str]:
     html = response.content.decode()
     table = html[html.index('id="sync-connectors-list"') :]
     table = table[: table.index("</table>")]
-    return re.findall(r'class="left connector-name"><strong>([^<]+)</strong>', table)
+    return re.findall(r'class="left connector-name"><strong[^>]*>([^<]+)</strong>', table)
 
 
 def saved_names(directory: Directory) -> list[str]:
@@ -152,8 +152,38 @@ def test_stale_save_without_javascript_answers_conflict(admin_client, directory,
     assert saved_names(directory) == ["connector-2"]
 
 
+@pytest.mark.parametrize("htmx", [False, True])
+def test_saving_an_empty_list_over_a_saved_one_asks_first_and_stores_nothing(
+    admin_client, directory, htmx
+):
+    response = post(admin_client, directory, [], "save", htmx=htmx)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert saved_names(directory) == ["connector-1"]
+    warning = (
+        "Saving an empty list switches failover off: only connector-1 will sync "
+        f"{directory.name}, with no fallback."
+    )
+    confirm = html[html.index('id="confirm-empty-list"') :]
+    assert warning in confirm
+    assert 'value="confirm-save"' in confirm and 'value="cancel-save"' in confirm
+    assert 'id="save-sync-connectors"' not in html
+    assert listed(response) == []
+
+
+def test_cancelling_the_empty_list_keeps_the_working_list_and_the_saved_one(
+    admin_client, directory
+):
+    response = post(admin_client, directory, [], "cancel-save", htmx=True)
+    html = response.content.decode()
+    assert saved_names(directory) == ["connector-1"]
+    assert listed(response) == []
+    assert 'id="confirm-empty-list"' not in html
+    assert 'id="unsaved-note"' in html
+
+
 def test_saving_an_empty_list_explains_the_fallback_to_the_sync_connector(admin_client, directory):
-    post(admin_client, directory, [], "save")
+    post(admin_client, directory, [], "confirm-save")
     assert saved_names(directory) == []
     html = admin_client.get(url_of(directory)).content.decode()
     assert 'id="empty-list-note"' in html
@@ -216,3 +246,46 @@ def test_stale_edit_index_is_reported_not_applied(admin_client, directory, conne
     assert response.status_code == 200
     assert "no longer in the list" in response.content.decode()
     assert listed(response) == ["connector-1"]
+
+
+def test_saving_an_empty_list_when_none_is_saved_needs_no_confirmation(admin_client, directory):
+    save_sync_connectors(directory, [])
+    version = Directory.objects.get(pk=directory.pk).sync_connectors_version
+    response = post(admin_client, directory, [], "save", version=version, htmx=True)
+    html = response.content.decode()
+    assert 'id="confirm-empty-list"' not in html
+    assert "Sync Connectors list saved" in html
+
+
+@pytest.mark.parametrize(
+    ("action", "expected_focus", "words"),
+    [
+        ("up:2", "up:{c3}", "connector-3 moved to position 2 of 3."),
+        ("up:1", "down:{c2}", "connector-2 moved to position 1 of 3."),
+        ("down:1", "up:{c2}", "connector-2 moved to position 3 of 3."),
+        ("remove:1", "remove:{c3}", "connector-2 removed; 2 connectors in the list."),
+        ("remove:2", "picker", "connector-3 removed; 2 connectors in the list."),
+    ],
+)
+def test_an_edit_names_the_control_that_keeps_focus_and_announces_itself(
+    admin_client, directory, connectors, action, expected_focus, words
+):
+    c1, c2, c3 = connectors
+    response = post(admin_client, directory, [c1, c2, c3], action, htmx=True)
+    html = response.content.decode()
+    focus = expected_focus.format(c2=c2.pk, c3=c3.pk)
+    assert f'data-focus="{focus}"' in html
+    assert f'data-control="{focus}"' in html
+    status = html[html.index('id="sync-connectors-status"') :]
+    assert 'aria-live="polite"' in status
+    assert status[status.index(">") + 1 : status.index("</p>")] == words
+
+
+def test_adding_announces_the_position_and_focuses_the_added_row(
+    admin_client, directory, connectors
+):
+    c1, c2, c3 = connectors
+    response = post(admin_client, directory, [c1, c2], "add", add_connector=str(c3.pk))
+    html = response.content.decode()
+    assert f'data-focus="up:{c3.pk}"' in html
+    assert "connector-3 added at position 3." in html
