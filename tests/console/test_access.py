@@ -92,7 +92,19 @@ def change_requests(directory: Directory, connectors: list[Connector]) -> list[t
             {"connector": ids[::-1], "version": "1", "action": "save"},
         ),
         (reverse("directories:directory_sync_now", args=[d]), {}),
-        (reverse("directories:directory_test_connection", args=[d]), {}),
+        (
+            reverse("directories:directory_detail", args=[d]),
+            {
+                "name": directory.name,
+                "host": directory.host,
+                "port": str(directory.port),
+                "security": directory.security,
+                "base_dn": directory.base_dn,
+                "bind_dn": directory.bind_dn,
+                "bind_password": "typed",
+                "action": "test",
+            },
+        ),
         (
             reverse("directories:identityprovider_detail", args=[directory.identity_provider_id]),
             {"connector": ids, "action": "save"},
