@@ -161,6 +161,8 @@ class DirectoryDetailView(ChangeRequiredMixin, View):
 
 
 class SyncNowView(ChangeRequiredMixin, View):
+    change_only = True
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         directory = get_object_or_404(Directory, pk=pk)
         _run, created = tasks.start_sync(directory, Trigger.MANUAL, request.user)
@@ -185,6 +187,8 @@ class DirectorySyncLogView(View):
 
 class DirectoryDeleteView(ChangeRequiredMixin, View):
     """Delete a directory after a confirmation that says what goes with it."""
+
+    change_only = True
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         directory = get_object_or_404(Directory, pk=pk)
