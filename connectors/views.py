@@ -45,6 +45,7 @@ def _activation_page(request: HttpRequest, connector: Connector, code: str) -> H
 
 class ConnectorAddView(ChangeRequiredMixin, View):
     requires_super_admin = True
+    change_only = True
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return self._render(request, ConnectorAddForm())
@@ -68,6 +69,7 @@ class ActivationCodeView(ChangeRequiredMixin, View):
     """A new single-use code for an existing connector; earlier unused codes stop working."""
 
     requires_super_admin = True
+    change_only = True
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         connector = get_object_or_404(Connector, pk=pk)
@@ -88,6 +90,7 @@ class ConnectorDeleteView(ChangeRequiredMixin, View):
     syncs through it or lists it."""
 
     requires_super_admin = True
+    change_only = True
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         connector = get_object_or_404(Connector, pk=pk)

@@ -33,6 +33,11 @@ class User(AbstractUser):
         return self.is_active and self.effective_role in (Role.SUPER_ADMIN, Role.DIRECTORY_ADMIN)
 
     @property
+    def is_read_only(self) -> bool:
+        """Sees every page and changes nothing (the console says so on every page)."""
+        return not self.can_change
+
+    @property
     def can_manage_connectors(self) -> bool:
         """Only Super Admins add connectors (activation codes grant access to agents)."""
         return self.is_active and self.effective_role == Role.SUPER_ADMIN

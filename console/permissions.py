@@ -23,12 +23,18 @@ class RolePermission(BasePermission):
 
 
 class ChangeRequiredMixin:
-    """Console views: reads for every admin, any other method only for roles that may change."""
+    """Console views: reads for every admin, any other method only for roles that may change.
+
+    A page that exists only to change something (Add, Delete, activation codes) sets
+    `change_only`: a role that may not change is refused it when it opens it too, instead
+    of seeing a form it cannot send.
+    """
 
     requires_super_admin = False
+    change_only = False
 
     def dispatch(self, request, *args, **kwargs):
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
+        if self.change_only or request.method not in ("GET", "HEAD", "OPTIONS"):
             allowed = (
                 request.user.can_manage_connectors
                 if self.requires_super_admin

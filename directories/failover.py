@@ -1,4 +1,5 @@
-"""The Sync Connectors list's rules (S3, S5, S6, S11): which connectors a sync tries, in order.
+"""The Sync Connectors list's rules (S3, S5, S6, S7, S11): which connectors a sync tries, in
+order, and which of them the directory's WorkspaceIDP lacks.
 
 Read by the console, the API and the sync engine alike; `services.save_sync_connectors`
 is the one writer of the list.
@@ -6,6 +7,7 @@ is the one writer of the list.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -64,6 +66,38 @@ def effective_sync_connectors(directory: Directory) -> tuple[list[Connector], bo
         if entries:
             return entries, True
     return [connector_without_list(directory)], False
+
+
+def not_associated(
+    directory: Directory,
+    connectors: Iterable[Connector],
+    associated: Collection[int] | None = None,
+) -> list[Connector]:
+    """Rule S7: which of `connectors` are not associated with the directory's WorkspaceIDP.
+
+    Any connector may be in a Sync Connectors list (the source's "Select a Connector" lists
+    every connector of the service), and such a one syncs the directory; only connectors
+    associated with its WorkspaceIDP also authenticate its users. `associated` is the
+    identity provider's connector ids when they are being edited (the IdP page's unsaved
+    list); by default the stored association.
+    """
+    if associated is None:
+        associated = set(directory.identity_provider.connectors.values_list("pk", flat=True))
+    return [c for c in connectors if c.pk not in associated]
+
+
+def not_associated_warning(directory: Directory, connectors: list[Connector]) -> str:
+    """What the console says about listed connectors the WorkspaceIDP lacks ("" if none)."""
+    if not connectors:
+        return ""
+    names = ", ".join(c.name for c in connectors)
+    idp = directory.identity_provider.name
+    verb, subject, obj = ("is", "it", "it") if len(connectors) == 1 else ("are", "they", "they")
+    return (
+        f"{names} {verb} in the Sync Connectors list of {directory.name} but not associated "
+        f"with {idp}: {subject} can sync the directory but not authenticate its users "
+        f"until {obj} {verb} associated."
+    )
 
 
 def why_no_fallback(directory: Directory) -> str:

@@ -44,6 +44,15 @@ class DistinguishedNamesField(forms.CharField):
         # Each DN is checked by the model's validator, the rule the API and the agent share.
 
 
+def ask_password_again(form: forms.BaseForm, why: str = "") -> None:
+    """The typed password is never sent back to the browser; say so instead of leaving
+    the field empty without a word."""
+    # The bound field keeps the help text it was made with: set it there.
+    form[
+        "bind_password"
+    ].help_text = f"Type the bind password again{why}: it is not sent back to the browser."
+
+
 class DirectoryAddForm(ClarityFormMixin, forms.ModelForm):
     bind_password = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
@@ -102,12 +111,7 @@ class DirectoryAddForm(ClarityFormMixin, forms.ModelForm):
     def full_clean(self) -> None:
         super().full_clean()
         if self.is_bound and self._errors and "bind_password" not in self._errors:
-            # The typed password is never sent back to the browser; say so instead of
-            # leaving the field empty without a word.
-            # (The bound field keeps the help text it was made with: set it there.)
-            self[
-                "bind_password"
-            ].help_text = "Type the bind password again: it is not sent back to the browser."
+            ask_password_again(self)
 
     def mapped_fields(self) -> list[forms.BoundField]:
         return [self[f"map_{name}"] for name in MAPPED_FIELDS]

@@ -114,21 +114,47 @@ def workspace_idp_name(directory_name: str) -> str:
     return f"WorkspaceIDP__{directory_name}"[:100]
 
 
-@transaction.atomic
-def create_directory(*, identity_provider: IdentityProvider | None = None, **fields) -> Directory:
-    """Create a directory whose list starts with its sync connector (rule S4)."""
+def new_directory(**fields) -> Directory:
+    """An unsaved directory from `fields`, with its type's default filters and mappings
+    where none are given: what create_directory stores, and what Add Directory's Test
+    Connection tests."""
+    fields = dict(fields)
     dtype = fields["type"]
     user_default, group_default = DEFAULT_FILTERS[dtype]
     fields.setdefault("user_filter", user_default)
     fields.setdefault("group_filter", group_default)
     mapped = {**DEFAULT_MAPPED_ATTRIBUTES[dtype], **(fields.pop("mapped_attributes", None) or {})}
+    return Directory(mapped_attributes=mapped, **fields)
+
+
+def directory_with_changes(
+    directory: Directory, changes: dict, *, typed_password: str | None = None
+) -> Directory:
+    """The stored row of `directory` with `changes` set on it and not saved, for testing
+    typed settings before saving them.
+
+    The same password rule as update_directory: a blank password keeps the stored one,
+    and the stored one is never sent to a changed host, port, security or bind DN.
+    """
+    stored = Directory.objects.get(pk=directory.pk)
+    changes = {k: v for k, v in changes.items() if k != "bind_password" or v}
+    check_password_for_connection_change(stored, changes, typed_password)
+    for name, value in changes.items():
+        setattr(stored, name, value)
+    return stored
+
+
+@transaction.atomic
+def create_directory(*, identity_provider: IdentityProvider | None = None, **fields) -> Directory:
+    """Create a directory whose list starts with its sync connector (rule S4)."""
+    directory = new_directory(**fields)
     if identity_provider is None:
         # Each directory gets its own WorkspaceIDP, so associating a connector with one
         # directory's identity provider leaves the others alone.
         identity_provider, _ = IdentityProvider.objects.get_or_create(
             name=workspace_idp_name(fields["name"])
         )
-    directory = Directory(identity_provider=identity_provider, mapped_attributes=mapped, **fields)
+    directory.identity_provider = identity_provider
     directory.full_clean()
     directory.save()
     SyncConnectorEntry.objects.create(

@@ -39,11 +39,6 @@ urlpatterns = [
         name="directory_sync_now",
     ),
     path(
-        "directories/<int:pk>/test-connection/",
-        directories.TestConnectionView.as_view(),
-        name="directory_test_connection",
-    ),
-    path(
         "directories/<int:pk>/sync-log/",
         directories.DirectorySyncLogView.as_view(),
         name="directory_sync_log",

@@ -219,6 +219,15 @@ class SyncConnectorsSerializer(serializers.Serializer):
     fallback = serializers.BooleanField(
         read_only=True, help_text="False when the next sync uses the sync connector alone."
     )
+    not_associated = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Listed connectors not associated with the directory's WorkspaceIDP: they "
+        "sync it but do not authenticate its users (rule S7).",
+    )
+    warning = serializers.CharField(
+        read_only=True, help_text="The console's warning about `not_associated`; empty if none."
+    )
 
 
 class SyncConnectorsUpdateSerializer(serializers.Serializer):

@@ -36,7 +36,13 @@ from directories.api.serializers import (
     SyncConnectorsSerializer,
     SyncConnectorsUpdateSerializer,
 )
-from directories.failover import effective_sync_connectors, sync_connectors_feature
+from directories.failover import (
+    effective_sync_connectors,
+    not_associated,
+    not_associated_warning,
+    sync_connector_list,
+    sync_connectors_feature,
+)
 from directories.models import (
     Directory,
     DirectoryGroup,
@@ -77,6 +83,7 @@ def count_of(model: type[Model], key: str) -> Coalesce:
 def sync_connectors_state(directory: Directory) -> dict:
     feature = sync_connectors_feature()
     effective, fallback = effective_sync_connectors(directory)
+    outside = not_associated(directory, sync_connector_list(directory))
     return {
         "version": directory.sync_connectors_version,
         "available": feature.available,
@@ -85,6 +92,8 @@ def sync_connectors_state(directory: Directory) -> dict:
         "connectors": directory.sync_entries.select_related("connector"),
         "effective": [c.name for c in effective],
         "fallback": fallback,
+        "not_associated": [c.name for c in outside],
+        "warning": not_associated_warning(directory, outside),
     }
 
 

@@ -388,18 +388,37 @@ def _consume(
     )
 
 
+# What an admin reads first when a test fails: the agent's error code in plain words.
+PROBLEMS = {
+    "invalid_credentials": "Invalid credentials",
+    "unreachable": "Host unreachable",
+    "no_such_object": "Bad base DN",
+    "tls": "TLS failed",
+    "ldap_error": "LDAP error",
+}
+
+
 @dataclass(frozen=True)
 class ConnectionTest:
     ok: bool
     message: str
+    # The failure in plain words ("Invalid credentials", "Host unreachable", ...); "" on success.
+    problem: str = ""
 
 
 def test_connection(directory: Directory) -> ConnectionTest:
-    """Ask the first available connector of the list to bind and read the first entry.
+    """Ask the first available connector to bind with `directory`'s settings and read the
+    first entry.
 
+    `directory` may be unsaved (Add Directory) or a stored row with typed values set on it
+    and not saved (Settings): the values on the instance are the ones tested. An unsaved
+    directory is tested through its sync connector, a stored one through its list.
     Nothing is stored; the stream is closed as soon as it shows the directory answers.
     """
-    connectors, _ = effective_sync_connectors(directory)
+    if directory.pk is None:
+        connectors = [directory.sync_connector]
+    else:
+        connectors, _ = effective_sync_connectors(directory)
     problems = []
     for connector in connectors:
         try:
@@ -413,7 +432,9 @@ def test_connection(directory: Directory) -> ConnectionTest:
                 kind = record.get("type")
                 if kind == "error":
                     return ConnectionTest(
-                        False, f"{connector.name} reached the agent, but: {record.get('message')}"
+                        False,
+                        f"{connector.name} reached the agent, but: {record.get('message')}",
+                        PROBLEMS.get(str(record.get("code")), "The directory refused"),
                     )
                 if kind in ("user", "group", "end"):
                     found = "found entries" if kind != "end" else "found no users or groups"
@@ -427,4 +448,8 @@ def test_connection(directory: Directory) -> ConnectionTest:
             problems.append(f"{connector.name}: {exc.message}")
         finally:
             stream.close()
-    return ConnectionTest(False, "No connector could test the connection: " + "; ".join(problems))
+    return ConnectionTest(
+        False,
+        "No connector could test the connection: " + "; ".join(problems),
+        "No connector available",
+    )

@@ -1,4 +1,8 @@
-"""Directories: list, Add Directory, Settings, Test Connection, Sync Now, the Sync Log tab."""
+"""Directories: list, Add Directory, Settings, Test Connection, Sync Now, the Sync Log tab.
+
+Test Connection is a second submit button of the Add Directory and Settings forms: it
+tests the values on the form, through the connector(s), and stores nothing.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +21,14 @@ from directories import failover, services, tasks
 from directories.forms import (
     DirectoryAddForm,
     DirectorySettingsForm,
+    ask_password_again,
 )
 from directories.models import (
     Directory,
     DirectoryGroup,
     DirectoryUser,
 )
-from directories.sync.fetch import test_connection
+from directories.sync.fetch import ConnectionTest, test_connection
 from directories.views.base import directory_context
 from synclog.chart import ChartRun, run_chart
 from synclog.choices import Trigger
@@ -65,27 +70,42 @@ class DirectoryListView(View):
         )
 
 
+def _testing(request: HttpRequest) -> bool:
+    """The form was sent with its Test Connection button, not its Save button."""
+    return request.POST.get("action") == "test"
+
+
 class DirectoryAddView(ChangeRequiredMixin, View):
+    change_only = True
+
     def get(self, request: HttpRequest) -> HttpResponse:
         return self._render(request, DirectoryAddForm())
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = DirectoryAddForm(request.POST)
+        result = None
         if form.is_valid():
-            try:
-                directory = services.create_directory(**form.service_fields())
-            except ValidationError as exc:
-                add_service_error(form, exc)
+            if _testing(request):
+                result = test_connection(services.new_directory(**form.service_fields()))
+                ask_password_again(form)
             else:
-                messages.success(request, f"Directory {directory.name} added.")
-                return redirect(directory)
-        return self._render(request, form)
+                try:
+                    directory = services.create_directory(**form.service_fields())
+                except ValidationError as exc:
+                    add_service_error(form, exc)
+                else:
+                    messages.success(request, f"Directory {directory.name} added.")
+                    return redirect(directory)
+        return self._render(request, form, result)
 
-    def _render(self, request: HttpRequest, form: DirectoryAddForm) -> HttpResponse:
+    def _render(
+        self, request: HttpRequest, form: DirectoryAddForm, result: ConnectionTest | None = None
+    ) -> HttpResponse:
         context = {
             "form": form,
             "nav": "directories",
             "has_connectors": Connector.objects.exists(),
+            "connection_test": result,
         }
         return render(request, "directories/directory_add.html", context)
 
@@ -100,7 +120,20 @@ class DirectoryDetailView(ChangeRequiredMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         directory = get_object_or_404(Directory, pk=pk)
         form = DirectorySettingsForm(request.POST, instance=directory)
-        if form.is_valid():
+        result = None
+        valid = form.is_valid()
+        if valid and _testing(request):
+            try:
+                typed = services.directory_with_changes(
+                    directory, form.changes(), typed_password=form.typed_password()
+                )
+            except ValidationError as exc:
+                add_service_error(form, exc)
+            else:
+                result = test_connection(typed)
+                if form.typed_password():
+                    ask_password_again(form, " to save it")
+        elif valid:
             try:
                 services.update_directory(
                     directory, form.changes(), typed_password=form.typed_password()
@@ -110,30 +143,27 @@ class DirectoryDetailView(ChangeRequiredMixin, View):
             else:
                 messages.success(request, "Directory settings saved.")
                 return redirect("directories:directory_detail", pk=pk)
+        # The form applied the typed values to the instance; the page shows the stored ones.
         directory.refresh_from_db()
-        return self._render(request, directory, form)
+        return self._render(request, directory, form, result)
 
     def _render(
-        self, request: HttpRequest, directory: Directory, form: DirectorySettingsForm
+        self,
+        request: HttpRequest,
+        directory: Directory,
+        form: DirectorySettingsForm,
+        result: ConnectionTest | None = None,
     ) -> HttpResponse:
-        context = directory_context(directory, "settings", form=form)
+        context = directory_context(directory, "settings", form=form, connection_test=result)
         context["sync_connectors"], context["uses_fallback"] = failover.effective_sync_connectors(
             directory
         )
         return render(request, "directories/directory_detail.html", context)
 
 
-class TestConnectionView(ChangeRequiredMixin, View):
-    """Settings tab: ask a connector to bind with the stored settings; nothing is saved."""
-
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        directory = get_object_or_404(Directory, pk=pk)
-        result = test_connection(directory)
-        (messages.success if result.ok else messages.error)(request, result.message)
-        return redirect("directories:directory_detail", pk=pk)
-
-
 class SyncNowView(ChangeRequiredMixin, View):
+    change_only = True
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         directory = get_object_or_404(Directory, pk=pk)
         _run, created = tasks.start_sync(directory, Trigger.MANUAL, request.user)
@@ -161,6 +191,8 @@ class DirectorySyncLogView(View):
 
 class DirectoryDeleteView(ChangeRequiredMixin, View):
     """Delete a directory after a confirmation that says what goes with it."""
+
+    change_only = True
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         directory = get_object_or_404(Directory, pk=pk)

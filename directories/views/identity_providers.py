@@ -12,7 +12,7 @@ from django.views import View
 from connectors.models import Connector
 from console.pages import render_page, wants_fragment
 from console.permissions import ChangeRequiredMixin
-from directories import services
+from directories import failover, services
 from directories.models import (
     IdentityProvider,
 )
@@ -49,6 +49,8 @@ class IdentityProviderDetailView(ChangeRequiredMixin, View):
                 working.error = " ".join(exc.messages)
                 return self._render(request, idp, working)
             notice = f"Connectors of {idp.name} saved."
+            if _lists_outside(idp, working.ids):
+                notice = f"Connectors of {idp.name} saved, with the warning below."
             if not wants_fragment(request):
                 messages.success(request, notice)
                 return redirect(idp)
@@ -81,6 +83,7 @@ class IdentityProviderDetailView(ChangeRequiredMixin, View):
             "unsaved": saved_ids != set(working.ids),
             "available": Connector.objects.exclude(pk__in=working.ids).order_by("name"),
             "required_ids": set(required),
+            "list_warnings": _lists_outside(idp, working.ids),
             "form_url": reverse("directories:identityprovider_detail", args=[idp.pk]),
             "nav": "identity_providers",
         }
@@ -90,3 +93,15 @@ class IdentityProviderDetailView(ChangeRequiredMixin, View):
             "directories/_idp_connectors_panel.html",
             context,
         )
+
+
+def _lists_outside(idp: IdentityProvider, associated: list[int]) -> list[str]:
+    """A warning per directory of `idp` whose Sync Connectors list holds connectors that
+    `associated` (the page's list) leaves out: they would sync it but not authenticate."""
+    warnings = []
+    for directory in idp.directories.order_by("name"):
+        listed = failover.sync_connector_list(directory)
+        outside = failover.not_associated(directory, listed, associated=set(associated))
+        if outside:
+            warnings.append(failover.not_associated_warning(directory, outside))
+    return warnings

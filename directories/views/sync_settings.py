@@ -171,6 +171,10 @@ class SyncConnectorsView(ChangeRequiredMixin, View):
             working.error = " ".join(exc.messages)
             return self._render(request, directory, working, version)
         notice = "Sync Connectors list saved. It applies from the next sync."
+        if failover.not_associated(directory, working.connectors):
+            notice = (
+                "Sync Connectors list saved, with the warning below. It applies from the next sync."
+            )
         if not wants_fragment(request):
             messages.success(request, notice)
             return redirect("directories:directory_sync_connectors", pk=directory.pk)
@@ -200,6 +204,13 @@ class SyncConnectorsView(ChangeRequiredMixin, View):
             )
             working.announcement = warning
             working.focus = "cancel-save"
+        offered = list(Connector.objects.exclude(pk__in=working.ids).order_by("name"))
+        outside = failover.not_associated(directory, offered)
+        idp = directory.identity_provider.name
+        picker_groups = [
+            (f"Associated with {idp}", [c for c in offered if c not in outside]),
+            (f"Not associated with {idp}: can sync but not authenticate users", outside),
+        ]
         context = directory_context(
             directory,
             "sync_settings",
@@ -210,8 +221,11 @@ class SyncConnectorsView(ChangeRequiredMixin, View):
             saved=saved,
             unsaved=[c.pk for c in saved] != working.ids,
             confirm_empty=warning,
-            # The picker offers only connectors not in the list already.
-            all_connectors=Connector.objects.exclude(pk__in=working.ids).order_by("name"),
+            # The picker offers only connectors not in the list already, grouped by rule S7.
+            picker_groups=[(label, group) for label, group in picker_groups if group],
+            not_associated_warning=failover.not_associated_warning(
+                directory, failover.not_associated(directory, working.connectors)
+            ),
             collisions=failover.schedule_collisions(directory),
             form_url=reverse("directories:directory_sync_connectors", args=[directory.pk]),
         )

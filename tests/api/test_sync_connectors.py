@@ -26,6 +26,8 @@ def test_new_directory_list_is_read_with_version_and_effective_order(directory_a
         "connectors": [{"id": directory.sync_connector_id, "name": "connector-1", "position": 1}],
         "effective": ["connector-1"],
         "fallback": True,
+        "not_associated": [],
+        "warning": "",
     }
 
 
@@ -41,6 +43,12 @@ def test_saving_the_list_stores_the_order_with_positions_from_1(
     assert answer.status_code == 200, answer.content
     body = answer.json()
     assert body["version"] == 2
+    # connector-2 and -3 sync the directory but its WorkspaceIDP does not have them (S7).
+    assert body["not_associated"] == ["connector-3", "connector-2"]
+    assert body["warning"].startswith(
+        "connector-3, connector-2 are in the Sync Connectors list of corp.example.com but not "
+        "associated with WorkspaceIDP__corp.example.com"
+    )
     assert [(c["id"], c["position"]) for c in body["connectors"]] == [
         (order[0], 1),
         (order[1], 2),

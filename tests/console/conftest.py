@@ -179,3 +179,17 @@ def page_urls(directory, finished_run, directory_data, connectors) -> list[str]:
         for section in ("frequency", "users", "groups", "attributes", "safeguards")
     ]
     return urls
+
+
+@pytest.fixture
+def change_only_urls(directory, connectors) -> list[str]:
+    """Every console page that exists only to change something: refused to a Read-only
+    Admin whether opened (GET) or sent (POST)."""
+    return [
+        reverse("directories:directory_add"),
+        reverse("directories:directory_delete", args=[directory.pk]),
+        reverse("directories:directory_sync_now", args=[directory.pk]),
+        reverse("connectors:connector_add"),
+        reverse("connectors:connector_activation_code", args=[connectors[0].pk]),
+        reverse("connectors:connector_delete", args=[connectors[2].pk]),
+    ]

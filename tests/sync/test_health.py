@@ -58,30 +58,3 @@ def test_beat_runs_the_health_probe_of_every_connector_every_30_seconds(transact
     assert not due and 0 < wait <= 1.5
     entry.last_run_at = timezone.now() - timedelta(seconds=31)
     assert entry.is_due()[0]
-
-
-def test_test_connection_binds_through_a_connector_and_stores_nothing(
-    admin_client, ldap_server, agents
-):
-    from django.urls import reverse
-
-    from directories.models import DirectoryUser
-
-    from .conftest import make_directory
-
-    directory = make_directory("corp.example.com", ldap_server, agents[0].connector)
-    url = reverse("directories:directory_test_connection", args=[directory.pk])
-
-    page = admin_client.post(url, follow=True).content.decode()
-    assert "connector-1 bound to 127.0.0.1" in page
-    assert not DirectoryUser.objects.exists()
-
-    directory.bind_password = "wrong"
-    directory.save()
-    page = admin_client.post(url, follow=True).content.decode()
-    assert "connector-1 reached the agent, but:" in page
-    assert "credentials" in page.lower()
-
-    agents[0].process.stop()
-    page = admin_client.post(url, follow=True).content.decode()
-    assert "No connector could test the connection: connector-1: connection refused" in page
