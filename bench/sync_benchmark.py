@@ -94,6 +94,7 @@ def raw_copy(users: list, groups: list) -> float:
     """
     from django.db import connection, transaction
 
+    from directories import search
     from directories.models import DirectoryGroup, DirectoryUser, GroupMembership
     from synclog.models import SyncChange
 
@@ -110,7 +111,7 @@ def raw_copy(users: list, groups: list) -> float:
         with raw.copy(
             "COPY raw_directories_directoryuser (directory_id, external_id, dn, "
             "username, first_name, last_name, email, display_name, upn, disabled, "
-            "fingerprint, synced_at) FROM STDIN"
+            "search_text, fingerprint, synced_at) FROM STDIN"
         ) as copy:
             for dn, a in users:
                 copy.write_row(
@@ -125,13 +126,20 @@ def raw_copy(users: list, groups: list) -> float:
                         first(a, "displayName"),
                         "",
                         False,
+                        search.user_text(
+                            first(a, "uid"),
+                            first(a, "givenName"),
+                            first(a, "sn"),
+                            first(a, "mail"),
+                            first(a, "displayName"),
+                        ),
                         "0" * 32,
                         "2026-01-01T00:00:00Z",
                     )
                 )
         with raw.copy(
             "COPY raw_directories_directorygroup (id, directory_id, external_id, dn, "
-            "name, fingerprint, synced_at) FROM STDIN"
+            "name, search_text, fingerprint, synced_at) FROM STDIN"
         ) as copy:
             for i, (dn, a) in enumerate(groups):
                 copy.write_row(
@@ -141,6 +149,7 @@ def raw_copy(users: list, groups: list) -> float:
                         first(a, "entryUUID"),
                         dn,
                         first(a, "cn"),
+                        search.group_text(first(a, "cn")),
                         "0" * 32,
                         "2026-01-01T00:00:00Z",
                     )

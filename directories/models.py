@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from connectors.protocol import settings as protocol
 from console.fields import EncryptedTextField, is_lost, validate_printable
+from directories import search
 from directories.choices import DirectoryType, Security, SyncFrequency, Weekday
 
 
@@ -224,28 +225,33 @@ class SyncConnectorEntry(models.Model):
 
 class DirectoryUserQuerySet(models.QuerySet):
     def search(self, text: str) -> DirectoryUserQuerySet:
-        """Users whose username, names or email contain `text` (case ignored)."""
-        if not text:
-            return self
-        if not text.isprintable():
-            return self.none()  # no stored name holds a control character
-        return self.filter(
-            models.Q(username__icontains=text)
-            | models.Q(first_name__icontains=text)
-            | models.Q(last_name__icontains=text)
-            | models.Q(display_name__icontains=text)
-            | models.Q(email__icontains=text)
-        )
+        """Users whose username, display name, first and last name or email contain `text`,
+        case and accents ignored ("zoe" finds "Zoë"); `%` and `_` are plain characters."""
+        folded = search.query(text)
+        if folded is None:
+            return self.none()
+        return self.filter(search_text__contains=folded) if folded else self
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        for user in objs:
+            user.search_text = user.folded_search_text()
+        return super().bulk_create(objs, *args, **kwargs)
 
 
 class DirectoryGroupQuerySet(models.QuerySet):
     def search(self, text: str) -> DirectoryGroupQuerySet:
-        """Groups whose name or DN contains `text` (case ignored)."""
-        if not text:
-            return self
-        if not text.isprintable():
+        """Groups whose name contains `text`, case and accents ignored."""
+        folded = search.query(text)
+        if folded is None:
             return self.none()
-        return self.filter(models.Q(name__icontains=text) | models.Q(dn__icontains=text))
+        return self.filter(search_text__contains=folded) if folded else self
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        for group in objs:
+            group.search_text = search.group_text(group.name)
+        return super().bulk_create(objs, *args, **kwargs)
 
 
 class DirectoryUser(models.Model):
@@ -265,6 +271,8 @@ class DirectoryUser(models.Model):
     # Digest of the synced attributes: a resync compares digests instead of every column.
     fingerprint = models.CharField(max_length=32)
     synced_at = models.DateTimeField()
+    # directories.search.user_text of the fields above; rewritten with them, never alone.
+    search_text = models.TextField(blank=True, default="", editable=False)
 
     objects = DirectoryUserQuerySet.as_manager()
 
@@ -280,6 +288,17 @@ class DirectoryUser(models.Model):
     def __str__(self) -> str:
         return self.username
 
+    def save(self, *args, **kwargs) -> None:
+        self.search_text = self.folded_search_text()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "search_text"}
+        super().save(*args, **kwargs)
+
+    def folded_search_text(self) -> str:
+        return search.user_text(
+            self.username, self.first_name, self.last_name, self.email, self.display_name
+        )
+
 
 class DirectoryGroup(models.Model):
     # The unique (directory, external_id) index serves lookups by directory; no second index.
@@ -291,6 +310,8 @@ class DirectoryGroup(models.Model):
     name = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=32)
     synced_at = models.DateTimeField()
+    # directories.search.group_text of the name; rewritten with it, never alone.
+    search_text = models.TextField(blank=True, default="", editable=False)
     members: models.ManyToManyField[DirectoryUser, GroupMembership] = models.ManyToManyField(
         DirectoryUser, through="GroupMembership", related_name="memberships"
     )
@@ -310,6 +331,12 @@ class DirectoryGroup(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.search_text = search.group_text(self.name)
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "search_text"}
+        super().save(*args, **kwargs)
 
 
 class GroupMembership(models.Model):

@@ -64,6 +64,8 @@ urlpatterns = [
         name="directorygroup_detail",
     ),
     path("users-groups/", users_groups.users_and_groups, name="users_groups"),
+    path("users-groups/all/users/", users_groups.AllUserListView.as_view(), name="all_users"),
+    path("users-groups/all/groups/", users_groups.AllGroupListView.as_view(), name="all_groups"),
     path(
         "identity-providers/",
         identity_providers.IdentityProviderListView.as_view(),

@@ -42,6 +42,7 @@ class SyncRun(models.Model):
         "connectors.Connector", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     connector_used_name = models.CharField(max_length=100, blank=True)
+    # The heartbeat's copy, a beat behind a failover; shown through `current_attempt` instead.
     current_connector_name = models.CharField(max_length=100, blank=True)
     phase = models.CharField(max_length=10, choices=RunPhase.choices, blank=True, default="")
     entries_received = models.PositiveIntegerField(default=0)
@@ -105,6 +106,26 @@ class SyncRun(models.Model):
         if not self.started_at:
             return None
         return (self.finished_at or timezone.now()) - self.started_at
+
+    @property
+    def current_attempt(self) -> SyncAttempt | None:
+        """The attempt a running run is on now: the connector it reads through, or whose
+        read it is applying. None when the run is not running or is between two attempts.
+
+        The one answer to "which connector is this run on now" for the row, the run page,
+        the live progress and the API; it reads the attempts (prefetched by
+        `synclog.queries.runs_with_attempts`), never the heartbeat's copy of the name,
+        which lags a failover by up to a beat.
+        """
+        if self.status != RunStatus.RUNNING:
+            return None
+        latest = max(self.attempts.all(), key=lambda a: a.position, default=None)
+        if latest is None or latest.outcome not in (
+            AttemptOutcome.RUNNING,
+            AttemptOutcome.SUCCEEDED,
+        ):
+            return None
+        return latest
 
     @property
     def snapshot_names(self) -> list[str]:

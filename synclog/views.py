@@ -61,7 +61,7 @@ class SyncRunRowView(View):
 
 class SyncRunDetailView(View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        run = get_object_or_404(SyncRun.objects.select_related("directory", "requested_by"), pk=pk)
+        run = get_object_or_404(runs_with_attempts(), pk=pk)
         filterset = SyncChangeFilterSet(
             request.GET, queryset=run.changes.order_by("kind", "action", "name", "id")
         )
@@ -72,7 +72,7 @@ class SyncRunDetailView(View):
         context = {
             "run": run,
             "directory": run.directory,
-            "attempts": run.attempts.order_by("position"),
+            "attempts": run.attempts.all(),  # prefetched in failover order
             "changes_page": paginate(request, changes, CHANGES_PER_PAGE),
             "warnings_page": paginate(request, run.warnings.all(), WARNINGS_PER_PAGE, "wpage"),
             "warnings_listed": WARNINGS_LISTED,

@@ -5,17 +5,11 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import (
     CharField,
-    Count,
     F,
-    IntegerField,
-    Model,
-    OuterRef,
     Prefetch,
     QuerySet,
-    Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -43,6 +37,7 @@ from directories.failover import (
     sync_connector_list,
     sync_connectors_feature,
 )
+from directories.filtersets import SEARCH_HELP, DirectoryGroupFilterSet, DirectoryUserFilterSet
 from directories.models import (
     Directory,
     DirectoryGroup,
@@ -52,6 +47,7 @@ from directories.models import (
     IdentityProvider,
     SyncConnectorEntry,
 )
+from directories.queries import count_of
 from directories.services import (
     StaleSyncConnectors,
     SyncConnectorsUnavailable,
@@ -61,23 +57,12 @@ from directories.services import (
 )
 from directories.tasks import start_sync
 from synclog.api.serializers import SyncRunSerializer, TriggeredSyncRunSerializer
+from synclog.api.views import filtered
 from synclog.choices import Trigger
 from synclog.models import SyncRun
 from synclog.queries import runs_with_attempts
 
-SEARCH = OpenApiParameter("search", OpenApiTypes.STR, description="Part of a name, case ignored")
-
-
-def count_of(model: type[Model], key: str) -> Coalesce:
-    """Rows of `model` pointing at the outer row through `key`, counted without a join."""
-    rows = (
-        model.objects.filter(**{key: OuterRef("pk")})
-        .order_by()
-        .values(key)
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
+SEARCH = OpenApiParameter("search", OpenApiTypes.STR, description=SEARCH_HELP)
 
 
 def sync_connectors_state(directory: Directory) -> dict:
@@ -236,7 +221,7 @@ class DirectoryViewSet(
     @action(detail=True, methods=["get"], serializer_class=DirectoryUserSerializer)
     def users(self, request: Request, pk: str | None = None) -> Response:
         """Users synced from the directory."""
-        users = self.get_object().users.search(request.query_params.get("search", "").strip())
+        users = filtered(DirectoryUserFilterSet, request, self.get_object().users.all())
         page = self.paginate_queryset(users)
         return self.get_paginated_response(DirectoryUserSerializer(page, many=True).data)
 
@@ -244,14 +229,11 @@ class DirectoryViewSet(
     @action(detail=True, methods=["get"], serializer_class=DirectoryGroupSerializer)
     def groups(self, request: Request, pk: str | None = None) -> Response:
         """Groups synced from the directory, with their direct member counts."""
-        search = request.query_params.get("search", "").strip()
-        groups = (
-            self.get_object()
-            .groups.search(search)
-            .annotate(
-                user_members_count=count_of(GroupMembership, "group"),
-                group_members_count=count_of(GroupNesting, "parent"),
-            )
+        groups = filtered(
+            DirectoryGroupFilterSet, request, self.get_object().groups.all()
+        ).annotate(
+            user_members_count=count_of(GroupMembership, "group"),
+            group_members_count=count_of(GroupNesting, "parent"),
         )
         page = self.paginate_queryset(groups)
         return self.get_paginated_response(DirectoryGroupSerializer(page, many=True).data)

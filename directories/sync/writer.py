@@ -12,6 +12,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from directories import search
 from directories.models import DirectoryGroup, DirectoryUser, GroupMembership, GroupNesting
 from directories.sync import bulk
 from directories.sync.fetch import USER_COLUMNS
@@ -76,7 +77,9 @@ def write(plan: Plan, run_id: int) -> Counts:
         rows = []
         for ext, pk in zip(users.updated, ids, strict=True):
             new = received.users[ext]
-            rows.append((pk, *new, user_fps[ext], now))
+            # Folded only here and on insert: a row the fingerprint calls unchanged keeps its
+            # search text, and every change to a folded field changes the fingerprint.
+            rows.append((pk, *new, search.user_text_of_values(new), user_fps[ext], now))
             details = _changed_fields(USER_COLUMNS, plan.old_users[pk], new)
             changes.append(
                 (
@@ -89,20 +92,20 @@ def write(plan: Plan, run_id: int) -> Counts:
                     json.dumps(details),
                 )
             )
-        bulk.update(U, (*USER_COLUMNS, "fingerprint", "synced_at"), rows)
+        bulk.update(U, (*USER_COLUMNS, "search_text", "fingerprint", "synced_at"), rows)
 
     if groups.updated:
         ids = [stored_groups[e][0] for e in groups.updated]
         rows = []
         for ext, pk in zip(groups.updated, ids, strict=True):
             dn, name, _members = received.groups[ext]
-            rows.append((pk, dn, name, group_fps[ext], now))
+            rows.append((pk, dn, name, search.group_text(name), group_fps[ext], now))
             details = _changed_fields(GROUP_COLUMNS, plan.old_groups[pk], (dn, name))
             details.update(plan.member_details(ext))
             changes.append(
                 (run_id, ChangeKind.GROUP, ChangeAction.UPDATED, ext, name, dn, json.dumps(details))
             )
-        bulk.update(G, (*GROUP_COLUMNS, "fingerprint", "synced_at"), rows)
+        bulk.update(G, (*GROUP_COLUMNS, "search_text", "fingerprint", "synced_at"), rows)
     for ext in sorted(plan.membership_only):
         dn, name, _members = received.groups[ext]
         details = plan.member_details(ext)
@@ -113,8 +116,25 @@ def write(plan: Plan, run_id: int) -> Counts:
     if users.added:
         bulk.insert(
             U,
-            ("directory_id", "external_id", *USER_COLUMNS, "fingerprint", "synced_at"),
-            ((directory_id, ext, *received.users[ext], user_fps[ext], now) for ext in users.added),
+            (
+                "directory_id",
+                "external_id",
+                *USER_COLUMNS,
+                "search_text",
+                "fingerprint",
+                "synced_at",
+            ),
+            (
+                (
+                    directory_id,
+                    ext,
+                    *received.users[ext],
+                    search.user_text_of_values(received.users[ext]),
+                    user_fps[ext],
+                    now,
+                )
+                for ext in users.added
+            ),
         )
         for ext in users.added:
             values = received.users[ext]
@@ -124,9 +144,23 @@ def write(plan: Plan, run_id: int) -> Counts:
     if groups.added:
         bulk.insert(
             G,
-            ("directory_id", "external_id", *GROUP_COLUMNS, "fingerprint", "synced_at"),
             (
-                (directory_id, ext, *received.groups[ext][:2], group_fps[ext], now)
+                "directory_id",
+                "external_id",
+                *GROUP_COLUMNS,
+                "search_text",
+                "fingerprint",
+                "synced_at",
+            ),
+            (
+                (
+                    directory_id,
+                    ext,
+                    *received.groups[ext][:2],
+                    search.group_text(received.groups[ext][1]),
+                    group_fps[ext],
+                    now,
+                )
                 for ext in groups.added
             ),
         )

@@ -2,72 +2,114 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views import View
 
 from console.pages import paginate, render_page
 from directories import graph
+from directories.filtersets import DirectoryGroupFilterSet, DirectoryUserFilterSet
 from directories.models import (
     Directory,
     DirectoryGroup,
     DirectoryUser,
+    GroupMembership,
 )
+from directories.queries import count_of
 
 PAGE_SIZE = 50
+ALL = "all"
 
 
 def users_and_groups(request: HttpRequest) -> HttpResponse:
-    """The sub-navigation entry: opens the chosen (or first) directory's users."""
-    directories = Directory.objects.order_by("name")
+    """The sub-navigation entry: opens the chosen (or first) directory's users, or with
+    ``directory=all`` the search across every directory."""
+    kind = "groups" if request.GET.get("show") == "groups" else "users"
     chosen = request.GET.get("directory")
+    if chosen == ALL:
+        search = request.GET.get("search", "").strip()
+        url = reverse(f"directories:all_{kind}")
+        return redirect(f"{url}?{urlencode({'search': search})}" if search else url)
+    directories = Directory.objects.order_by("name")
     directory = directories.filter(pk=chosen).first() if (chosen or "").isdigit() else None
     directory = directory or directories.first()
     if directory is None:
         return render(request, "directories/users_groups_empty.html", {"nav": "users_groups"})
-    kind = "groups" if request.GET.get("show") == "groups" else "users"
     return redirect(f"directories:directory_{kind}", pk=directory.pk)
 
 
-def _users_groups_context(request: HttpRequest, directory: Directory, kind: str) -> dict:
+def _users_groups_context(request: HttpRequest, directory: Directory | None, kind: str) -> dict:
+    if directory is None:
+        users_url, groups_url = reverse("directories:all_users"), reverse("directories:all_groups")
+    else:
+        users_url = reverse("directories:directory_users", args=[directory.pk])
+        groups_url = reverse("directories:directory_groups", args=[directory.pk])
     return {
         "directory": directory,
         "directories": Directory.objects.order_by("name"),
         "kind": kind,
-        "q": request.GET.get("q", "").strip(),
+        "search": request.GET.get("search", "").strip(),
+        "users_url": users_url,
+        "groups_url": groups_url,
+        "show_directory": directory is None,
         "nav": "users_groups",
     }
 
 
+def _user_list(request: HttpRequest, directory: Directory | None) -> HttpResponse:
+    context = _users_groups_context(request, directory, "users")
+    users = directory.users.all() if directory else DirectoryUser.objects.all()
+    found = DirectoryUserFilterSet(request.GET, queryset=users).qs
+    # Counted per shown row (a subquery), not grouped over every match: the list may hold
+    # millions of users across directories.
+    found = found.select_related("directory").annotate(
+        groups_count=count_of(GroupMembership, "user")
+    )
+    context["page_obj"] = paginate(request, found.order_by("username", "pk"), PAGE_SIZE)
+    return render_page(
+        request, "directories/directory_users.html", "directories/_user_table.html", context
+    )
+
+
+def _group_list(request: HttpRequest, directory: Directory | None) -> HttpResponse:
+    context = _users_groups_context(request, directory, "groups")
+    groups = directory.groups.all() if directory else DirectoryGroup.objects.all()
+    found = DirectoryGroupFilterSet(request.GET, queryset=groups).qs
+    found = found.select_related("directory").annotate(
+        members_count=count_of(GroupMembership, "group")
+    )
+    context["page_obj"] = paginate(request, found.order_by("name", "pk"), PAGE_SIZE)
+    return render_page(
+        request, "directories/directory_groups.html", "directories/_group_table.html", context
+    )
+
+
 class DirectoryUserListView(View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        directory = get_object_or_404(Directory, pk=pk)
-        context = _users_groups_context(request, directory, "users")
-        users = (
-            directory.users.search(context["q"])
-            .annotate(groups_count=Count("memberships"))
-            .order_by("username")
-        )
-        context["page_obj"] = paginate(request, users, PAGE_SIZE)
-        return render_page(
-            request, "directories/directory_users.html", "directories/_user_table.html", context
-        )
+        return _user_list(request, get_object_or_404(Directory, pk=pk))
 
 
 class DirectoryGroupListView(View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        directory = get_object_or_404(Directory, pk=pk)
-        context = _users_groups_context(request, directory, "groups")
-        groups = (
-            directory.groups.search(context["q"])
-            .annotate(members_count=Count("members"))
-            .order_by("name")
-        )
-        context["page_obj"] = paginate(request, groups, PAGE_SIZE)
-        return render_page(
-            request, "directories/directory_groups.html", "directories/_group_table.html", context
-        )
+        return _group_list(request, get_object_or_404(Directory, pk=pk))
+
+
+class AllUserListView(View):
+    """Users of every directory, each row with its directory."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return _user_list(request, None)
+
+
+class AllGroupListView(View):
+    """Groups of every directory, each row with its directory."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return _group_list(request, None)
 
 
 class DirectoryUserDetailView(View):

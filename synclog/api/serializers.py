@@ -55,6 +55,13 @@ class SyncRunSerializer(serializers.ModelSerializer):
         help_text="Who started the run; null for scheduled runs and deleted accounts.",
     )
     attempts = SyncAttemptSerializer(many=True, read_only=True)
+    current_connector_name = serializers.CharField(
+        source="current_attempt.connector_name",
+        default="",
+        read_only=True,
+        help_text="The connector a running run is on now (its current attempt); empty "
+        "when the run is not running.",
+    )
 
     class Meta:
         model = SyncRun

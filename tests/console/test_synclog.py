@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from directories.models import Directory
-from synclog.choices import RunStatus, WarningKind, WarningReason
-from synclog.models import SyncRun, SyncWarning
+from synclog.choices import AttemptOutcome, RunStatus, WarningKind, WarningReason
+from synclog.models import SyncAttempt, SyncRun, SyncWarning
 from tests.console.conftest import HTMX, make_run
 
 pytestmark = pytest.mark.django_db
@@ -63,11 +64,9 @@ def test_sync_log_is_newest_first_and_paginated(admin_client, directory):
 
 
 def test_active_run_row_polls_and_shows_progress(admin_client, directory, connectors):
-    run = make_run(
-        directory,
-        RunStatus.RUNNING,
-        entries_received=1234,
-        current_connector_name="connector-2",
+    run = make_run(directory, RunStatus.RUNNING, entries_received=1234)
+    SyncAttempt.objects.create(
+        run=run, position=1, connector=connectors[1], connector_name="connector-2"
     )
     row_url = reverse("synclog:syncrun_row", args=[run.pk])
     page = admin_client.get(sync_log_url(directory)).content.decode()
@@ -198,3 +197,48 @@ def test_run_without_warnings_says_everything_was_synced(admin_client, finished_
     html = admin_client.get(finished_run.get_absolute_url()).content.decode()
     assert 'id="warnings"' not in html
     assert "Nothing: every member value and entry was synced" in html
+
+
+def test_a_run_that_failed_over_names_only_its_current_connector_everywhere(
+    admin_client, directory, connectors
+):
+    # The heartbeat's copy of the name still says connector-2 (it lags a failover by a beat).
+    run = make_run(
+        directory, RunStatus.RUNNING, entries_received=10, current_connector_name="connector-2"
+    )
+    SyncAttempt.objects.create(
+        run=run,
+        position=1,
+        connector=connectors[1],
+        connector_name="connector-2",
+        outcome=AttemptOutcome.UNAVAILABLE,
+        finished_at=timezone.now(),
+    )
+    SyncAttempt.objects.create(
+        run=run, position=2, connector=connectors[2], connector_name="connector-3"
+    )
+    row = admin_client.get(reverse("synclog:syncrun_row", args=[run.pk]), **HTMX).content.decode()
+    page = admin_client.get(run.get_absolute_url()).content.decode()
+    log = admin_client.get(reverse("synclog:syncrun_list")).content.decode()
+    for html in (row, page, log):
+        assert "via connector-3" in html and "via connector-2" not in html
+    assert 'connector-2 <span class="outcome outcome-danger">(unavailable)</span>' in row
+    assert 'connector-3 <span class="outcome outcome-info">(running)</span>' in row
+    api = admin_client.get(f"/api/sync-runs/{run.pk}/").json()
+    assert api["current_connector_name"] == "connector-3"
+    listed = admin_client.get("/api/sync-runs/").json()["results"]
+    assert [r["current_connector_name"] for r in listed] == ["connector-3"]
+
+
+def test_a_finished_run_has_no_current_connector(admin_client, directory, connectors):
+    run = make_run(directory, RunStatus.COMPLETED, connector_used_name="connector-3")
+    SyncAttempt.objects.create(
+        run=run,
+        position=1,
+        connector=connectors[2],
+        connector_name="connector-3",
+        outcome=AttemptOutcome.SUCCEEDED,
+        finished_at=timezone.now(),
+    )
+    assert "via connector-3" not in admin_client.get(run.get_absolute_url()).content.decode()
+    assert admin_client.get(f"/api/sync-runs/{run.pk}/").json()["current_connector_name"] == ""
