@@ -55,8 +55,9 @@ def trouble(run: SyncRun) -> tuple[str, str] | None:
         n = run.unresolved_references
         return (
             f"{n} unresolved member reference{'s' if n != 1 else ''}",
-            f"The sync completed, but {n} group member value{'s' if n != 1 else ''} "
-            "match no synced user or group; those memberships are missing.",
+            f"The sync completed, but {n} group member "
+            f"{'values match' if n != 1 else 'value matches'} no synced user or group; "
+            "those memberships are missing (the run lists each value).",
         )
     return None
 
