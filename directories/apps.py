@@ -9,5 +9,6 @@ class DirectoriesConfig(AppConfig):
     name = "directories"
 
     def ready(self) -> None:
-        # Subscribes the follow-up run to the run-finished event, in every process.
-        from directories import tasks  # noqa: F401
+        # Subscribes the follow-up run and the failure e-mail to the run-finished event,
+        # in every process.
+        from directories import notifications, tasks  # noqa: F401

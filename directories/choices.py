@@ -20,12 +20,17 @@ class Security(models.TextChoices):
 
 class SyncFrequency(models.TextChoices):
     MANUAL = "manual", "Manual"
+    EVERY_15_MINUTES = "15m", "Every 15 minutes"
     HOURLY = "hourly", "Every hour"
     EVERY_3_HOURS = "3h", "Every 3 hours"
     EVERY_6_HOURS = "6h", "Every 6 hours"
     EVERY_12_HOURS = "12h", "Every 12 hours"
     DAILY = "daily", "Once a day"
     WEEKLY = "weekly", "Once a week"
+
+
+# Frequencies that start at a time of day (the others run every n minutes or hours).
+TIMED_FREQUENCIES = frozenset({SyncFrequency.DAILY, SyncFrequency.WEEKLY})
 
 
 class Weekday(models.IntegerChoices):

@@ -15,7 +15,7 @@ from directories.choices import (
     DirectoryType,
     SyncFrequency,
 )
-from directories.models import Directory
+from directories.models import Directory, time_zone_names
 
 
 class DistinguishedNamesField(forms.CharField):
@@ -171,24 +171,31 @@ class DirectorySettingsForm(ClarityFormMixin, forms.ModelForm):
 class SyncFrequencyForm(ClarityFormMixin, forms.ModelForm):
     class Meta:
         model = Directory
-        fields = ["sync_frequency", "sync_time", "sync_weekday"]
+        fields = ["sync_frequency", "sync_time", "sync_time_zone", "sync_weekday"]
         widgets = {"sync_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
         labels = {"sync_weekday": "Day of the week"}
         help_texts = {
+            "sync_time_zone": "The sync time is read in this time zone (daylight saving included).",
             "sync_weekday": "Weekly syncs only.",
         }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # A list of the names the model accepts; its validator stays the rule.
+        self.fields["sync_time_zone"].widget = forms.Select(
+            attrs={"class": "clr-select"},
+            choices=[(name, name) for name in sorted(time_zone_names())],
+        )
         # Asked for only where the frequency uses them (clean() keeps the stored ones).
         self.fields["sync_time"].required = False
         self.fields["sync_weekday"].required = False
-        # The schedule runs in one zone whoever reads the page; the label names it.
+        self.fields["sync_time_zone"].required = False
+        # The label names the zone the stored schedule runs in, whoever reads the page.
         zone = services.schedule_time_zone(self.instance)
         self.fields["sync_time"].label = f"Sync time ({zone})"
         self.fields["sync_time"].help_text = (
-            f"Daily and weekly syncs start at this time in {zone}, the time zone the "
-            "schedule runs in; the minute also applies to hourly schedules."
+            "Daily and weekly syncs start at this time in the time zone below; the minute "
+            "also applies to 15-minute and hourly schedules."
         )
 
     def clean(self) -> dict:
@@ -207,6 +214,8 @@ class SyncFrequencyForm(ClarityFormMixin, forms.ModelForm):
                 cleaned["sync_weekday"] = self.instance.sync_weekday
         if cleaned.get("sync_time") is None and not self.has_error("sync_time"):
             cleaned["sync_time"] = self.instance.sync_time
+        if not cleaned.get("sync_time_zone") and not self.has_error("sync_time_zone"):
+            cleaned["sync_time_zone"] = self.instance.sync_time_zone
         return cleaned
 
 
@@ -235,6 +244,44 @@ class SafeguardsForm(ClarityFormMixin, forms.ModelForm):
             "of users stops before applying anything.",
             "safeguard_groups_percent": "The same limit for groups.",
         }
+
+
+class EmailAddressesField(forms.CharField):
+    """One e-mail address per line (commas too); stored as a list without blanks or repeats."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return "\n".join(value)
+        return value
+
+    def to_python(self, value) -> list[str]:
+        text = super().to_python(value) or ""
+        items = [item.strip() for item in text.replace(",", "\n").splitlines()]
+        return list(dict.fromkeys(item for item in items if item))
+
+    def validate(self, value: list[str]) -> None:
+        # Each address is checked by the model's validator, the rule the API shares.
+        if self.required and not value:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+
+
+class NotificationsForm(ClarityFormMixin, forms.ModelForm):
+    notification_emails = EmailAddressesField(
+        label="Notification e-mail addresses",
+        help_text="One per line. Told once when syncs start failing (a failed run, a "
+        "safeguard stop, unresolved member references) and once when they recover. "
+        "Empty: the Super Admins' addresses.",
+    )
+
+    class Meta:
+        model = Directory
+        fields = ["notification_emails"]
 
 
 _MAPPED_LABELS = {

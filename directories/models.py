@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import zoneinfo
+from functools import lru_cache
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, validate_email
 from django.db import models
 from django.urls import reverse
 
 from connectors.protocol import settings as protocol
 from console.fields import EncryptedTextField, is_lost, validate_printable
 from directories import search
-from directories.choices import DirectoryType, Security, SyncFrequency, Weekday
+from directories.choices import (
+    TIMED_FREQUENCIES,
+    DirectoryType,
+    Security,
+    SyncFrequency,
+    Weekday,
+)
 
 
 def _as_django(check, value, code: str):
@@ -89,6 +99,50 @@ def validate_password_length(value: str) -> None:
         )
 
 
+@lru_cache(maxsize=1)
+def time_zone_names() -> frozenset[str]:
+    """The IANA time zone names this machine knows (zoneinfo)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in time_zone_names():
+        raise ValidationError(
+            f"{value!r} is not a time zone name; give one such as Europe/Paris or UTC.",
+            code="invalid_time_zone",
+        )
+
+
+def default_time_zone() -> str:
+    """The server's time zone (settings.TIME_ZONE), where a new schedule starts."""
+    return settings.TIME_ZONE
+
+
+MAX_NOTIFICATION_ADDRESSES = 20
+
+
+def validate_email_list(value: list) -> None:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError("Give a list of e-mail addresses.", code="invalid_email")
+    if len(value) > MAX_NOTIFICATION_ADDRESSES:
+        raise ValidationError(
+            f"Give at most {MAX_NOTIFICATION_ADDRESSES} addresses.", code="too_many_addresses"
+        )
+    bad = []
+    for address in value:
+        try:
+            validate_email(address)
+        except ValidationError:
+            bad.append(address)
+    if bad:
+        raise ValidationError(
+            f"Not an e-mail address: {', '.join(repr(b[:80]) for b in bad)}.",
+            code="invalid_email",
+        )
+    if len({a.lower() for a in value}) != len(value):
+        raise ValidationError("An address is listed twice.", code="duplicate_email")
+
+
 class IdentityProvider(models.Model):
     """The WorkspaceIDP: a directory's identity provider and its associated connectors."""
 
@@ -151,6 +205,25 @@ class Directory(models.Model):
         default="02:00", help_text="Time of day for daily and weekly syncs"
     )
     sync_weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, default=Weekday.SUNDAY)
+    sync_time_zone = models.CharField(
+        "time zone",
+        max_length=64,
+        default=default_time_zone,
+        validators=[validate_time_zone],
+        help_text="IANA name (e.g. Europe/Paris) the sync time is read in",
+    )
+    # Who hears about a failed sync; empty: every Super Admin with an e-mail address.
+    notification_emails = models.JSONField(
+        "notification e-mail addresses",
+        default=list,
+        blank=True,
+        validators=[validate_email_list],
+        help_text="Told when a sync fails, is stopped by a safeguard or leaves member "
+        "references unresolved; empty: the Super Admins' addresses",
+    )
+    # Set when a failure e-mail went out and no clean run has ended that streak since
+    # (directories.notifications owns it: one e-mail per streak, one on recovery).
+    failure_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # Safeguards: a sync that would change more than this share of users/groups stops unapplied.
     safeguard_users_percent = models.PositiveSmallIntegerField(
@@ -189,6 +262,20 @@ class Directory(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("directories:directory_detail", args=[self.pk])
+
+    @property
+    def schedule_summary(self) -> str:
+        """The schedule in words, with its time zone: "Once a day at 02:00 (Europe/Paris)"."""
+        label = self.get_sync_frequency_display()
+        if self.sync_frequency == SyncFrequency.MANUAL:
+            return label
+        t = self.sync_time
+        when = t.strftime("%H:%M") if hasattr(t, "strftime") else str(t)[:5]
+        if self.sync_frequency == SyncFrequency.WEEKLY:
+            return f"{label}, {self.get_sync_weekday_display()} at {when} ({self.sync_time_zone})"
+        if self.sync_frequency in TIMED_FREQUENCIES:
+            return f"{label} at {when} ({self.sync_time_zone})"
+        return f"{label} ({self.sync_time_zone})"
 
     @property
     def bind_password_lost(self) -> bool:

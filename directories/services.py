@@ -67,9 +67,12 @@ CREATE_ONLY_FIELDS = {
     "failover order on its Sync Connectors list instead.",
     "identity_provider": "The identity provider is chosen when the directory is added.",
 }
-SCHEDULE_FIELDS = frozenset({"sync_frequency", "sync_time", "sync_weekday"})
-# Written only by their own operations (save_sync_connectors), never by an update.
-NOT_UPDATABLE = frozenset({"id", "sync_connectors_version", "created", "updated"})
+SCHEDULE_FIELDS = frozenset({"sync_frequency", "sync_time", "sync_weekday", "sync_time_zone"})
+# Written only by their own operations (save_sync_connectors, the failure e-mail's streak),
+# never by an update.
+NOT_UPDATABLE = frozenset(
+    {"id", "sync_connectors_version", "failure_notified_at", "created", "updated"}
+)
 
 
 @transaction.atomic
@@ -243,6 +246,7 @@ def _crontab_for(directory: Directory) -> dict[str, str] | None:
     minute, hour = str(t.minute), str(t.hour)
     specs: dict[str, dict[str, str] | None] = {
         SyncFrequency.MANUAL: None,
+        SyncFrequency.EVERY_15_MINUTES: {"minute": f"{t.minute % 15}-59/15", "hour": "*"},
         SyncFrequency.HOURLY: {"minute": minute, "hour": "*"},
         SyncFrequency.EVERY_3_HOURS: {"minute": minute, "hour": f"{t.hour % 3}-23/3"},
         SyncFrequency.EVERY_6_HOURS: {"minute": minute, "hour": f"{t.hour % 6}-23/6"},
@@ -258,8 +262,8 @@ def _crontab_for(directory: Directory) -> dict[str, str] | None:
 
 
 def schedule_time_zone(directory: Directory) -> str:
-    """The IANA zone a directory's sync time is read in: the server's (Celery beat's) zone."""
-    return server_time_zone()
+    """The IANA zone a directory's sync time is read in (stored with its schedule)."""
+    return directory.sync_time_zone or server_time_zone()
 
 
 def schedule_task_name(directory: Directory) -> str:
@@ -267,16 +271,16 @@ def schedule_task_name(directory: Directory) -> str:
 
 
 def update_schedule(directory: Directory) -> None:
-    """Keep the directory's beat schedule in step with its sync frequency.
+    """Keep the directory's beat schedule in step with its sync frequency, read in the
+    directory's time zone.
 
     Saved with `.save()` so django-celery-beat notices the change.
     """
     from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-    name = schedule_task_name(directory)
     spec = _crontab_for(directory)
     if spec is None:
-        PeriodicTask.objects.filter(name=name).delete()
+        PeriodicTask.objects.filter(name=schedule_task_name(directory)).delete()
         return
     crontab, _ = CrontabSchedule.objects.get_or_create(
         day_of_month="*",
@@ -284,13 +288,27 @@ def update_schedule(directory: Directory) -> None:
         timezone=schedule_time_zone(directory),
         **{"day_of_week": "*", **spec},
     )
+    save_schedule_task(directory, crontab=crontab)
+
+
+def save_schedule_task(directory: Directory, *, crontab=None, interval=None):
+    """Point the directory's PeriodicTask (one per directory) at `crontab` or `interval`.
+
+    The one writer of that row; `update_schedule` decides what the schedule is.
+    """
+    from django_celery_beat.models import PeriodicTask
+
+    if (crontab is None) == (interval is None):
+        raise ValueError("give a crontab or an interval")
+    name = schedule_task_name(directory)
     task = PeriodicTask.objects.filter(name=name).first() or PeriodicTask(name=name)
     task.task = "directories.tasks.scheduled_sync"
     task.crontab = crontab
-    task.interval = None
+    task.interval = interval
     task.kwargs = json.dumps({"directory_id": directory.pk})
     task.enabled = True
     task.save()
+    return task
 
 
 def deletion_summary(directory: Directory) -> dict:

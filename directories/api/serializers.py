@@ -18,6 +18,7 @@ from directories.models import (
     DirectoryUser,
     IdentityProvider,
     validate_dn,
+    validate_email_list,
     validate_filter,
 )
 from directories.services import create_directory, update_directory
@@ -96,6 +97,14 @@ class DirectorySerializer(serializers.ModelSerializer):
         help_text="Write-only: stored encrypted and never returned.",
     )
     sync_time = ClockTimeField(required=False)
+    notification_emails = serializers.ListField(
+        child=serializers.CharField(max_length=254),
+        required=False,
+        validators=[validate_email_list],
+        help_text="Told when a sync fails, is stopped by a safeguard or leaves member "
+        "references unresolved (once per streak, and once on recovery); empty: the Super "
+        "Admins' addresses.",
+    )
     user_dns = serializers.ListField(child=DNField(), required=False)
     user_filter = FilterField()
     group_dns = serializers.ListField(child=DNField(), required=False)
@@ -145,8 +154,10 @@ class DirectorySerializer(serializers.ModelSerializer):
             "sync_frequency",
             "sync_time",
             "sync_weekday",
+            "sync_time_zone",
             "safeguard_users_percent",
             "safeguard_groups_percent",
+            "notification_emails",
             "sync_connectors",
             "sync_connectors_version",
             "users_count",

@@ -16,10 +16,11 @@ from connectors.models import Connector
 from console.forms import add_service_error
 from console.pages import render_page, wants_fragment
 from console.permissions import ChangeRequiredMixin
-from directories import failover, services
+from directories import failover, notifications, services
 from directories.forms import (
     GroupSettingsForm,
     MappedAttributesForm,
+    NotificationsForm,
     SafeguardsForm,
     SyncFrequencyForm,
     UserSettingsForm,
@@ -45,6 +46,7 @@ SYNC_SETTINGS_SECTIONS = {
         SyncSettingsSection("groups", "Groups", GroupSettingsForm),
         SyncSettingsSection("attributes", "Mapped Attributes", MappedAttributesForm),
         SyncSettingsSection("safeguards", "Safeguards", SafeguardsForm),
+        SyncSettingsSection("notifications", "Notifications", NotificationsForm),
     )
 }
 
@@ -104,6 +106,8 @@ class SyncSettingsView(ChangeRequiredMixin, View):
         )
         if self.section.slug == "frequency":
             context["collisions"] = failover.schedule_collisions(directory)
+        if self.section.slug == "notifications":
+            context["recipients"] = notifications.recipients(directory)
         return render(request, "directories/sync_settings.html", context)
 
 

@@ -176,7 +176,7 @@ def page_urls(directory, finished_run, directory_data, connectors) -> list[str]:
     ]
     urls += [
         reverse("directories:directory_sync_settings", args=[d, section])
-        for section in ("frequency", "users", "groups", "attributes", "safeguards")
+        for section in ("frequency", "users", "groups", "attributes", "safeguards", "notifications")
     ]
     return urls
 

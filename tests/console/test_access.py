@@ -88,6 +88,10 @@ def change_requests(directory: Directory, connectors: list[Connector]) -> list[t
             {"safeguard_users_percent": "50", "safeguard_groups_percent": "50"},
         ),
         (
+            reverse(settings_url, args=[d, "notifications"]),
+            {"notification_emails": "ops@example.com"},
+        ),
+        (
             reverse("directories:directory_sync_connectors", args=[d]),
             {"connector": ids[::-1], "version": "1", "action": "save"},
         ),

@@ -13,9 +13,9 @@ from connectors.models import Connector
 from directories.models import DirectoryUser
 from directories.services import create_directory, save_sync_connectors
 from directories.sync import fetch, runner
-from directories.tasks import sync_directory
+from directories.tasks import scheduled_sync, sync_directory
 from synclog import lifecycle as leases
-from synclog.choices import RunStatus
+from synclog.choices import RunStatus, Trigger
 from synclog.models import SyncRun
 from tests.support.claims import claim_of, set_claim
 from tests.support.scripted_agent import ScriptedAgent, record
@@ -293,6 +293,51 @@ def test_the_follow_up_queued_during_a_run_is_started_when_it_ends(agents, sent,
 
     assert done.status == RunStatus.COMPLETED
     assert sent == [(follow_up[0].pk, None)]
+
+
+def test_a_scheduled_run_that_comes_due_during_a_sync_runs_right_after_it_not_beside_it(
+    agents, sent, monkeypatch
+):
+    directory = make(for_agent(agents("c1")))
+    settle = fetch.settle
+    during = {}
+
+    def schedule_fires_meanwhile(received, directory):
+        settle(received, directory)
+        scheduled_sync(directory.pk)
+        # The next due time comes before the sync is over: it joins the waiting run.
+        scheduled_sync(directory.pk)
+        waiting = SyncRun.objects.get(directory=directory, status=RunStatus.QUEUED)
+        # A second worker takes the scheduled run's message at once: it may not start.
+        sync_directory(waiting.pk)
+        during["waiting"] = SyncRun.objects.get(pk=waiting.pk)
+        during["running"] = list(
+            SyncRun.objects.filter(directory=directory, status=RunStatus.RUNNING)
+        )
+
+    monkeypatch.setattr(fetch, "settle", schedule_fires_meanwhile)
+    first = run(directory)
+    monkeypatch.setattr(fetch, "settle", settle)
+
+    waiting = during["waiting"]
+    assert first.status == RunStatus.COMPLETED
+    assert (waiting.trigger, waiting.status, waiting.started_at) == (
+        Trigger.SCHEDULED,
+        RunStatus.QUEUED,
+        None,
+    )
+    assert [r.pk for r in during["running"]] == [first.pk]
+    assert SyncRun.objects.filter(directory=directory).count() == 2
+    # Sent when queued, sent back with a short countdown while the sync ran, and sent
+    # again the moment that sync ended.
+    assert [run_id for run_id, _ in sent] == [waiting.pk, waiting.pk, waiting.pk]
+    assert sent[1][1] is not None and sent[2][1] is None
+
+    sync_directory(waiting.pk)
+
+    waiting.refresh_from_db()
+    assert waiting.status == RunStatus.COMPLETED
+    assert waiting.started_at >= first.finished_at
 
 
 def test_a_run_whose_directory_is_busy_is_retried_shortly(agents, sent):

@@ -122,7 +122,15 @@ class Command(BaseCommand):
         from console.celery import app as celery_app
 
         celery_app.conf.broker_url = redis_url
-        env = {"REDIS_URL": redis_url, "DJANGO_SETTINGS_MODULE": "console.settings"}
+        host, _, port = bind.rpartition(":")
+        service = f"http://{host}:{port}"
+        env = {
+            "REDIS_URL": redis_url,
+            "DJANGO_SETTINGS_MODULE": "console.settings",
+            # Failure and recovery e-mails print to the worker's log instead of leaving.
+            "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+            "CONSOLE_URL": service,
+        }
 
         self.slapd = Slapd(
             DEMO_DIR / "slapd", Dataset(users=users, groups=12, members_per_group=25)
@@ -130,8 +138,6 @@ class Command(BaseCommand):
         self.slapd.port = int(os.environ.get("DEMO_LDAP_PORT", "3890"))
         self.slapd.start()
 
-        host, _, port = bind.rpartition(":")
-        service = f"http://{host}:{port}"
         py = sys.executable
         self._spawn(
             "web",
@@ -223,6 +229,8 @@ class Command(BaseCommand):
         password = path.read_text().strip()
         user = User.objects.filter(username="admin").first() or User(username="admin")
         user.role = Role.SUPER_ADMIN
+        # Sync failure e-mails go to the Super Admins; the demo prints them to its log.
+        user.email = user.email or "admin@example.com"
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
