@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('directories', '0007_one_label_for_safeguards'),
+        ('directories', '0008_search_text'),
     ]
 
     operations = [
