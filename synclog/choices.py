@@ -39,6 +39,8 @@ class Trigger(models.TextChoices):
     MANUAL = "manual", "Sync Now"
     SCHEDULED = "scheduled", "Schedule"
     API = "api", "API"
+    # A dry run: read and planned like a sync, nothing written.
+    REVIEW = "review", "Review"
 
 
 class AttemptOutcome(models.TextChoices):

@@ -13,6 +13,7 @@ from console.api import MAX_ID
 from directories.choices import MAPPED_FIELDS
 from directories.failover import schedule_collisions
 from directories.models import (
+    SAFEGUARD_FIELDS,
     Directory,
     DirectoryGroup,
     DirectoryUser,
@@ -145,8 +146,7 @@ class DirectorySerializer(serializers.ModelSerializer):
             "sync_frequency",
             "sync_time",
             "sync_weekday",
-            "safeguard_users_percent",
-            "safeguard_groups_percent",
+            *SAFEGUARD_FIELDS,
             "sync_connectors",
             "sync_connectors_version",
             "users_count",
