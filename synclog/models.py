@@ -224,6 +224,22 @@ class SyncChange(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.name} {self.action}"
 
+    @property
+    def detail_lines(self) -> list[str]:
+        """The change in words: each field's old -> new value, members gained and lost."""
+        lines = []
+        for key, value in self.details.items():
+            if isinstance(value, list) and len(value) == 2:
+                old, new = (repr(v) if v not in ("", None) else "(empty)" for v in value)
+                lines.append(f"{key.replace('_', ' ')}: {old} → {new}")
+            elif key == "members":
+                lines.append(f"{value} member{'s' if value != 1 else ''}")
+            elif key == "members_added":
+                lines.append(f"+{value} member{'s' if value != 1 else ''}")
+            elif key == "members_removed":
+                lines.append(f"−{value} member{'s' if value != 1 else ''}")
+        return lines
+
 
 class SyncWarning(models.Model):
     """Something a run could not sync: a member value it could not resolve, or an entry."""

@@ -55,6 +55,18 @@ class SyncRunSerializer(serializers.ModelSerializer):
         help_text="Who started the run; null for scheduled runs and deleted accounts.",
     )
     attempts = SyncAttemptSerializer(many=True, read_only=True)
+    safeguards_ignored_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Who asked this run to ignore the safeguards.",
+    )
+    safeguard_violations = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Each safeguard the plan went past: why the run stopped, what a review "
+        "found, or what a run without safeguards ignored.",
+    )
 
     class Meta:
         model = SyncRun
@@ -75,6 +87,10 @@ class SyncRunSerializer(serializers.ModelSerializer):
             "phase",
             "entries_received",
             "first_sync",
+            "reviewed_run",
+            "ignore_safeguards",
+            "safeguards_ignored_by",
+            "safeguard_violations",
             "message",
             "users_added",
             "users_updated",
