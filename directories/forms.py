@@ -15,7 +15,7 @@ from directories.choices import (
     DirectoryType,
     SyncFrequency,
 )
-from directories.models import Directory, time_zone_names
+from directories.models import SAFEGUARD_FIELDS, Directory, time_zone_names
 
 
 class DistinguishedNamesField(forms.CharField):
@@ -84,8 +84,7 @@ class DirectoryAddForm(ClarityFormMixin, forms.ModelForm):
             "group_filter",
             "sync_frequency",
             "sync_connector",
-            "safeguard_users_percent",
-            "safeguard_groups_percent",
+            *SAFEGUARD_FIELDS,
         ]
         widgets = {"ca_cert": forms.Textarea(attrs={"rows": 3})}
         help_texts = {
@@ -103,9 +102,6 @@ class DirectoryAddForm(ClarityFormMixin, forms.ModelForm):
                 )
             )
             self.fields[f"map_{name}"] = field
-        for name in ("safeguard_users_percent", "safeguard_groups_percent"):
-            # Empty keeps the model's default percentage.
-            self.fields[name].required = False
         self.fields["type"].choices = [("", "Select a directory type"), *DirectoryType.choices]
 
     def full_clean(self) -> None:
@@ -121,9 +117,6 @@ class DirectoryAddForm(ClarityFormMixin, forms.ModelForm):
         data = dict(self.cleaned_data)
         mapped = {name: data.pop(f"map_{name}", "") for name in MAPPED_FIELDS}
         data["mapped_attributes"] = {name: value for name, value in mapped.items() if value}
-        for name in ("safeguard_users_percent", "safeguard_groups_percent"):
-            if data.get(name) is None:
-                data.pop(name, None)
         # Absent filters let the service pick the defaults of the directory type.
         for key in ("user_filter", "group_filter"):
             if not data.get(key):
@@ -236,14 +229,11 @@ class GroupSettingsForm(ClarityFormMixin, forms.ModelForm):
 
 
 class SafeguardsForm(ClarityFormMixin, forms.ModelForm):
+    """The four thresholds; each field's range and blank-to-disable come from the model."""
+
     class Meta:
         model = Directory
-        fields = ["safeguard_users_percent", "safeguard_groups_percent"]
-        help_texts = {
-            "safeguard_users_percent": "A sync that would add, change or delete a larger share "
-            "of users stops before applying anything.",
-            "safeguard_groups_percent": "The same limit for groups.",
-        }
+        fields = list(SAFEGUARD_FIELDS)
 
 
 class EmailAddressesField(forms.CharField):

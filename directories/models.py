@@ -143,6 +143,21 @@ def validate_email_list(value: list) -> None:
         raise ValidationError("An address is listed twice.", code="duplicate_email")
 
 
+def _percent_or_null(name: str) -> models.Q:
+    return models.Q(**{f"{name}__isnull": True}) | models.Q(
+        **{f"{name}__gte": 1, f"{name}__lte": 100}
+    )
+
+
+# The safeguard thresholds, in the order the console lists them.
+SAFEGUARD_FIELDS = (
+    "safeguard_users_updated_percent",
+    "safeguard_users_deleted_percent",
+    "safeguard_groups_deleted_percent",
+    "safeguard_members_removed_percent",
+)
+
+
 class IdentityProvider(models.Model):
     """The WorkspaceIDP: a directory's identity provider and its associated connectors."""
 
@@ -225,16 +240,40 @@ class Directory(models.Model):
     # (directories.notifications owns it: one e-mail per streak, one on recovery).
     failure_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    # Safeguards: a sync that would change more than this share of users/groups stops unapplied.
-    safeguard_users_percent = models.PositiveSmallIntegerField(
-        "users changed at most (%)",
+    # Safeguards (percent of what the store holds; blank disables one). A sync past any of
+    # them stops before writing; the rule itself is directories.sync.plan's.
+    safeguard_users_updated_percent = models.PositiveSmallIntegerField(
+        "users updated at most (%)",
+        null=True,
+        blank=True,
         default=10,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Share of the stored users one sync may update. Blank: no limit.",
     )
-    safeguard_groups_percent = models.PositiveSmallIntegerField(
-        "groups changed at most (%)",
+    safeguard_users_deleted_percent = models.PositiveSmallIntegerField(
+        "users deleted at most (%)",
+        null=True,
+        blank=True,
         default=10,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Share of the stored users one sync may delete. Blank: no limit.",
+    )
+    safeguard_groups_deleted_percent = models.PositiveSmallIntegerField(
+        "groups deleted at most (%)",
+        null=True,
+        blank=True,
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Share of the stored groups one sync may delete. Blank: no limit.",
+    )
+    safeguard_members_removed_percent = models.PositiveSmallIntegerField(
+        "members removed from a group at most (%)",
+        null=True,
+        blank=True,
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Share of the current members one sync may remove from any one existing "
+        "group. Blank: no limit.",
     )
 
     # Bumped on every save of the Sync Connectors list; a form based on an older one is stale.
@@ -251,8 +290,10 @@ class Directory(models.Model):
                 name="%(app_label)s_%(class)s_port_range",
             ),
             models.CheckConstraint(
-                condition=models.Q(safeguard_users_percent__gte=1, safeguard_users_percent__lte=100)
-                & models.Q(safeguard_groups_percent__gte=1, safeguard_groups_percent__lte=100),
+                condition=_percent_or_null("safeguard_users_updated_percent")
+                & _percent_or_null("safeguard_users_deleted_percent")
+                & _percent_or_null("safeguard_groups_deleted_percent")
+                & _percent_or_null("safeguard_members_removed_percent"),
                 name="%(app_label)s_%(class)s_safeguard_range",
             ),
         ]

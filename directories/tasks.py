@@ -38,12 +38,23 @@ def enqueue(run_id: int, countdown: float | None = None) -> None:
     transaction.on_commit(send)
 
 
-def start_sync(directory, trigger: str = Trigger.MANUAL, user=None) -> tuple[SyncRun, bool]:
+def start_sync(
+    directory,
+    trigger: str = Trigger.MANUAL,
+    user=None,
+    *,
+    ignore_safeguards: bool = False,
+    reviewed_run: SyncRun | None = None,
+) -> tuple[SyncRun, bool]:
     """Queue a sync of `directory` (or join the one waiting) and hand it to a worker.
 
     Returns (run, created). The one way a sync starts: console, API, schedule and demo.
+    A review is a run with trigger REVIEW; `ignore_safeguards` and `reviewed_run` follow
+    `lifecycle.queue` (which raises RunWaiting or NotAReview).
     """
-    run, created = lifecycle.queue(directory, trigger, user)
+    run, created = lifecycle.queue(
+        directory, trigger, user, ignore_safeguards=ignore_safeguards, reviewed_run=reviewed_run
+    )
     if created:
         enqueue(run.pk)
     return run, created
@@ -74,7 +85,10 @@ def scheduled_sync(directory_id: int) -> None:
 
     directory = Directory.objects.filter(pk=directory_id).first()
     if directory is not None:
-        start_sync(directory, Trigger.SCHEDULED)
+        try:
+            start_sync(directory, Trigger.SCHEDULED)
+        except lifecycle.RunWaiting as exc:
+            log.info("scheduled sync of %s skipped: %s", directory, exc)
 
 
 @shared_task(ignore_result=True)

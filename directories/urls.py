@@ -38,6 +38,17 @@ urlpatterns = [
         directories.SyncNowView.as_view(),
         name="directory_sync_now",
     ),
+    path("directories/<int:pk>/review/", directories.ReviewView.as_view(), name="directory_review"),
+    path(
+        "directories/<int:pk>/reviews/<int:run_pk>/apply/",
+        directories.ApplyReviewView.as_view(),
+        name="directory_apply_review",
+    ),
+    path(
+        "directories/<int:pk>/sync-without-safeguards/",
+        directories.SyncWithoutSafeguardsView.as_view(),
+        name="directory_sync_without_safeguards",
+    ),
     path(
         "directories/<int:pk>/sync-log/",
         directories.DirectorySyncLogView.as_view(),

@@ -37,8 +37,10 @@ class RunPhase(models.TextChoices):
 
 class Trigger(models.TextChoices):
     MANUAL = "manual", "Sync Now"
-    SCHEDULED = "scheduled", "Schedule"
+    SCHEDULED = "scheduled", "Scheduled"
     API = "api", "API"
+    # A dry run: read and planned like a sync, nothing written.
+    REVIEW = "review", "Review"
 
 
 class AttemptOutcome(models.TextChoices):

@@ -56,22 +56,67 @@ def _announce_end(run_id: int, directory_id: int, status: str) -> None:
 # --- queue ---------------------------------------------------------------------------
 
 
-def queue(directory, trigger: str = Trigger.MANUAL, user=None) -> tuple[SyncRun, bool]:
+class RunWaiting(Exception):
+    """A different kind of run (a review, a sync, one without safeguards) already waits."""
+
+    def __init__(self, run: SyncRun) -> None:
+        self.run = run
+        kind = "review" if run.is_review else "sync"
+        if run.ignore_safeguards:
+            kind = "sync without safeguards"
+        super().__init__(
+            f"A {kind} (run {run.pk}) is already waiting for this directory; "
+            "ask again once it has started."
+        )
+
+
+class NotAReview(ValueError):
+    """Apply was asked of a run that is not a completed review of the directory."""
+
+
+def queue(
+    directory,
+    trigger: str = Trigger.MANUAL,
+    user=None,
+    *,
+    ignore_safeguards: bool = False,
+    reviewed_run: SyncRun | None = None,
+) -> tuple[SyncRun, bool]:
     """Queue a run of `directory`, or return the one already waiting: (run, created).
 
     A trigger while a run is queued joins that run, so a directory never piles up more
-    than one follow-up behind the running sync. The caller enqueues a created run.
+    than one follow-up behind the running sync. A review, a sync without safeguards and an
+    applied review join only a waiting run of their own kind (RunWaiting otherwise): one
+    never silently becomes another. The caller enqueues a created run.
     """
     requested_by = user if user and user.is_authenticated else None
+    if reviewed_run is not None and not (
+        reviewed_run.directory_id == directory.pk
+        and reviewed_run.is_review
+        and reviewed_run.status == RunStatus.COMPLETED
+    ):
+        raise NotAReview(f"Run {reviewed_run.pk} is not a finished review of {directory}.")
     # Two rounds: the queued run we collide with may be claimed before we can read it.
     for _ in range(2):
         existing = SyncRun.objects.filter(directory=directory, status=RunStatus.QUEUED).first()
         if existing:
+            same_kind = (
+                existing.is_review == (trigger == Trigger.REVIEW)
+                and existing.ignore_safeguards == ignore_safeguards
+                and reviewed_run is None
+            )
+            if not same_kind:
+                raise RunWaiting(existing)
             return existing, False
         try:
             with transaction.atomic():
                 run = SyncRun.objects.create(
-                    directory=directory, trigger=trigger, requested_by=requested_by
+                    directory=directory,
+                    trigger=trigger,
+                    requested_by=requested_by,
+                    ignore_safeguards=ignore_safeguards,
+                    safeguards_ignored_by=requested_by if ignore_safeguards else None,
+                    reviewed_run=reviewed_run,
                 )
             return run, True
         except IntegrityError:
@@ -147,14 +192,16 @@ def claim(run: SyncRun) -> bool:
 
 def begin(run: SyncRun, connectors: list, fallback: bool) -> None:
     """Freeze the connectors this run will try, in order (rule S9), and whether it is the
-    directory's first sync (no completed run before it)."""
+    directory's first sync (no completed sync before it; a review never counts as one)."""
     run.connector_snapshot = [
         {"id": c.pk, "name": c.name, "position": i} for i, c in enumerate(connectors, start=1)
     ]
     run.used_fallback_list = fallback
-    run.first_sync = not SyncRun.objects.filter(
-        directory_id=run.directory_id, status=RunStatus.COMPLETED
-    ).exists()
+    run.first_sync = (
+        not SyncRun.objects.filter(directory_id=run.directory_id, status=RunStatus.COMPLETED)
+        .exclude(trigger=Trigger.REVIEW)
+        .exists()
+    )
     run.save(update_fields=["connector_snapshot", "used_fallback_list", "first_sync"])
 
 

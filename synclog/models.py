@@ -17,6 +17,17 @@ from synclog.choices import (
     WarningReason,
 )
 
+COUNT_FIELDS = (
+    "users_added",
+    "users_updated",
+    "users_deleted",
+    "groups_added",
+    "groups_updated",
+    "groups_deleted",
+    "memberships_added",
+    "memberships_removed",
+)
+
 # A run lists at most this many warnings one by one; its counts cover all of them.
 WARNINGS_LISTED = 1000
 
@@ -50,6 +61,24 @@ class SyncRun(models.Model):
     worker = models.CharField(max_length=255, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     first_sync = models.BooleanField(default=False)
+    # The review this sync applies (Apply on a review's page).
+    reviewed_run = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="applied_runs",
+        help_text="The review this sync applies",
+    )
+    # "Sync without safeguards": this run alone ignores the thresholds and the zero-result
+    # guard; who asked is kept even if the run's requester changes.
+    ignore_safeguards = models.BooleanField(default=False)
+    safeguards_ignored_by = models.ForeignKey(
+        "console.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Each safeguard the plan went past, in words: why the run stopped, what a review found,
+    # or what a run without safeguards ignored.
+    safeguard_violations = models.JSONField(default=list, blank=True)
 
     users_added = models.PositiveIntegerField(default=0)
     users_updated = models.PositiveIntegerField(default=0)
@@ -92,6 +121,14 @@ class SyncRun(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("synclog:syncrun_detail", args=[self.pk])
+
+    @property
+    def is_review(self) -> bool:
+        return self.trigger == Trigger.REVIEW
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in COUNT_FIELDS}
 
     @property
     def is_active(self) -> bool:
@@ -207,6 +244,22 @@ class SyncChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name} {self.action}"
+
+    @property
+    def detail_lines(self) -> list[str]:
+        """The change in words: each field's old -> new value, members gained and lost."""
+        lines = []
+        for key, value in self.details.items():
+            if isinstance(value, list) and len(value) == 2:
+                old, new = (repr(v) if v not in ("", None) else "(empty)" for v in value)
+                lines.append(f"{key.replace('_', ' ')}: {old} → {new}")
+            elif key == "members":
+                lines.append(f"{value} member{'s' if value != 1 else ''}")
+            elif key == "members_added":
+                lines.append(f"+{value} member{'s' if value != 1 else ''}")
+            elif key == "members_removed":
+                lines.append(f"−{value} member{'s' if value != 1 else ''}")
+        return lines
 
 
 class SyncWarning(models.Model):

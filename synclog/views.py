@@ -16,7 +16,7 @@ from console.pages import paginate, render_page
 from synclog.choices import ChangeAction, ChangeKind, RunStatus, Trigger
 from synclog.filtersets import SyncChangeFilterSet, SyncRunFilterSet, filter_errors
 from synclog.models import WARNINGS_LISTED, SyncRun
-from synclog.queries import runs_with_attempts
+from synclog.queries import review_comparison, runs_with_attempts
 
 RUNS_PER_PAGE = 20
 CHANGES_PER_PAGE = 50
@@ -61,7 +61,12 @@ class SyncRunRowView(View):
 
 class SyncRunDetailView(View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        run = get_object_or_404(runs_with_attempts(), pk=pk)
+        run = get_object_or_404(
+            runs_with_attempts().select_related(
+                "directory", "requested_by", "safeguards_ignored_by", "reviewed_run"
+            ),
+            pk=pk,
+        )
         filterset = SyncChangeFilterSet(
             request.GET, queryset=run.changes.order_by("kind", "action", "name", "id")
         )
@@ -81,6 +86,7 @@ class SyncRunDetailView(View):
             ),
             "kind": kind,
             "action": action,
+            "comparison": review_comparison(run) if not request.htmx else None,
             "filter_errors": errors,
             "kinds": ChangeKind.choices,
             "actions": ChangeAction.choices,

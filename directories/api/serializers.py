@@ -13,6 +13,7 @@ from console.api import MAX_ID
 from directories.choices import MAPPED_FIELDS
 from directories.failover import schedule_collisions
 from directories.models import (
+    SAFEGUARD_FIELDS,
     Directory,
     DirectoryGroup,
     DirectoryUser,
@@ -23,6 +24,7 @@ from directories.models import (
 )
 from directories.services import create_directory, update_directory
 from synclog.api.serializers import SyncRunSummarySerializer
+from synclog.queries import syncs
 
 
 class DNField(serializers.CharField):
@@ -155,8 +157,7 @@ class DirectorySerializer(serializers.ModelSerializer):
             "sync_time",
             "sync_weekday",
             "sync_time_zone",
-            "safeguard_users_percent",
-            "safeguard_groups_percent",
+            *SAFEGUARD_FIELDS,
             "notification_emails",
             "sync_connectors",
             "sync_connectors_version",
@@ -177,9 +178,10 @@ class DirectorySerializer(serializers.ModelSerializer):
 
     @extend_schema_field(SyncRunSummarySerializer(allow_null=True))
     def get_last_run(self, directory: Directory) -> dict | None:
+        """The last sync (reviews write nothing and are left out)."""
         runs = getattr(directory, "latest_runs", None)
         if runs is None:
-            runs = list(directory.sync_runs.order_by("-created", "-id")[:1])
+            runs = list(syncs().filter(directory=directory).order_by("-created", "-id")[:1])
         return SyncRunSummarySerializer(runs[0]).data if runs else None
 
     def get_schedule_warnings(self, directory: Directory) -> list[str]:
@@ -315,3 +317,31 @@ class GroupMemberSerializer(serializers.Serializer):
     external_id = serializers.CharField(read_only=True)
     dn = serializers.CharField(read_only=True, help_text="As the directory spells it")
     name = serializers.CharField(read_only=True, help_text="Username, or the group's name")
+
+
+class SyncRequestSerializer(serializers.Serializer):
+    """What a POST to a directory's sync-runs asks for."""
+
+    dry_run = serializers.BooleanField(
+        default=False, help_text="A review: read and plan like a sync, write nothing."
+    )
+    ignore_safeguards = serializers.BooleanField(
+        default=False,
+        help_text="This one sync ignores the thresholds and the zero-result guard.",
+    )
+    reviewed_run = serializers.IntegerField(
+        required=False, min_value=1, help_text="The id of the finished review this sync applies."
+    )
+
+    def validate_reviewed_run(self, value: int):
+        review = self.context["directory"].sync_runs.filter(pk=value).first()
+        if review is None:
+            raise serializers.ValidationError("No run of this directory has this id.")
+        return review
+
+    def validate(self, data: dict) -> dict:
+        if data["dry_run"] and (data["ignore_safeguards"] or data.get("reviewed_run")):
+            raise serializers.ValidationError(
+                "A review writes nothing: it takes neither ignore_safeguards nor reviewed_run."
+            )
+        return data

@@ -29,6 +29,7 @@ from directories.api.serializers import (
     IdentityProviderSerializer,
     SyncConnectorsSerializer,
     SyncConnectorsUpdateSerializer,
+    SyncRequestSerializer,
 )
 from directories.failover import (
     effective_sync_connectors,
@@ -59,8 +60,8 @@ from directories.tasks import start_sync
 from synclog.api.serializers import SyncRunSerializer, TriggeredSyncRunSerializer
 from synclog.api.views import filtered
 from synclog.choices import Trigger
-from synclog.models import SyncRun
-from synclog.queries import runs_with_attempts
+from synclog.lifecycle import NotAReview, RunWaiting
+from synclog.queries import runs_with_attempts, syncs
 
 SEARCH = OpenApiParameter("search", OpenApiTypes.STR, description=SEARCH_HELP)
 
@@ -105,7 +106,8 @@ class DirectoryViewSet(
             ),
             Prefetch(
                 "sync_runs",
-                queryset=SyncRun.objects.order_by("-created", "-id")[:1],
+                # The last sync: a review writes nothing, so it is not the last sync.
+                queryset=syncs().order_by("-created", "-id")[:1],
                 to_attr="latest_runs",
             ),
         )
@@ -189,12 +191,21 @@ class DirectoryViewSet(
     @extend_schema(
         methods=["POST"],
         description="Ask for a sync. Answers 202 with the queued run, or 200 with the run "
-        "already waiting (`joined`).",
-        request=None,
+        "already waiting (`joined`). `dry_run` asks for a review: the run reads and plans "
+        "like a sync (trigger `review`) and writes nothing; its changes list what a sync would "
+        "do. `ignore_safeguards` runs this one sync past the thresholds and the zero-result "
+        "guard. `reviewed_run` applies a finished review. A different kind of run already "
+        "waiting is a 409.",
+        request=SyncRequestSerializer,
         responses={
             202: TriggeredSyncRunSerializer,
             200: OpenApiResponse(
                 TriggeredSyncRunSerializer, description="A run was already queued; joined it."
+            ),
+            400: OpenApiResponse(description="A bad combination, or not a finished review."),
+            409: OpenApiResponse(
+                description="Another kind of run (review, sync, sync without safeguards) "
+                "is waiting; `waiting_run` names it."
             ),
         },
     )
@@ -207,7 +218,24 @@ class DirectoryViewSet(
     def sync_runs(self, request: Request, pk: str | None = None) -> Response:
         directory = self.get_object()
         if request.method == "POST":
-            run, created = start_sync(directory, Trigger.API, request.user)
+            body = SyncRequestSerializer(data=request.data, context={"directory": directory})
+            body.is_valid(raise_exception=True)
+            asked = body.validated_data
+            try:
+                run, created = start_sync(
+                    directory,
+                    Trigger.REVIEW if asked["dry_run"] else Trigger.API,
+                    request.user,
+                    ignore_safeguards=asked["ignore_safeguards"],
+                    reviewed_run=asked.get("reviewed_run"),
+                )
+            except RunWaiting as exc:
+                return Response(
+                    {"detail": str(exc), "code": "run_waiting", "waiting_run": exc.run.pk},
+                    status=status.HTTP_409_CONFLICT,
+                )
+            except NotAReview as exc:
+                raise ValidationError({"reviewed_run": [str(exc)]}) from exc
             run = runs_with_attempts().get(pk=run.pk)
             run.joined = not created
             return Response(

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from itertools import chain
 
 from connectors.protocol import dn as dnlib
-from directories.models import DirectoryGroup, DirectoryUser, GroupMembership, GroupNesting
+from directories.models import (
+    SAFEGUARD_FIELDS,
+    DirectoryGroup,
+    DirectoryUser,
+    GroupMembership,
+    GroupNesting,
+)
 from directories.sync.fetch import USER_COLUMNS, Received
 
 GROUP_COLUMNS = ("dn", "name")
@@ -104,8 +110,13 @@ class Plan:
     member_loss: Counter
     # Stored groups whose only change is their members.
     membership_only: set[str]
-    # Why a safeguard stops this sync; empty when it may be written.
-    safeguard: str = ""
+    # Each safeguard this sync goes past; empty when it may be written.
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def safeguard(self) -> str:
+        """Why the safeguards stop this sync, naming each one; empty when none does."""
+        return "; ".join(map(str, self.violations))
 
     @property
     def counts(self) -> Counts:
@@ -141,21 +152,97 @@ def _diff(stored: dict[str, tuple[int, str]], incoming: dict[str, str]) -> Diff:
     return d
 
 
-def _check_safeguard(kind: str, changed: tuple[int, int], stored: int, percent: int) -> str:
-    """The verdict of one safeguard on (updated, deleted): empty when within its limit."""
-    if not stored:
-        return ""
-    updated, deleted = changed
-    share = 100.0 * (updated + deleted) / stored
-    if share > percent:
-        # Say what the sync would do: "delete 189", "update 3", or "update 2 and delete 1".
-        verbs = [f"{verb} {n}" for verb, n in (("update", updated), ("delete", deleted)) if n]
-        return (
-            f"This sync would {' and '.join(verbs)} of {stored} {kind} ({share:.1f}%), "
-            f"more than the {percent}% safeguard allows; nothing was changed. Raise the "
-            f"safeguard on the Safeguards tab if the change is intended."
+@dataclass(frozen=True)
+class Violation:
+    """One safeguard a plan goes past: `count` of `total` against `limit` percent.
+
+    `limit` is None for the zero-result guard, which stops more than half.
+    """
+
+    label: str
+    count: int
+    total: int
+    limit: int | None
+
+    @property
+    def share(self) -> float:
+        return 100.0 * self.count / self.total
+
+    def __str__(self) -> str:
+        share = f"{self.share:.1f}".removesuffix(".0")
+        limit = f"limit {self.limit}%" if self.limit is not None else "more than half"
+        return f"{self.label}: {self.count} of {self.total} ({share}%), {limit}"
+
+
+def _check_safeguard(label: str, count: int, total: int, limit: int | None) -> Violation | None:
+    """One threshold: a violation when `count` is more than `limit` percent of `total`.
+
+    A blank (None) limit is disabled; nothing stored, nothing to protect.
+    """
+    if limit is None or not total or not count:
+        return None
+    if 100 * count > limit * total:
+        return Violation(label, count, total, limit)
+    return None
+
+
+def _check_zero_result(deleted: int, stored: int) -> Violation | None:
+    """Always on: deleting more than half of the stored users (or all of them) stops a sync.
+
+    An unreachable base DN or a wrong filter reads as an empty directory; this keeps such a
+    read from emptying the store whatever the thresholds say.
+    """
+    if stored and 2 * deleted > stored:
+        return Violation("Users deleted (zero-result guard)", deleted, stored, None)
+    return None
+
+
+def group_member_counts(stored: Stored) -> Counter:
+    """How many members (users and subgroups) each stored group has now."""
+    return Counter(g for g, _ in chain(stored.members, stored.nesting))
+
+
+def safeguard_violations(
+    limits: dict[str, int | None],
+    users: tuple[int, int, int],
+    groups: tuple[int, int],
+    member_loss: dict[str, int],
+    members_now: dict[str, int],
+    group_names: dict[str, str],
+) -> list[Violation]:
+    """Every safeguard a sync goes past, in the order the Safeguards tab lists them.
+
+    `users` is (counted updates, deletions, stored), `groups` (deletions, stored);
+    `member_loss` and `members_now` count members lost and held per existing group.
+    """
+    updated, deleted, stored_users = users
+    groups_deleted, stored_groups = groups
+    found = [
+        _check_safeguard(
+            "Users updated", updated, stored_users, limits["safeguard_users_updated_percent"]
+        ),
+        _check_safeguard(
+            "Users deleted", deleted, stored_users, limits["safeguard_users_deleted_percent"]
+        ),
+        _check_zero_result(deleted, stored_users),
+        _check_safeguard(
+            "Groups deleted",
+            groups_deleted,
+            stored_groups,
+            limits["safeguard_groups_deleted_percent"],
+        ),
+    ]
+    members_limit = limits["safeguard_members_removed_percent"]
+    for ext in sorted(member_loss, key=lambda e: (group_names.get(e, e), e)):
+        found.append(
+            _check_safeguard(
+                f"Members removed from group {group_names.get(ext, ext)}",
+                member_loss[ext],
+                members_now.get(ext, 0),
+                members_limit,
+            )
         )
-    return ""
+    return [v for v in found if v is not None]
 
 
 def old_values(model, ids: list[int], columns: tuple[str, ...]) -> dict[int, tuple]:
@@ -202,21 +289,6 @@ def make_plan(
     old_groups = old_values(
         DirectoryGroup, [stored.groups[e][0] for e in groups.updated], GROUP_COLUMNS
     )
-    verdict = ""
-    if safeguards:
-        new_groups = {ext: received.groups[ext][:2] for ext in groups.updated}
-        verdict = _check_safeguard(
-            "users",
-            _counted(users, old_users, stored.users, received.users),
-            len(stored.users),
-            directory.safeguard_users_percent,
-        ) or _check_safeguard(
-            "groups",
-            _counted(groups, old_groups, stored.groups, new_groups),
-            len(stored.groups),
-            directory.safeguard_groups_percent,
-        )
-
     # Memberships wanted, as (group id, member id) pairs of stable ids.
     want_members = received.resolution.members
     want_nesting = received.resolution.nesting
@@ -233,6 +305,20 @@ def make_plan(
         for g in (gain.keys() | loss.keys())
         if g in stored.groups and g not in gone_groups and g not in updated_groups
     }
+    violations: list[Violation] = []
+    if safeguards:
+        updates, deletions = _counted(users, old_users, stored.users, received.users)
+        # Members lost by groups that stay (a deleted group counts as a deleted group).
+        kept_loss = {g: n for g, n in loss.items() if g not in gone_groups}
+        violations = safeguard_violations(
+            {name: getattr(directory, name) for name in SAFEGUARD_FIELDS},
+            (updates, deletions, len(stored.users)),
+            (len(groups.deleted), len(stored.groups)),
+            kept_loss,
+            group_member_counts(stored),
+            # A group that stays was read, so its name is the one it has now.
+            {g: received.groups[g][1] for g in kept_loss},
+        )
     return Plan(
         directory_id=directory.pk,
         received=received,
@@ -248,5 +334,5 @@ def make_plan(
         member_gain=gain,
         member_loss=loss,
         membership_only=membership_only,
-        safeguard=verdict,
+        violations=violations,
     )

@@ -13,9 +13,9 @@ from connectors.models import Connector
 from directories.failover import effective_sync_connectors, why_no_fallback
 from directories.models import Directory
 from directories.sync.fetch import Received, fetch
-from directories.sync.plan import Stored, make_plan
+from directories.sync.plan import Plan, Stored, make_plan
 from directories.sync.report import record_warnings, warning_message
-from directories.sync.writer import write
+from directories.sync.writer import change_rows, record_changes, write
 from synclog import lifecycle
 from synclog.choices import AttemptOutcome, RunPhase, RunStatus
 from synclog.lifecycle import LeaseLost, finish
@@ -133,10 +133,30 @@ class _Preload(threading.Thread):
         return self.stored
 
 
+REVIEW_NOTE = "Review: nothing was written."
+SAFEGUARD_ADVICE = (
+    "Nothing was changed. If the change is intended, raise or clear the thresholds on the "
+    "Safeguards tab, or use Sync without safeguards once."
+)
+
+
+def _verdict(plan: Plan, run: SyncRun) -> str:
+    """What the safeguards say of this plan, for a review's message."""
+    if run.first_sync:
+        return "Safeguards do not apply: this would be the directory's first sync."
+    if plan.violations:
+        return f"A sync would be stopped by safeguard: {plan.safeguard}."
+    return "A sync would pass every safeguard."
+
+
 def _apply(
     run: SyncRun, directory: Directory, received: Received, used: Connector, stored: Stored | None
 ) -> None:
-    """Plan, then write and finish in one transaction (or stop at the safeguard verdict)."""
+    """Plan, then write and finish in one transaction (or stop at the safeguard verdict).
+
+    A review records the plan's changes as its own and writes nothing else; a run asked to
+    ignore the safeguards writes past them and keeps what it ignored.
+    """
     read = {
         "connector_used": used,
         "connector_used_name": used.name,
@@ -145,13 +165,34 @@ def _apply(
     with transaction.atomic():
         lifecycle.hold(run)
         plan = make_plan(directory, received, safeguards=not run.first_sync, stored=stored)
-        if plan.safeguard:
+        violations = {"safeguard_violations": [str(v) for v in plan.violations]}
+        if run.is_review:
+            record_changes(change_rows(plan, run.pk))
+            warnings = record_warnings(run.pk, received)
+            counts = plan.counts.as_dict()
+            status = RunStatus.COMPLETED
+            message = " ".join(
+                part
+                for part in (REVIEW_NOTE, _verdict(plan, run), warning_message(warnings))
+                if part
+            )
+        elif plan.violations and not run.ignore_safeguards:
             # Nothing is written to the store; the run still says what it could not sync.
             warnings = record_warnings(run.pk, received)
-            status, message, counts = RunStatus.SAFEGUARD, plan.safeguard, {}
+            status, counts = RunStatus.SAFEGUARD, {}
+            message = f"Stopped by safeguard: {plan.safeguard}. {SAFEGUARD_ADVICE}"
         else:
             counts = write(plan, run.pk).as_dict()
             warnings = record_warnings(run.pk, received)
             status, message = RunStatus.COMPLETED, warning_message(warnings)
-        if not finish(run, status, message, **read, **counts, **warnings):
+            if plan.violations:
+                message = " ".join(
+                    part
+                    for part in (
+                        f"Synced without safeguards, once: {plan.safeguard}.",
+                        message,
+                    )
+                    if part
+                )
+        if not finish(run, status, message, **read, **counts, **warnings, **violations):
             raise LeaseLost

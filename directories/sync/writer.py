@@ -1,7 +1,7 @@
 """Writing a sync plan to the store with bulk statements, and its Sync Details rows.
 
 The caller runs `write` inside the transaction that finishes the run, after checking the
-plan's safeguard verdict.
+plan's safeguard verdict. A review records `change_rows` of its plan and writes nothing else.
 """
 
 from __future__ import annotations
@@ -25,6 +25,76 @@ def _changed_fields(columns: tuple[str, ...], old: tuple, new: tuple) -> dict[st
     return {c: [o, n] for c, o, n in zip(columns, old, new, strict=True) if o != n}
 
 
+def change_rows(plan: Plan, run_id: int) -> list[tuple]:
+    """The Sync Details rows of `plan` (one per user or group it adds, updates or deletes).
+
+    Reads the store only, so a review records the very rows a sync of the same plan would.
+    """
+    received, stored = plan.received, plan.stored
+    stored_users, stored_groups = stored.users, stored.groups
+    users, groups = plan.users, plan.groups
+    changes: list[tuple] = []
+    if users.deleted:
+        ids = [stored_users[e][0] for e in users.deleted]
+        old = old_values(DirectoryUser, ids, ("username", "dn"))
+        for ext in users.deleted:
+            name, dn = old[stored_users[ext][0]]
+            changes.append((run_id, ChangeKind.USER, ChangeAction.DELETED, ext, name, dn, "{}"))
+    if groups.deleted:
+        ids = [stored_groups[e][0] for e in groups.deleted]
+        old = old_values(DirectoryGroup, ids, ("name", "dn"))
+        for ext in groups.deleted:
+            name, dn = old[stored_groups[ext][0]]
+            changes.append((run_id, ChangeKind.GROUP, ChangeAction.DELETED, ext, name, dn, "{}"))
+    for ext in users.updated:
+        new = received.users[ext]
+        details = _changed_fields(USER_COLUMNS, plan.old_users[stored_users[ext][0]], new)
+        changes.append(
+            (
+                run_id,
+                ChangeKind.USER,
+                ChangeAction.UPDATED,
+                ext,
+                new[1],
+                new[0],
+                json.dumps(details),
+            )
+        )
+    for ext in groups.updated:
+        dn, name, _members = received.groups[ext]
+        details = _changed_fields(GROUP_COLUMNS, plan.old_groups[stored_groups[ext][0]], (dn, name))
+        details.update(plan.member_details(ext))
+        changes.append(
+            (run_id, ChangeKind.GROUP, ChangeAction.UPDATED, ext, name, dn, json.dumps(details))
+        )
+    for ext in sorted(plan.membership_only):
+        dn, name, _members = received.groups[ext]
+        details = plan.member_details(ext)
+        changes.append(
+            (run_id, ChangeKind.GROUP, ChangeAction.UPDATED, ext, name, dn, json.dumps(details))
+        )
+    for ext in users.added:
+        values = received.users[ext]
+        changes.append(
+            (run_id, ChangeKind.USER, ChangeAction.ADDED, ext, values[1], values[0], "{}")
+        )
+    for ext in groups.added:
+        dn, name, _members = received.groups[ext]
+        details = {"members": plan.member_gain.get(ext, 0)}
+        changes.append(
+            (run_id, ChangeKind.GROUP, ChangeAction.ADDED, ext, name, dn, json.dumps(details))
+        )
+    return changes
+
+
+def record_changes(changes: list[tuple]) -> None:
+    bulk.insert(
+        SyncChange._meta.db_table,
+        ("run_id", "kind", "action", "external_id", "name", "dn", "details"),
+        changes,
+    )
+
+
 def write(plan: Plan, run_id: int) -> Counts:
     """Apply `plan` and record each change against `run_id`; returns the plan's counts."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
@@ -33,7 +103,8 @@ def write(plan: Plan, run_id: int) -> Counts:
     user_fps, group_fps = received.user_fps, received.group_fps
     users, groups = plan.users, plan.groups
     directory_id = plan.directory_id
-    changes: list[tuple] = []
+    # Read before anything is removed: deleted rows' names come from the store.
+    changes = change_rows(plan, run_id)
 
     U, G = DirectoryUser._meta.db_table, DirectoryGroup._meta.db_table
     M, N = GroupMembership._meta.db_table, GroupNesting._meta.db_table
@@ -58,60 +129,37 @@ def write(plan: Plan, run_id: int) -> Counts:
     bulk.delete(M, "group_id", deleted_group_ids)
     bulk.delete(N, "parent_id", deleted_group_ids)
     bulk.delete(N, "child_id", deleted_group_ids)
-
     if users.deleted:
-        old = old_values(DirectoryUser, deleted_user_ids, ("username", "dn"))
-        for ext in users.deleted:
-            name, dn = old[stored_users[ext][0]]
-            changes.append((run_id, ChangeKind.USER, ChangeAction.DELETED, ext, name, dn, "{}"))
         bulk.delete(U, "id", deleted_user_ids)
     if groups.deleted:
-        old = old_values(DirectoryGroup, deleted_group_ids, ("name", "dn"))
-        for ext in groups.deleted:
-            name, dn = old[stored_groups[ext][0]]
-            changes.append((run_id, ChangeKind.GROUP, ChangeAction.DELETED, ext, name, dn, "{}"))
         bulk.delete(G, "id", deleted_group_ids)
 
     if users.updated:
-        ids = [stored_users[e][0] for e in users.updated]
-        rows = []
-        for ext, pk in zip(users.updated, ids, strict=True):
-            new = received.users[ext]
-            # Folded only here and on insert: a row the fingerprint calls unchanged keeps its
-            # search text, and every change to a folded field changes the fingerprint.
-            rows.append((pk, *new, search.user_text_of_values(new), user_fps[ext], now))
-            details = _changed_fields(USER_COLUMNS, plan.old_users[pk], new)
-            changes.append(
-                (
-                    run_id,
-                    ChangeKind.USER,
-                    ChangeAction.UPDATED,
-                    ext,
-                    new[1],
-                    new[0],
-                    json.dumps(details),
-                )
+        # Folded only here and on insert: a row the fingerprint calls unchanged keeps its
+        # search text, and every change to a folded field changes the fingerprint.
+        rows = [
+            (
+                stored_users[ext][0],
+                *received.users[ext],
+                search.user_text_of_values(received.users[ext]),
+                user_fps[ext],
+                now,
             )
+            for ext in users.updated
+        ]
         bulk.update(U, (*USER_COLUMNS, "search_text", "fingerprint", "synced_at"), rows)
-
     if groups.updated:
-        ids = [stored_groups[e][0] for e in groups.updated]
-        rows = []
-        for ext, pk in zip(groups.updated, ids, strict=True):
-            dn, name, _members = received.groups[ext]
-            rows.append((pk, dn, name, search.group_text(name), group_fps[ext], now))
-            details = _changed_fields(GROUP_COLUMNS, plan.old_groups[pk], (dn, name))
-            details.update(plan.member_details(ext))
-            changes.append(
-                (run_id, ChangeKind.GROUP, ChangeAction.UPDATED, ext, name, dn, json.dumps(details))
+        rows = [
+            (
+                stored_groups[ext][0],
+                *received.groups[ext][:2],
+                search.group_text(received.groups[ext][1]),
+                group_fps[ext],
+                now,
             )
+            for ext in groups.updated
+        ]
         bulk.update(G, (*GROUP_COLUMNS, "search_text", "fingerprint", "synced_at"), rows)
-    for ext in sorted(plan.membership_only):
-        dn, name, _members = received.groups[ext]
-        details = plan.member_details(ext)
-        changes.append(
-            (run_id, ChangeKind.GROUP, ChangeAction.UPDATED, ext, name, dn, json.dumps(details))
-        )
 
     if users.added:
         bulk.insert(
@@ -136,11 +184,6 @@ def write(plan: Plan, run_id: int) -> Counts:
                 for ext in users.added
             ),
         )
-        for ext in users.added:
-            values = received.users[ext]
-            changes.append(
-                (run_id, ChangeKind.USER, ChangeAction.ADDED, ext, values[1], values[0], "{}")
-            )
     if groups.added:
         bulk.insert(
             G,
@@ -164,12 +207,6 @@ def write(plan: Plan, run_id: int) -> Counts:
                 for ext in groups.added
             ),
         )
-        for ext in groups.added:
-            dn, name, _members = received.groups[ext]
-            details = {"members": plan.member_gain.get(ext, 0)}
-            changes.append(
-                (run_id, ChangeKind.GROUP, ChangeAction.ADDED, ext, name, dn, json.dumps(details))
-            )
 
     if plan.members_added or plan.nesting_added:
         user_ids = (
@@ -201,9 +238,5 @@ def write(plan: Plan, run_id: int) -> Counts:
             ((group_ids[p], group_ids[c]) for p, c in plan.nesting_added),
         )
 
-    bulk.insert(
-        SyncChange._meta.db_table,
-        ("run_id", "kind", "action", "external_id", "name", "dn", "details"),
-        changes,
-    )
+    record_changes(changes)
     return plan.counts

@@ -1,4 +1,5 @@
-"""Directories: list, Add Directory, Settings, Test Connection, Sync Now, the Sync Log tab.
+"""Directories: list, Add Directory, Settings, Test Connection, Sync Now, Review and Apply,
+Sync without safeguards, the Sync Log tab.
 
 Test Connection is a second submit button of the Add Directory and Settings forms: it
 tests the values on the form, through the connector(s), and stores nothing.
@@ -9,11 +10,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, OuterRef, Subquery
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
 from connectors.models import Connector
+from console.api import as_id
 from console.forms import add_service_error
 from console.pages import paginate, render_page
 from console.permissions import ChangeRequiredMixin
@@ -30,10 +32,11 @@ from directories.models import (
 )
 from directories.sync.fetch import ConnectionTest, test_connection
 from directories.views.base import directory_context
+from synclog import lifecycle
 from synclog.chart import ChartRun, run_chart
-from synclog.choices import Trigger
+from synclog.choices import RunStatus, Trigger
 from synclog.models import SyncRun
-from synclog.queries import chart_runs, runs_with_attempts
+from synclog.queries import chart_runs, runs_with_attempts, syncs
 
 RUNS_PER_PAGE = 20
 
@@ -50,7 +53,8 @@ def _count_of(model: type, link: str = "directory") -> Subquery:
 
 class DirectoryListView(View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        latest = SyncRun.objects.filter(directory=OuterRef("pk")).order_by("-created", "-id")
+        # The last sync, not the last review: a review changes nothing in the store.
+        latest = syncs().filter(directory=OuterRef("pk")).order_by("-created", "-id")
         # Subqueries, not joined Counts: joining users and groups would multiply the rows.
         directories = list(
             Directory.objects.select_related("sync_connector", "identity_provider").annotate(
@@ -161,16 +165,97 @@ class DirectoryDetailView(ChangeRequiredMixin, View):
         return render(request, "directories/directory_detail.html", context)
 
 
+def _queue(request: HttpRequest, directory: Directory, trigger: str, **kwargs) -> SyncRun | None:
+    """Queue a run the way Sync Now does and say so; None when another kind of run waits."""
+    try:
+        run, created = tasks.start_sync(directory, trigger, request.user, **kwargs)
+    except lifecycle.RunWaiting as exc:
+        messages.error(request, str(exc))
+        return None
+    what = "Review" if trigger == Trigger.REVIEW else "Sync"
+    if created:
+        messages.success(request, f"{what} of {directory.name} queued.")
+    else:
+        messages.info(request, f"A {what.lower()} is already waiting; your request joins it.")
+    return run
+
+
 class SyncNowView(ChangeRequiredMixin, View):
     change_only = True
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         directory = get_object_or_404(Directory, pk=pk)
-        _run, created = tasks.start_sync(directory, Trigger.MANUAL, request.user)
-        if created:
-            messages.success(request, f"Sync of {directory.name} queued.")
-        else:
-            messages.info(request, "A sync is already waiting; your request joins it.")
+        _queue(request, directory, Trigger.MANUAL)
+        return redirect("directories:directory_sync_log", pk=pk)
+
+
+class ReviewView(ChangeRequiredMixin, View):
+    """Review: a run that reads and plans like a sync and writes nothing."""
+
+    change_only = True
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        directory = get_object_or_404(Directory, pk=pk)
+        run = _queue(request, directory, Trigger.REVIEW)
+        if run is not None and run.is_review:
+            return redirect(run)
+        return redirect("directories:directory_sync_log", pk=pk)
+
+
+def _review_of(directory: Directory, run_pk: int | str | None) -> SyncRun:
+    review = SyncRun.objects.filter(directory=directory, pk=as_id(run_pk)).first()
+    if review is None or not review.is_review:
+        raise Http404("No such review of this directory.")
+    return review
+
+
+class ApplyReviewView(ChangeRequiredMixin, View):
+    """Apply on a finished review: a real sync, linked to the review it applies."""
+
+    change_only = True
+
+    def post(self, request: HttpRequest, pk: int, run_pk: int) -> HttpResponse:
+        directory = get_object_or_404(Directory, pk=pk)
+        review = _review_of(directory, run_pk)
+        try:
+            run = _queue(request, directory, Trigger.MANUAL, reviewed_run=review)
+        except lifecycle.NotAReview as exc:
+            messages.error(request, f"{exc} Wait for it to finish.")
+            return redirect(review)
+        return redirect(run or review)
+
+
+class SyncWithoutSafeguardsView(ChangeRequiredMixin, View):
+    """A confirm step, then one sync that ignores the thresholds and the zero-result guard."""
+
+    change_only = True
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        directory = get_object_or_404(Directory, pk=pk)
+        review = _review_of(directory, request.GET["review"]) if request.GET.get("review") else None
+        stopped = syncs().filter(directory=directory).order_by("-created", "-id").first()
+        context = directory_context(
+            directory,
+            "settings",
+            review=review,
+            stopped=stopped if stopped and stopped.status == RunStatus.SAFEGUARD else None,
+        )
+        return render(request, "directories/sync_without_safeguards.html", context)
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        directory = get_object_or_404(Directory, pk=pk)
+        review = (
+            _review_of(directory, request.POST["review"]) if request.POST.get("review") else None
+        )
+        try:
+            run = _queue(
+                request, directory, Trigger.MANUAL, ignore_safeguards=True, reviewed_run=review
+            )
+        except lifecycle.NotAReview as exc:
+            messages.error(request, str(exc))
+            run = None
+        if run is not None:
+            return redirect(run)
         return redirect("directories:directory_sync_log", pk=pk)
 
 

@@ -62,6 +62,18 @@ class SyncRunSerializer(serializers.ModelSerializer):
         help_text="The connector a running run is on now (its current attempt); empty "
         "when the run is not running.",
     )
+    safeguards_ignored_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Who asked this run to ignore the safeguards.",
+    )
+    safeguard_violations = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Each safeguard the plan went past: why the run stopped, what a review "
+        "found, or what a run without safeguards ignored.",
+    )
 
     class Meta:
         model = SyncRun
@@ -82,6 +94,10 @@ class SyncRunSerializer(serializers.ModelSerializer):
             "phase",
             "entries_received",
             "first_sync",
+            "reviewed_run",
+            "ignore_safeguards",
+            "safeguards_ignored_by",
+            "safeguard_violations",
             "message",
             "users_added",
             "users_updated",

@@ -71,7 +71,8 @@ def test_invalid_directory_fields_are_named_and_nothing_is_saved(directory_api, 
         "user_dns": ["ou=people,dc=hr", "people"],
         "user_filter": "(objectClass=person",
         "mapped_attributes": {"username": "uid", "shoe_size": "shoe"},
-        "safeguard_users_percent": 0,
+        "safeguard_users_deleted_percent": 0,
+        "safeguard_members_removed_percent": 101,
     }
     answer = directory_api.post("/api/directories/", payload, format="json")
     assert answer.status_code == 400
@@ -82,7 +83,8 @@ def test_invalid_directory_fields_are_named_and_nothing_is_saved(directory_api, 
         "user_dns",
         "user_filter",
         "mapped_attributes",
-        "safeguard_users_percent",
+        "safeguard_users_deleted_percent",
+        "safeguard_members_removed_percent",
     }
     assert "not a valid DN" in errors["base_dn"][0]
     assert "'people' is not a valid DN" in str(errors["user_dns"])

@@ -173,6 +173,7 @@ def page_urls(directory, finished_run, directory_data, connectors) -> list[str]:
         reverse("connectors:connector_activation_code", args=[connectors[0].pk]),
         reverse("synclog:syncrun_list"),
         reverse("synclog:syncrun_detail", args=[finished_run.pk]),
+        reverse("directories:directory_sync_without_safeguards", args=[d]),
     ]
     urls += [
         reverse("directories:directory_sync_settings", args=[d, section])

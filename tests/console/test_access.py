@@ -85,7 +85,7 @@ def change_requests(directory: Directory, connectors: list[Connector]) -> list[t
         (reverse(settings_url, args=[d, "attributes"]), {"username": "cn"}),
         (
             reverse(settings_url, args=[d, "safeguards"]),
-            {"safeguard_users_percent": "50", "safeguard_groups_percent": "50"},
+            {"safeguard_users_deleted_percent": "50", "safeguard_groups_deleted_percent": "50"},
         ),
         (
             reverse(settings_url, args=[d, "notifications"]),
@@ -199,6 +199,8 @@ def test_readonly_admin_sees_no_change_buttons(readonly_client, directory):
     for control in (
         "Add Directory",
         "Sync Now",
+        'id="review"',
+        "Sync without safeguards",
         "Add Connector",
         'id="save-sync-connectors"',
         'id="add-sync-connector"',

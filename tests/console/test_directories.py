@@ -256,7 +256,12 @@ def test_each_sync_settings_tab_saves_only_its_own_fields(admin_client, director
     admin_client.post(sync_settings_url(directory, "groups"), {"group_dns": "", "group_filter": ""})
     admin_client.post(
         sync_settings_url(directory, "safeguards"),
-        {"safeguard_users_percent": "25", "safeguard_groups_percent": "30"},
+        {
+            "safeguard_users_updated_percent": "25",
+            "safeguard_users_deleted_percent": "5",
+            "safeguard_groups_deleted_percent": "30",
+            "safeguard_members_removed_percent": "",
+        },
     )
     admin_client.post(
         sync_settings_url(directory, "attributes"),
@@ -266,7 +271,12 @@ def test_each_sync_settings_tab_saves_only_its_own_fields(admin_client, director
     assert directory.user_dns == ["ou=a,dc=example,dc=com", "ou=b,dc=example,dc=com"]
     assert directory.user_filter == "(uid=*)"
     assert directory.group_dns == []
-    assert (directory.safeguard_users_percent, directory.safeguard_groups_percent) == (25, 30)
+    assert (
+        directory.safeguard_users_updated_percent,
+        directory.safeguard_users_deleted_percent,
+        directory.safeguard_groups_deleted_percent,
+        directory.safeguard_members_removed_percent,
+    ) == (25, 5, 30, None)
     assert directory.mapped_attributes["username"] == "cn"
     assert "display_name" not in directory.mapped_attributes
     assert directory.host == "127.0.0.1" and directory.bind_password == "s3cret-bind"
@@ -275,17 +285,25 @@ def test_each_sync_settings_tab_saves_only_its_own_fields(admin_client, director
 def test_sync_settings_errors_are_shown_and_nothing_is_saved(admin_client, directory):
     response = admin_client.post(
         sync_settings_url(directory, "safeguards"),
-        {"safeguard_users_percent": "0", "safeguard_groups_percent": "101"},
+        {
+            "safeguard_users_updated_percent": "0",
+            "safeguard_users_deleted_percent": "101",
+            "safeguard_groups_deleted_percent": "ten",
+            "safeguard_members_removed_percent": "50",
+        },
     )
     html = response.content.decode()
-    assert error_of(html, "safeguard_users_percent")
-    assert error_of(html, "safeguard_groups_percent")
+    assert "greater than or equal to 1" in error_of(html, "safeguard_users_updated_percent")
+    assert "less than or equal to 100" in error_of(html, "safeguard_users_deleted_percent")
+    assert error_of(html, "safeguard_groups_deleted_percent")
+    assert not error_of(html, "safeguard_members_removed_percent")
     bad_attr = admin_client.post(
         sync_settings_url(directory, "attributes"), {"username": "not an attribute!"}
     )
     assert "LDAP attribute name" in error_of(bad_attr.content.decode(), "username")
     directory.refresh_from_db()
-    assert directory.safeguard_users_percent == 10
+    assert directory.safeguard_users_updated_percent == 10
+    assert directory.safeguard_members_removed_percent == 10
     assert directory.mapped_attributes["username"] == "uid"
 
 
@@ -306,7 +324,10 @@ def test_add_directory_takes_mapped_attributes_and_safeguards(admin_client, conn
         connectors[0].pk,
         map_username="userPrincipalName",
         map_email="proxyAddresses",
-        safeguard_users_percent="25",
+        safeguard_users_updated_percent="25",
+        safeguard_users_deleted_percent="10",
+        safeguard_groups_deleted_percent="10",
+        safeguard_members_removed_percent="",
     )
     response = admin_client.post(reverse("directories:directory_add"), data)
     assert response.status_code == 302
@@ -314,7 +335,13 @@ def test_add_directory_takes_mapped_attributes_and_safeguards(admin_client, conn
     assert directory.mapped_attributes["username"] == "userPrincipalName"
     assert directory.mapped_attributes["email"] == "proxyAddresses"
     assert directory.mapped_attributes["first_name"] == "givenName"  # the AD default
-    assert (directory.safeguard_users_percent, directory.safeguard_groups_percent) == (25, 10)
+    assert (
+        directory.safeguard_users_updated_percent,
+        directory.safeguard_members_removed_percent,
+    ) == (
+        25,
+        None,
+    )
 
 
 def test_add_directory_refuses_a_bad_attribute_name_next_to_its_field(admin_client, connectors):

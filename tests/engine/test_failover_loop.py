@@ -229,14 +229,23 @@ def test_a_safeguard_stops_the_run_after_the_read_and_the_run_says_what_it_left_
     good = agents("c1")
     directory = make(for_agent(good))
     assert run(directory).status == RunStatus.COMPLETED
-    directory.safeguard_users_percent = 10
+    directory.safeguard_users_deleted_percent = 10
     directory.save()
     good.lines = [record(type="begin"), record(type="end", users=0, groups=0)]
 
     done = run(directory)
 
     assert done.status == RunStatus.SAFEGUARD
-    assert "would delete 2 of 2 users (100.0%)" in done.message
+    assert done.safeguard_violations == [
+        "Users deleted: 2 of 2 (100%), limit 10%",
+        "Users deleted (zero-result guard): 2 of 2 (100%), more than half",
+        "Groups deleted: 1 of 1 (100%), limit 10%",
+    ]
+    assert done.message.startswith(
+        "Stopped by safeguard: Users deleted: 2 of 2 (100%), limit 10%; Users deleted "
+        "(zero-result guard): 2 of 2 (100%), more than half; Groups deleted: 1 of 1 (100%), "
+        "limit 10%. Nothing was changed."
+    )
     assert done.first_sync is False
     assert (done.connector_used_name, done.entries_received) == ("c1", 0)
     assert done.users_deleted == 0 and DirectoryUser.objects.count() == 2

@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from directories.models import DirectoryGroup, DirectoryUser, GroupMembership, GroupNesting
+from directories.models import (
+    SAFEGUARD_FIELDS,
+    DirectoryGroup,
+    DirectoryUser,
+    GroupMembership,
+    GroupNesting,
+)
 from directories.sync.fetch import USER_COLUMNS, fingerprint
 from directories.sync.plan import GROUP_COLUMNS, Stored, make_plan
 from directories.sync.report import record_warnings, warning_message
@@ -221,8 +227,10 @@ def ten_users() -> list[dict]:
 
 @pytest.fixture
 def ten(ldap_directory):
-    ldap_directory.safeguard_users_percent = 20
-    ldap_directory.safeguard_groups_percent = 50
+    ldap_directory.safeguard_users_updated_percent = 20
+    ldap_directory.safeguard_users_deleted_percent = 20
+    ldap_directory.safeguard_groups_deleted_percent = 50
+    ldap_directory.safeguard_members_removed_percent = 50
     ldap_directory.save()
     sync(
         ldap_directory, [*ten_users(), group("g1", "a", []), group("g2", "b", [])], safeguards=False
@@ -233,38 +241,36 @@ def ten(ldap_directory):
 def test_changes_up_to_the_threshold_pass(ten):
     records = ten_users()
     records[0]["email"] = "changed@x"
-    del records[9]
-    counts, _ = sync(ten, [*records, group("g1", "a", []), group("g2", "b", [])])
-    assert (counts.users_updated, counts.users_deleted) == (1, 1)
-
-
-def test_updates_and_deletions_past_the_threshold_stop_the_sync_before_any_write(ten):
-    records = ten_users()
-    records[0]["email"] = "changed@x"
     records[1]["email"] = "changed@x"
     del records[9]
-    before = store(ten)
+    counts, _ = sync(ten, [*records, group("g1", "a", []), group("g2", "b", [])])
+    assert (counts.users_updated, counts.users_deleted) == (2, 1)
+
+
+def test_updates_past_the_threshold_stop_the_sync_before_any_write(ten):
+    records = ten_users()
+    for n in range(3):
+        records[n]["email"] = "changed@x"
+    del records[9]
+    before, changes_before = store(ten), SyncChange.objects.count()
 
     with pytest.raises(SafeguardTripped) as tripped:
         sync(ten, [*records, user("u99", "newcomer"), group("g1", "a", []), group("g2", "b", [])])
 
-    assert str(tripped.value).startswith(
-        "This sync would update 2 and delete 1 of 10 users (30.0%), more than the 20% safeguard "
-        "allows; nothing was changed."
-    )
+    # Only the threshold that was passed is named; 1 deletion of 10 is within its 20%.
+    assert str(tripped.value) == "Users updated: 3 of 10 (30%), limit 20%"
     assert store(ten) == before
-    assert not SyncChange.objects.exists() or all(
-        c.action == "added" for c in SyncChange.objects.all()
-    )
+    assert SyncChange.objects.count() == changes_before
 
 
-def test_the_group_safeguard_counts_groups(ten):
-    with pytest.raises(SafeguardTripped, match="update 1 and delete 1 of 2 groups \\(100.0%\\)"):
-        sync(ten, [*ten_users(), group("g1", "renamed", [])])
+def test_the_group_safeguard_counts_deleted_groups(ten):
+    with pytest.raises(SafeguardTripped, match="^Groups deleted: 2 of 2 \\(100%\\), limit 50%$"):
+        sync(ten, ten_users())
 
 
 def test_a_first_sync_or_an_empty_store_is_not_held_back(ldap_directory):
-    ldap_directory.safeguard_users_percent = 1
+    for name in SAFEGUARD_FIELDS:
+        setattr(ldap_directory, name, 1)
     ldap_directory.save()
     sync(ldap_directory, ten_users(), safeguards=True)
     assert DirectoryUser.objects.count() == 10
@@ -288,7 +294,7 @@ def test_a_dn_that_changed_only_its_spelling_does_not_count_towards_a_safeguard(
     records = ten_users()
     for n in range(3):
         records[n]["email"] = "new@x"
-    with pytest.raises(SafeguardTripped, match="3 of 10 users"):
+    with pytest.raises(SafeguardTripped, match="Users updated: 3 of 10"):
         sync(ten, [*records, group("g1", "a", []), group("g2", "b", [])])
 
 

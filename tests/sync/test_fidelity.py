@@ -141,8 +141,10 @@ def test_store_equals_the_directory_through_changes_and_a_quiet_resync(
         "fidelity.example.com",
         server,
         connector,
-        safeguard_users_percent=100,
-        safeguard_groups_percent=100,
+        safeguard_users_updated_percent=None,
+        safeguard_users_deleted_percent=None,
+        safeguard_groups_deleted_percent=None,
+        safeguard_members_removed_percent=None,
     )
     # The user DNs given in another spelling than the directory's own.
     directory.user_dns = ["OU=People,DC=Example,DC=Com"]
@@ -276,7 +278,7 @@ def test_dns_an_earlier_version_stored_lowercased_are_respelled_without_tripping
         user.fingerprint = fingerprint(tuple(getattr(user, c) for c in USER_COLUMNS))
         user.save()
     assert respelled > 100
-    assert directory.safeguard_users_percent == 10
+    assert directory.safeguard_users_updated_percent == 10
 
     run = sync(directory)
 

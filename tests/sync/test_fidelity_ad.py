@@ -137,8 +137,10 @@ def test_active_directory_store_equals_the_directory_through_changes(
         bind_password=samba_ad.password,
         user_dns=[ad_tree["people"].lower()],
         group_dns=[ad_tree["groups_ou"]],
-        safeguard_users_percent=100,
-        safeguard_groups_percent=100,
+        safeguard_users_updated_percent=None,
+        safeguard_users_deleted_percent=None,
+        safeguard_groups_deleted_percent=None,
+        safeguard_members_removed_percent=None,
     )
 
     first = sync(directory, timeout=120)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from directories.models import DirectoryGroup, DirectoryUser, GroupMembership, GroupNesting
-from synclog.choices import ChangeAction, RunStatus
+from directories.tasks import start_sync
+from synclog.choices import ChangeAction, RunStatus, Trigger
 from synclog.models import SyncChange
 from tests.support.fidelity import read_directory
 
-from .conftest import assert_db_equals_ldap, sync
+from .conftest import assert_db_equals_ldap, sync, wait_for_run
 
 pytestmark = [pytest.mark.ldap, pytest.mark.slow]
 
@@ -22,7 +23,8 @@ def test_deletes_renames_and_moves_are_mirrored_and_a_resync_writes_nothing(
     worker, directory_with_list, ldap_server
 ):
     directory = directory_with_list
-    directory.safeguard_groups_percent = 50
+    directory.safeguard_groups_deleted_percent = 50
+    directory.safeguard_members_removed_percent = None
     directory.save()
     assert sync(directory).status == RunStatus.COMPLETED
     s = ldap_server
@@ -143,13 +145,15 @@ def test_safeguard_stops_a_mass_change_before_anything_is_written_until_it_is_ra
     worker, directory_with_list, ldap_server
 ):
     directory = directory_with_list
+    directory.safeguard_members_removed_percent = None
+    directory.save()
     assert sync(directory).status == RunStatus.COMPLETED
     s = ldap_server
-    # A plan with everything in it: 8 deletions and 7 updates (15 of 120 users, 12.5%),
+    # A plan with everything in it: 13 deletions (10.8% of 120 users) and 7 updates (5.8%),
     # additions, and membership changes.
-    for n in range(10, 18):
+    for n in range(10, 23):
         s.delete_user(f"user{n}")
-    for n in range(20, 27):
+    for n in range(30, 37):
         s.modify_user(f"user{n}", mail=f"user{n}@moved.example.com")
     newcomer = s.add_user("newcomer")
     s.add_members(f"cn=group1,{s.groups_dn}", [newcomer])
@@ -159,17 +163,21 @@ def test_safeguard_stops_a_mass_change_before_anything_is_written_until_it_is_ra
     blocked = sync(directory)
 
     assert blocked.status == RunStatus.SAFEGUARD
-    assert "update 7 and delete 8 of 120 users (12.5%)" in blocked.message
-    assert "10% safeguard" in blocked.message
+    # Only the threshold passed is named: 7 updates are within theirs.
+    assert blocked.safeguard_violations == ["Users deleted: 13 of 120 (10.8%), limit 10%"]
+    assert blocked.message.startswith(
+        "Stopped by safeguard: Users deleted: 13 of 120 (10.8%), limit 10%. Nothing was changed."
+    )
     assert blocked.changes.count() == 0
     assert (blocked.users_added, blocked.users_updated, blocked.users_deleted) == (0, 0, 0)
     assert every_row(directory) == before
 
-    directory.safeguard_users_percent = 13
+    directory.safeguard_users_deleted_percent = 11
     directory.save()
     allowed = sync(directory)
     assert allowed.status == RunStatus.COMPLETED, allowed.message
-    assert (allowed.users_added, allowed.users_updated, allowed.users_deleted) == (1, 7, 8)
+    assert (allowed.users_added, allowed.users_updated, allowed.users_deleted) == (1, 7, 13)
+    assert allowed.safeguard_violations == []
     assert_db_equals_ldap(directory, ldap_server)
 
 
@@ -183,14 +191,13 @@ def test_updates_alone_count_towards_the_user_safeguard(worker, directory_with_l
     blocked = sync(directory)
 
     assert blocked.status == RunStatus.SAFEGUARD
-    assert "13 of 120 users" in blocked.message
+    assert blocked.safeguard_violations == ["Users updated: 13 of 120 (10.8%), limit 10%"]
     assert every_row(directory) == before
 
 
 def test_group_safeguard_stops_a_mass_group_change(worker, directory_with_list, ldap_server):
     directory = directory_with_list
-    directory.safeguard_users_percent = 100
-    directory.safeguard_groups_percent = 20
+    directory.safeguard_members_removed_percent = None
     directory.save()
     assert sync(directory).status == RunStatus.COMPLETED
     s = ldap_server
@@ -201,15 +208,39 @@ def test_group_safeguard_stops_a_mass_group_change(worker, directory_with_list, 
     blocked = sync(directory)
 
     assert blocked.status == RunStatus.SAFEGUARD
-    assert "update 1 and delete 1 of 6 groups (33.3%)" in blocked.message
+    # A renamed group is an update; only deletions count for groups.
+    assert blocked.safeguard_violations == ["Groups deleted: 1 of 6 (16.7%), limit 10%"]
     assert every_row(directory) == before
 
-    directory.safeguard_groups_percent = 34
+    directory.safeguard_groups_deleted_percent = 17
     directory.save()
     allowed = sync(directory)
     assert allowed.status == RunStatus.COMPLETED, allowed.message
     assert (allowed.groups_updated, allowed.groups_deleted) == (1, 1)
     assert_db_equals_ldap(directory, ldap_server)
+
+
+def test_members_removed_from_one_group_stop_the_sync_and_name_the_group(
+    worker, directory_with_list, ldap_server
+):
+    directory = directory_with_list
+    assert sync(directory).status == RunStatus.COMPLETED
+    s = ldap_server
+    group_dn = f"cn=group2,{s.groups_dn}"
+    stored = DirectoryGroup.objects.get(directory=directory, name="group2")
+    members = stored.members.count() + stored.subgroups.count()
+    gone = [u.dn for u in stored.members.all()][: members // 2]
+    s.remove_members(group_dn, gone)
+    before = every_row(directory)
+
+    blocked = sync(directory)
+
+    assert blocked.status == RunStatus.SAFEGUARD
+    share = f"{100 * len(gone) / members:.1f}".removesuffix(".0")
+    assert f"Members removed from group group2: {len(gone)} of {members} ({share}%), limit 10%" in (
+        blocked.safeguard_violations
+    )
+    assert every_row(directory) == before
 
 
 def test_directory_error_is_reported_by_the_agent(worker, directory_with_list, agents):
@@ -228,7 +259,8 @@ def test_directory_error_is_reported_by_the_agent(worker, directory_with_list, a
 
 def test_a_deleted_nested_child_group_leaves_its_parent(worker, directory_with_list, ldap_server):
     directory = directory_with_list
-    directory.safeguard_groups_percent = 50
+    directory.safeguard_groups_deleted_percent = 50
+    directory.safeguard_members_removed_percent = None
     directory.save()
     s = ldap_server
     parent, child = s.dataset.nested_pairs()[0]
@@ -256,7 +288,9 @@ def test_entries_leaving_the_scope_are_removed_and_their_memberships_with_them(
     worker, directory_with_list, ldap_server
 ):
     directory = directory_with_list
-    directory.safeguard_users_percent = 100
+    directory.safeguard_users_deleted_percent = None
+    directory.safeguard_users_updated_percent = None
+    directory.safeguard_members_removed_percent = None
     directory.save()
     s = ldap_server
     assert sync(directory).status == RunStatus.COMPLETED
@@ -279,7 +313,9 @@ def test_entries_leaving_the_scope_are_removed_and_their_memberships_with_them(
     # member values naming them are reported as not synced.
     directory.user_filter = "(&(objectClass=inetOrgPerson)(uid=user1*))"
     directory.save()
-    narrowed = sync(directory)
+    # 88 of 119 users leave: the zero-result guard stops that unless it is ignored once.
+    assert sync(directory).status == RunStatus.SAFEGUARD
+    narrowed = wait_for_run(start_sync(directory, Trigger.MANUAL, ignore_safeguards=True)[0])
 
     assert narrowed.status == RunStatus.COMPLETED, narrowed.message
     usernames = set(

@@ -1,0 +1,210 @@
+# ruff: noqa: F811 -- the failover loop's fixtures (agents, sent, quick) are imported by name
+"""Review (dry run) and Sync without safeguards through the runner: the same failover as a
+sync, nothing written by a review, the next sync doing what it listed, an ignore once."""
+
+from __future__ import annotations
+
+import pytest
+
+from directories.models import DirectoryGroup, DirectoryUser, GroupMembership, GroupNesting
+from directories.sync import runner
+from directories.tasks import start_sync, sync_directory
+from synclog import lifecycle
+from synclog.choices import RunStatus, Trigger
+from synclog.models import SyncChange, SyncRun
+from tests.support.scripted_agent import record
+
+from .conftest import GROUPS, PEOPLE
+from .test_failover_loop import agents, connector, for_agent, make, quick, sent  # noqa: F401
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def lines(users: dict[str, str], groups: dict[str, tuple[str, list[str]]], **emails) -> list:
+    """An agent's answer: users by id -> name, groups by id -> (name, member names)."""
+    out = [record(type="begin")]
+    for ext, name in users.items():
+        fields = {"email": emails[name]} if name in emails else {}
+        out.append(record(type="user", id=ext, dn=f"uid={name},{PEOPLE}", username=name, **fields))
+    for ext, (name, members) in groups.items():
+        out.append(
+            record(
+                type="group",
+                id=ext,
+                dn=f"cn={name},{GROUPS}",
+                name=name,
+                members=[f"uid={m},{PEOPLE}" for m in members],
+            )
+        )
+    out.append(record(type="end", users=len(users), groups=len(groups)))
+    return out
+
+
+TEN = {f"u{i}": f"user{i}" for i in range(10)}
+BEFORE = lines(TEN, {"g1": ("admins", ["user0", "user1"]), "g2": ("staff", ["user2"])})
+# user9 leaves, user0's email changes, user10 joins; admins loses user1, staff is deleted,
+# team is new.
+AFTER = lines(
+    {**{k: v for k, v in TEN.items() if k != "u9"}, "u10": "user10"},
+    {"g1": ("admins", ["user0"]), "g3": ("team", ["user10"])},
+    user0="new@example.com",
+)
+
+
+def table_counts() -> dict[str, int]:
+    return {
+        m.__name__: m.objects.count()
+        for m in (DirectoryUser, DirectoryGroup, GroupMembership, GroupNesting)
+    }
+
+
+def start(directory, trigger=Trigger.MANUAL, **kwargs) -> SyncRun:
+    queued, created = start_sync(directory, trigger, **kwargs)
+    assert created
+    sync_directory(queued.pk)
+    queued.refresh_from_db()
+    return queued
+
+
+def changes(run: SyncRun) -> set[tuple]:
+    return {
+        (c.kind, c.action, c.external_id, c.name, c.dn, str(sorted(c.details.items())))
+        for c in run.changes.all()
+    }
+
+
+@pytest.fixture
+def synced(agents):
+    agent = agents("c1", BEFORE)
+    directory = make(connector("c0"), for_agent(agent))
+    assert start(directory).status == RunStatus.COMPLETED
+    for name in (
+        "safeguard_users_updated_percent",
+        "safeguard_users_deleted_percent",
+        "safeguard_groups_deleted_percent",
+        "safeguard_members_removed_percent",
+    ):
+        setattr(directory, name, None)
+    directory.save()
+    agent.lines = AFTER
+    return directory, agent
+
+
+def test_a_review_fails_over_like_a_sync_writes_nothing_and_lists_what_the_sync_then_does(
+    synced, sent, monkeypatch
+):
+    directory, _agent = synced
+    before = table_counts()
+    monkeypatch.setattr(runner, "write", None)  # a review that called the writer would fail
+
+    review = start(directory, Trigger.REVIEW)
+
+    assert review.status == RunStatus.COMPLETED, review.message
+    assert review.trigger == Trigger.REVIEW and review.is_review
+    assert [(a.connector_name, a.outcome) for a in review.attempts.all()] == [
+        ("c0", "unavailable"),
+        ("c1", "succeeded"),
+    ]
+    assert review.snapshot_names == ["c0", "c1"]
+    assert table_counts() == before
+    assert review.message.startswith(
+        "Review: nothing was written. A sync would pass every safeguard."
+    )
+    assert review.counts == {
+        "users_added": 1,
+        "users_updated": 1,
+        "users_deleted": 1,
+        "groups_added": 1,
+        "groups_updated": 1,
+        "groups_deleted": 1,
+        "memberships_added": 1,
+        "memberships_removed": 2,
+    }
+    updated = review.changes.get(action="updated", kind="user")
+    assert (updated.name, updated.details) == ("user0", {"email": ["", "new@example.com"]})
+    admins = review.changes.get(kind="group", action="updated")
+    assert (admins.name, admins.details) == ("admins", {"members_removed": 1})
+
+    monkeypatch.undo()
+    applied = start(directory, reviewed_run=review)
+
+    assert applied.status == RunStatus.COMPLETED
+    assert applied.reviewed_run == review and applied.trigger == Trigger.MANUAL
+    assert applied.counts == review.counts
+    assert changes(applied) == changes(review)
+    assert DirectoryUser.objects.filter(username="user10").exists()
+
+
+def test_a_review_never_counts_as_the_first_sync(agents, sent):
+    agent = agents("c1", BEFORE)
+    directory = make(for_agent(agent))
+
+    review = start(directory, Trigger.REVIEW)
+    assert review.first_sync is True
+    assert "Safeguards do not apply: this would be the directory's first sync." in review.message
+    assert table_counts()["DirectoryUser"] == 0
+
+    first = start(directory)
+    assert first.first_sync is True and first.status == RunStatus.COMPLETED
+    assert DirectoryUser.objects.count() == 10
+
+
+def test_a_review_gives_the_safeguard_verdict(synced, sent):
+    directory, _agent = synced
+    directory.safeguard_users_deleted_percent = 5
+    directory.save()
+
+    review = start(directory, Trigger.REVIEW)
+
+    assert review.status == RunStatus.COMPLETED
+    assert review.safeguard_violations == ["Users deleted: 1 of 10 (10%), limit 5%"]
+    assert "A sync would be stopped by safeguard: Users deleted: 1 of 10 (10%)" in review.message
+
+
+def test_sync_without_safeguards_applies_once_is_marked_and_the_next_run_is_guarded(
+    synced, sent, django_user_model
+):
+    directory, agent = synced
+    alice = django_user_model.objects.create_user("alice", password="pw", role="super")
+    agent.lines = lines({}, {})  # an emptied base DN
+    before = table_counts()
+
+    stopped = start(directory)
+    assert stopped.status == RunStatus.SAFEGUARD
+    assert stopped.safeguard_violations == [
+        "Users deleted (zero-result guard): 10 of 10 (100%), more than half"
+    ]
+    assert table_counts() == before and stopped.changes.count() == 0
+
+    forced = start(directory, user=alice, ignore_safeguards=True)
+    assert forced.status == RunStatus.COMPLETED, forced.message
+    assert forced.ignore_safeguards and forced.safeguards_ignored_by == alice
+    assert forced.message.startswith("Synced without safeguards, once: Users deleted (zero-result")
+    assert DirectoryUser.objects.count() == 0
+
+    agent.lines = BEFORE
+    start(directory)  # back to ten users
+    agent.lines = lines({}, {})
+    again = start(directory)
+    assert again.status == RunStatus.SAFEGUARD and not again.ignore_safeguards
+    assert DirectoryUser.objects.count() == 10
+
+
+def test_a_review_joins_a_waiting_review_but_never_a_waiting_sync(synced, sent):
+    directory, _agent = synced
+    waiting, created = start_sync(directory, Trigger.REVIEW)
+    assert created
+    assert start_sync(directory, Trigger.REVIEW) == (waiting, False)
+    with pytest.raises(lifecycle.RunWaiting, match=f"A review \\(run {waiting.pk}\\) is already"):
+        start_sync(directory, Trigger.MANUAL)
+    with pytest.raises(lifecycle.RunWaiting):
+        start_sync(directory, Trigger.MANUAL, ignore_safeguards=True)
+
+
+def test_only_a_finished_review_of_the_directory_can_be_applied(synced, sent):
+    directory, _agent = synced
+    sync_run = SyncRun.objects.filter(directory=directory).first()
+    with pytest.raises(lifecycle.NotAReview):
+        start_sync(directory, reviewed_run=sync_run)
+    assert not SyncRun.objects.filter(status=RunStatus.QUEUED).exists()
+    assert SyncChange.objects.filter(run__trigger=Trigger.REVIEW).count() == 0
