@@ -19,7 +19,7 @@ from django.utils import timezone
 from console.models import Role, User
 from directories.models import Directory
 from synclog import lifecycle
-from synclog.choices import ACTIVE_STATUSES, RunStatus
+from synclog.choices import ACTIVE_STATUSES, RunStatus, Trigger
 from synclog.models import SyncRun
 
 log = logging.getLogger(__name__)
@@ -129,11 +129,14 @@ def _send(subject: str, body: str, to: list[str]) -> None:
 def notify(run_id: int) -> str | None:
     """Send what the end of this run calls for: "failure", "recovered" or nothing (None)."""
     run = SyncRun.objects.select_related("directory").filter(pk=run_id).first()
-    if run is None or run.status in ACTIVE_STATUSES:
+    # A review writes nothing and its admin is looking at it: it neither starts nor ends
+    # a streak.
+    if run is None or run.status in ACTIVE_STATUSES or run.trigger == Trigger.REVIEW:
         return None
     newer_ended = (
         SyncRun.objects.filter(directory_id=run.directory_id, pk__gt=run.pk)
         .exclude(status__in=ACTIVE_STATUSES)
+        .exclude(trigger=Trigger.REVIEW)
         .exists()
     )
     if newer_ended:

@@ -439,6 +439,13 @@ class Slapd:
         """Suspend the server (SIGSTOP): connections are accepted but never answered."""
         assert self.process is not None, "slapd is not running"
         self.process.send_signal(signal.SIGSTOP)
+        # The signal is queued, not delivered: on a busy machine a thread may still answer a
+        # request sent right after. Return only once every thread has stopped.
+        deadline = time.monotonic() + 10
+        while not _all_threads_stopped(self.process.pid):
+            if time.monotonic() > deadline:
+                raise RuntimeError("slapd did not stop on SIGSTOP within 10 s")
+            time.sleep(0.005)
 
     def thaw(self) -> None:
         """Resume a frozen server (SIGCONT)."""
@@ -598,3 +605,17 @@ def _encode_values(value: str | Sequence[str]) -> list[bytes]:
 
 def _encode(values: dict[str, str | Sequence[str]]) -> dict[str, list[bytes]]:
     return {name: _encode_values(value) for name, value in values.items()}
+
+
+def _all_threads_stopped(pid: int) -> bool:
+    """Every thread of `pid` is in the stopped state ('T' in /proc/<pid>/task/*/stat)."""
+    task_dir = f"/proc/{pid}/task"
+    for tid in os.listdir(task_dir):
+        try:
+            with open(f"{task_dir}/{tid}/stat") as stat:
+                state = stat.read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            continue  # the thread ended meanwhile
+        if state not in ("T", "t"):
+            return False
+    return True

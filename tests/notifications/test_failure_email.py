@@ -18,7 +18,7 @@ from directories.models import Directory
 from directories.services import update_directory
 from directories.tasks import reap_stale_runs
 from synclog import lifecycle
-from synclog.choices import RunStatus
+from synclog.choices import RunStatus, Trigger
 from synclog.models import SyncRun
 from tests.engine.conftest import GROUPS, PEOPLE
 
@@ -97,6 +97,29 @@ def test_a_failure_streak_sends_one_email_and_the_first_clean_run_one_recovered_
     assert len(inbox.messages) == 3
 
 
+def test_a_review_neither_starts_nor_ends_a_failure_streak(agents, sent, inbox):
+    from directories.tasks import sync_directory
+
+    def review(directory):
+        queued = SyncRun.objects.create(directory=directory, trigger=Trigger.REVIEW)
+        sync_directory(queued.pk)
+        queued.refresh_from_db()
+        return queued
+
+    agent = agents("c1", BROKEN)
+    directory = told(make(for_agent(agent)))
+    assert review(directory).status == RunStatus.FAILED
+    assert inbox.messages == []
+    assert run(directory).status == RunStatus.FAILED
+    assert len(inbox.messages) == 1
+
+    agent.lines = CLEAN
+    assert review(directory).status == RunStatus.COMPLETED
+    assert len(inbox.messages) == 1  # the streak is still open: only a sync ends it
+    assert run(directory).status == RunStatus.COMPLETED
+    assert inbox.subjects()[1:] == ["[Directory sync] corp.example.com: syncs recovered"]
+
+
 def test_a_safeguard_stop_emails_what_the_sync_would_have_done(agents, sent, inbox):
     agent = agents("c1", CLEAN)
     directory = told(make(for_agent(agent)))
@@ -110,7 +133,7 @@ def test_a_safeguard_stop_emails_what_the_sync_would_have_done(agents, sent, inb
     assert inbox.subjects() == ["[Directory sync] corp.example.com: sync stopped by a safeguard"]
     [body] = inbox.bodies()
     assert "Reason: Stopped by a safeguard before anything was written:" in body
-    assert "would delete 2 of 2 users (100.0%)" in body
+    assert "Users deleted: 2 of 2 (100%), limit 10%" in body
     assert "1. c1 (Succeeded)" in body
 
 
