@@ -193,4 +193,6 @@ def change_only_urls(directory, connectors) -> list[str]:
         reverse("connectors:connector_add"),
         reverse("connectors:connector_activation_code", args=[connectors[0].pk]),
         reverse("connectors:connector_delete", args=[connectors[2].pk]),
+        reverse("directories:directory_review", args=[directory.pk]),
+        reverse("directories:directory_sync_without_safeguards", args=[directory.pk]),
     ]
