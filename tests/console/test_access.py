@@ -128,7 +128,10 @@ def test_anonymous_visitor_is_sent_to_login_from_every_page(client, page_urls):
 def test_login_page_opens_without_an_account_and_logs_in(client, super_admin):
     from tests.conftest import PASSWORD
 
-    assert client.get(reverse("login")).status_code == 200
+    login_page = client.get(reverse("login"))
+    assert login_page.status_code == 200
+    # The browser asks for /favicon.ico (a 404) unless the page names its icon.
+    assert b'<link rel="icon" href="/static/console/favicon.svg"' in login_page.content
     response = client.post(reverse("login"), {"username": "super", "password": PASSWORD})
     assert response.status_code == 302
     assert response.url == reverse("directories:directory_list")

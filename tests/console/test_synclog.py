@@ -242,3 +242,17 @@ def test_a_finished_run_has_no_current_connector(admin_client, directory, connec
     )
     assert "via connector-3" not in admin_client.get(run.get_absolute_url()).content.decode()
     assert admin_client.get(f"/api/sync-runs/{run.pk}/").json()["current_connector_name"] == ""
+
+
+def test_a_queued_run_shows_no_start_and_no_entries_in_its_row_or_on_its_page(
+    admin_client, directory
+):
+    run = make_run(directory, status=RunStatus.QUEUED)
+    row = admin_client.get(reverse("synclog:syncrun_row", args=[run.pk]), **HTMX).content.decode()
+    started = row[row.index('title="Open this run">') :]
+    assert started.startswith('title="Open this run">Not started</a>')
+    assert "Waiting for a worker" in row and "entries received" not in row
+
+    page = admin_client.get(run.get_absolute_url()).content.decode()
+    status = page[page.index("<th>Status</th>") : page.index("<th>Trigger</th>")]
+    assert "Waiting for a worker" in status and "entries received" not in status

@@ -53,3 +53,16 @@ def test_a_runs_changes_export_with_the_pages_filters(admin_client, directory):
     assert rows[1]["details"] == '{"members_added": 2}'
     only_groups = read_csv(admin_client.get(url + "?kind=group"))
     assert [r["name"] for r in only_groups] == ["staff"]
+
+
+def test_filtering_a_runs_changes_with_htmx_also_filters_its_export_link(admin_client, directory):
+    run = SyncRun.objects.create(directory=directory, status="completed")
+    page = admin_client.get(run.get_absolute_url()).content.decode()
+    export = reverse("synclog:syncchange_export", args=[run.pk])
+    assert f'id="changes-export" href="{export}">' in page
+
+    table = admin_client.get(
+        run.get_absolute_url() + "?kind=group", HTTP_HX_REQUEST="true"
+    ).content.decode()
+    # The link outside the swapped table is replaced out of band, with the table's filter.
+    assert f'id="changes-export" href="{export}?kind=group&amp;action=" hx-swap-oob="true"' in table
