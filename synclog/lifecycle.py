@@ -197,11 +197,10 @@ def begin(run: SyncRun, connectors: list, fallback: bool) -> None:
         {"id": c.pk, "name": c.name, "position": i} for i, c in enumerate(connectors, start=1)
     ]
     run.used_fallback_list = fallback
-    run.first_sync = (
-        not SyncRun.objects.filter(directory_id=run.directory_id, status=RunStatus.COMPLETED)
-        .exclude(trigger=Trigger.REVIEW)
-        .exists()
-    )
+    earlier_syncs = SyncRun.objects.filter(
+        directory_id=run.directory_id, status=RunStatus.COMPLETED
+    ).exclude(trigger=Trigger.REVIEW)
+    run.first_sync = not earlier_syncs.exists()
     run.save(update_fields=["connector_snapshot", "used_fallback_list", "first_sync"])
 
 
