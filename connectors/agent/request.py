@@ -95,7 +95,7 @@ class SyncSettings:
             "connection.bind_dn",
         )
         bind_password = _string(conn.get("bind_password"), "connection.bind_password", strip=False)
-        timeout = conn.get("timeout", DEFAULT_TIMEOUT)
+        timeout = conn.get("timeout")
         if timeout is None:
             timeout = DEFAULT_TIMEOUT
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
