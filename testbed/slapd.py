@@ -439,6 +439,9 @@ class Slapd:
         """Suspend the server (SIGSTOP): connections are accepted but never answered."""
         assert self.process is not None, "slapd is not running"
         self.process.send_signal(signal.SIGSTOP)
+        # The stop lands asynchronously: a request sent right after could still be
+        # answered by a thread that has not stopped yet.
+        _wait_stopped(self.process.pid)
 
     def thaw(self) -> None:
         """Resume a frozen server (SIGCONT)."""
@@ -588,6 +591,25 @@ class Slapd:
             base, ldap.SCOPE_SUBTREE, filterstr, attrlist=["entryUUID"]
         )
         return {dn.lower(): attrs["entryUUID"][0].decode() for dn, attrs in result if dn}
+
+
+def _wait_stopped(pid: int, timeout: float = 5.0) -> None:
+    """Wait until every thread of process `pid` is stopped (Linux /proc; elsewhere a pause)."""
+    tasks = Path(f"/proc/{pid}/task")
+    if not tasks.is_dir():
+        time.sleep(0.3)
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = []
+        for task in tasks.iterdir():
+            try:
+                states.append((task / "stat").read_text().rpartition(")")[2].split()[0])
+            except OSError:
+                continue  # the thread ended
+        if all(state in ("T", "t") for state in states):
+            return
+        time.sleep(0.01)
 
 
 def _encode_values(value: str | Sequence[str]) -> list[bytes]:
