@@ -4,6 +4,7 @@ as the directory spells them, errors named, lookups answered."""
 from __future__ import annotations
 
 import os
+import socket
 
 import ldap
 import pytest
@@ -476,12 +477,62 @@ def test_starttls_with_a_server_that_does_not_offer_it_is_a_tls_error(directory_
 def test_a_host_libldap_cannot_parse_is_named_before_any_connection(security):
     settings = SyncSettings.from_request(body(connection={"host": "[x", "security": security}))
     port = 636 if security == "ssl" else 389
+    source = source_for(settings)
     with pytest.raises(DirectoryError) as refused:
-        source_for(settings).open()
+        source.open()
     assert (refused.value.code, refused.value.message) == (
         "ldap_error",
         f"cannot set up the connection to [x:{port}: LDAPError",
     )
+    source.close()  # as the agent does after any failed open
+    assert source.conn is None
+
+
+def test_a_server_that_takes_the_connection_but_never_answers_the_bind_is_named(
+    directory_server,
+):
+    server = directory_server
+    server.freeze()
+    try:
+        with pytest.raises(DirectoryError) as stuck:
+            read_all(server, timeout=1)
+    finally:
+        server.thaw()
+    assert (stuck.value.code, stuck.value.message) == (
+        "unreachable",
+        f"LDAP server {server.host}:{server.port} did not answer within 1 s (bind)",
+    )
+
+
+def test_a_ca_certificate_given_for_a_plain_connection_is_not_used(directory_server):
+    unreadable = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
+    users, _ = read_all(directory_server, security="none", ca_cert=unreadable)
+    assert len(users) == 24
+
+
+def test_referrals_among_the_users_are_not_followed(directory_server):
+    """Following one would send a request to another server."""
+    server = directory_server
+    other = socket.socket()
+    other.bind(("127.0.0.1", 0))
+    other.listen(5)
+    other.settimeout(0.5)
+    port = other.getsockname()[1]
+    server.connect().add_s(
+        f"ou=elsewhere,{server.people_dn}",
+        [
+            ("objectClass", [b"referral", b"extensibleObject"]),
+            ("ou", [b"elsewhere"]),
+            ("ref", [f"ldap://127.0.0.1:{port}/ou=people,dc=other".encode()]),
+        ],
+    )
+    try:
+        users, _ = read_all(server, timeout=2)
+        with pytest.raises(TimeoutError):
+            other.accept()[0].close()
+    finally:
+        other.close()
+    assert len(users) == 24
 
 
 def test_a_lookup_reads_each_entrys_id_and_classes(directory_server):

@@ -382,6 +382,13 @@ def test_anonymous_binds_and_starttls_with_a_ca_are_named_so():
     assert (
         refused.message == "dc1.example.test:389 refused the bind as anonymous: Invalid credentials"
     )
+    other = source._error(
+        error(ldap.OTHER, desc="Other (e.g., implementation specific) error"), "bind"
+    )
+    assert other.message == (
+        "LDAP error from dc1.example.test:389 during bind: "
+        "Other (e.g., implementation specific) error"
+    )
     unwilling = error(ldap.UNWILLING_TO_PERFORM, desc="Server is unwilling to perform")
     assert source._error(unwilling, "bind").message == (
         "dc1.example.test:389 refused the bind as anonymous: Server is unwilling to perform"
@@ -718,3 +725,26 @@ def test_a_server_that_never_answers_the_handshake_is_unreachable_within_the_tim
         "(Connection timed out)",
     )
     assert time.monotonic() - started < 10
+
+
+def test_an_ldaps_server_that_is_down_is_unreachable_whatever_listens_elsewhere():
+    """The TCP probe that tells a failed handshake from an outage asks the server's own
+    address: a listener on another address of the machine says nothing about it."""
+    elsewhere = socket.socket()
+    elsewhere.bind(("127.0.0.1", 0))
+    elsewhere.listen(5)
+    port = elsewhere.getsockname()[1]
+    settings = SyncSettings.from_request(
+        {
+            "directory": {"id": 1, "type": "ldap"},
+            "connection": {"host": "127.0.0.2", "port": port, "security": "ssl",
+                           "base_dn": BASE, "timeout": 1},
+        }
+    )  # fmt: skip
+    try:
+        with pytest.raises(DirectoryError) as down:
+            source_for(settings).open()
+    finally:
+        elsewhere.close()
+    assert down.value.code == "unreachable"
+    assert down.value.message.startswith(f"cannot reach LDAP server 127.0.0.2:{port}: ")
