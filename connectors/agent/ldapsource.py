@@ -67,9 +67,10 @@ class DirectorySource:
                 conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
                 self._remove_ca_file()
         except ldap.LDAPError as exc:
+            # libldap refuses the URI (e.g. a host it cannot parse); a TLS context that
+            # cannot be built comes as ValueError below.
             raise DirectoryError(
-                "tls" if s.security != "none" else "ldap_error",
-                f"cannot set up the connection to {s.address}: {_ldap_message(exc)}",
+                "ldap_error", f"cannot set up the connection to {s.address}: {_ldap_message(exc)}"
             ) from None
         except ValueError:
             # libldap refuses the TLS context ("option error"): the CA file is unusable.
@@ -182,7 +183,7 @@ class DirectorySource:
         if isinstance(exc, ldap.SIZELIMIT_EXCEEDED):
             return DirectoryError(
                 "ldap_error",
-                f"{s.address} cut the {what or 'search'} under {dn} at its size limit; "
+                f"{s.address} cut the {what} under {dn} at its size limit; "
                 f"raise the limit for {s.bind_dn or 'anonymous'}: {detail}",
             )
         where = f" reading {what} under {dn}" if dn else f" during {phase}"
@@ -248,8 +249,13 @@ class DirectorySource:
                     msgid = conn.search_ext(
                         dn, ldap.SCOPE_BASE, "(objectClass=*)", ["objectClass", self._id_attr]
                     )
-                except ldap.LDAPError:
-                    msgid = None  # refused before it was sent: not a DN libldap accepts
+                except ldap.SERVER_DOWN as exc:
+                    # A connection libldap knows is lost: no answer about this DN.
+                    raise self._error(exc, "search") from None
+                except (ldap.LDAPError, ValueError):
+                    # Refused before it was sent: not a DN libldap accepts (a NUL
+                    # character, a lone surrogate that has no UTF-8 form).
+                    msgid = None
                 pending.append((dn, msgid))
             for dn, msgid in pending:
                 out.append(self._lookup_result(dn, msgid, timeout))
@@ -265,7 +271,7 @@ class DirectorySource:
         except (ldap.NO_SUCH_OBJECT, ldap.INVALID_DN_SYNTAX) as exc:
             return {"dn": dn, "exists": False, "detail": _ldap_message(exc)}
         except (ldap.TIMEOUT, ldap.SERVER_DOWN) as exc:
-            raise self._error(exc, "search", dn, "entry") from None
+            raise self._error(exc, "search") from None
         except ldap.LDAPError as exc:
             return {"dn": dn, "exists": None, "detail": _ldap_message(exc)}
         id_key = self._id_attr.lower()

@@ -77,7 +77,7 @@ class SyncSettings:
         host = _string(conn.get("host"), "connection.host", required=True)
         if any(ch.isspace() or not ch.isprintable() for ch in host):
             raise RequestError("connection.host must be a host name or address, without spaces")
-        security = conn.get("security", "none") or "none"
+        security = conn.get("security") or "none"
         if security not in SECURITY:
             raise RequestError(f"connection.security must be one of {', '.join(SECURITY)}")
         port = conn.get("port")
@@ -95,7 +95,7 @@ class SyncSettings:
             "connection.bind_dn",
         )
         bind_password = _string(conn.get("bind_password"), "connection.bind_password", strip=False)
-        timeout = conn.get("timeout", DEFAULT_TIMEOUT)
+        timeout = conn.get("timeout")
         if timeout is None:
             timeout = DEFAULT_TIMEOUT
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:

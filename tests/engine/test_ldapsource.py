@@ -4,6 +4,7 @@ as the directory spells them, errors named, lookups answered."""
 from __future__ import annotations
 
 import os
+import socket
 
 import ldap
 import pytest
@@ -31,6 +32,9 @@ def body(**parts) -> dict:
         else:
             base[key] = value
     return base
+
+
+NOT_A_DN = "is not a valid DN (it is not a distinguished name such as ou=people,dc=example,dc=com)."
 
 
 # --- requests ------------------------------------------------------------------------------
@@ -96,6 +100,15 @@ def test_given_settings_are_kept_and_scopes_pruned_by_meaning():
         ({"directory": {"type": "ldap", "id": 1.5}}, "directory.id must be an integer or a string"),
         ({"connection": {"host": ""}}, "connection.host is required"),
         ({"connection": {"host": 5}}, "connection.host must be a string"),
+        (
+            {"connection": {"host": "ldap example.com"}},
+            "connection.host must be a host name or address, without spaces",
+        ),
+        ({"connection": {"base_dn": "not a dn"}}, f"connection.base_dn: 'not a dn' {NOT_A_DN}"),
+        ({"connection": {"bind_dn": "admin"}}, f"connection.bind_dn: 'admin' {NOT_A_DN}"),
+        ({"users": {"dns": ["ou=x", "cn=x,,"]}}, f"users.dns: 'cn=x,,' {NOT_A_DN}"),
+        ({"users": {"filter": 5}}, "users.filter must be a string"),
+        ({"groups": {"dns": ["ou=x"] * 101}}, "groups.dns may hold at most 100 DNs"),
         (
             {"connection": {"security": "tls"}},
             "connection.security must be one of none, ssl, starttls",
@@ -169,6 +182,8 @@ def test_edge_values_are_accepted():
     )
     assert (unset.security, unset.timeout, unset.port, unset.page_size) == ("none", 10.0, 389, 33)
     assert s.mapped_attributes["username"] == "2.5.4.3"
+    widest = [f"ou=unit{n},dc=example,dc=com" for n in range(100)]
+    assert len(SyncSettings.from_request(body(users={"dns": widest})).user_dns) == 100
     assert (
         SyncSettings.from_request(body(directory={"type": "ldap", "id": "x"})).directory_id == "x"
     )
@@ -200,10 +215,12 @@ def directory_server(slapd_factory):
     conn.modify_s(
         server.dataset.user_dn(2),
         [
-            (ldap.MOD_ADD, "uid", [b"alias2"]),
+            (ldap.MOD_REPLACE, "uid", [b"alias2", b"user2"]),
             (ldap.MOD_REPLACE, "mail", [b"first@x", b"second@x"]),
         ],
     )
+    # A language-tagged value is another attribute description, not the display name.
+    conn.modify_s(server.dataset.user_dn(0), [(ldap.MOD_ADD, "displayName;lang-de", [b"Deutsch"])])
     server.add_user("Mixed", cn="Smith, Jr.")
     return server
 
@@ -242,6 +259,13 @@ def test_users_and_groups_are_read_as_the_directory_spells_them(directory_server
     assert groups[0]["dn"] == server.dataset.group_dn(0)
 
 
+def test_a_user_scope_that_holds_groups_too_yields_only_users_on_every_page(directory_server):
+    server = directory_server
+    users, _ = read_all(server, users={"dns": [server.suffix], "filter": ""}, page_size=2)
+    assert len(users) == 24
+    assert all(u["dn"].endswith(f",{server.people_dn}") for u in users)
+
+
 def test_one_attribute_may_fill_several_fields(directory_server):
     users, _ = read_all(directory_server, mapped_attributes={"username": "mail", "email": "mail"})
     row = next(u for u in users if u["dn"] == directory_server.dataset.user_dn(1))
@@ -268,6 +292,7 @@ def test_lookups_say_which_dns_name_entries(directory_server):
         found = source.lookup(
             [server.dataset.user_dn(1).upper(), f"uid=nobody,{server.people_dn}", "bad dn"]
         )
+    assert len(found) == 3
     assert found[0]["exists"] is True and found[0]["entry_dn"] == server.dataset.user_dn(1)
     assert found[0]["id"] == server.entry_uuid(server.dataset.user_dn(1))
     assert "inetOrgPerson" in found[0]["object_classes"]
@@ -359,12 +384,15 @@ def test_a_group_named_by_the_second_of_its_cn_values_is_named_so(directory_serv
 
 def test_values_that_are_no_utf8_are_decoded_with_replacement(directory_server):
     server = directory_server
-    server.connect().modify_s(
-        server.dataset.user_dn(4), [(ldap.MOD_REPLACE, "userPassword", [b"pw\xff\xfe"])]
+    conn = server.connect()
+    conn.modify_s(server.dataset.user_dn(4), [(ldap.MOD_REPLACE, "userPassword", [b"pw\xff\xfe"])])
+    conn.modify_s(
+        server.dataset.user_dn(5), [(ldap.MOD_REPLACE, "userPassword", [b"\xff1", b"\xfe2"])]
     )
     users, _ = read_all(server, mapped_attributes={"display_name": "userPassword"})
-    row = next(u for u in users if u["dn"] == server.dataset.user_dn(4))
-    assert row["display_name"] == "pw\ufffd\ufffd"
+    by_dn = {u["dn"]: u["display_name"] for u in users}
+    assert by_dn[server.dataset.user_dn(4)] == "pw\ufffd\ufffd"
+    assert by_dn[server.dataset.user_dn(5)] == "\ufffd1"
 
 
 def test_a_lookup_against_a_server_that_stopped_answering_names_it(directory_server):
@@ -382,6 +410,129 @@ def test_a_lookup_against_a_server_that_stopped_answering_names_it(directory_ser
     assert stuck.value.message == (
         f"LDAP server {server.host}:{server.port} did not answer within 1 s (search)"
     )
+
+
+def test_dns_libldap_cannot_send_are_answered_as_invalid_and_the_rest_looked_up(directory_server):
+    server = directory_server
+    with source_for(settings_for(server)) as source:
+        found = source.lookup(
+            ["cn=a\x00b,dc=example,dc=com", "cn=\udcff", server.dataset.user_dn(1)]
+        )
+    assert found[:2] == [
+        {"dn": "cn=a\x00b,dc=example,dc=com", "exists": False, "detail": "not a valid DN"},
+        {"dn": "cn=\udcff", "exists": False, "detail": "not a valid DN"},
+    ]
+    assert found[2]["exists"] is True and len(found) == 3
+
+
+def test_a_lookup_on_a_lost_connection_names_the_server_unreachable(directory_server):
+    """Never "no such entry" for DNs that could not be asked about: the service would take
+    them for deleted entries."""
+    server = directory_server
+    source = source_for(settings_for(server, timeout=2))
+    source.open()
+    server.stop()
+    try:
+        for _ in range(2):
+            with pytest.raises(DirectoryError) as lost:
+                source.lookup([server.dataset.user_dn(1), server.dataset.user_dn(2)])
+            assert lost.value.code == "unreachable"
+            assert lost.value.message.startswith(
+                f"cannot reach LDAP server {server.host}:{server.port}: Can't contact LDAP server"
+            )
+    finally:
+        source.close()
+
+
+def test_a_read_from_a_server_that_stopped_answering_names_the_search(directory_server):
+    server = directory_server
+    source = source_for(settings_for(server, timeout=1))
+    source.open()
+    server.freeze()
+    try:
+        with pytest.raises(DirectoryError) as stuck:
+            list(source.users())
+    finally:
+        server.thaw()
+        source.close()
+    assert (stuck.value.code, stuck.value.message) == (
+        "unreachable",
+        f"LDAP server {server.host}:{server.port} did not answer within 1 s (search)",
+    )
+
+
+def test_starttls_with_a_server_that_does_not_offer_it_is_a_tls_error(directory_server):
+    server = directory_server
+    with pytest.raises(DirectoryError) as refused:
+        read_all(server, security="starttls")
+    assert refused.value.code == "tls"
+    assert refused.value.message == (
+        f"StartTLS with {server.host}:{server.port} failed: Protocol error (unsupported "
+        "extended operation); check that the server speaks StartTLS on this port and that its "
+        f"certificate is signed by the system's trusted CAs and names {server.host}"
+    )
+
+
+@pytest.mark.parametrize("security", ["none", "ssl"])
+def test_a_host_libldap_cannot_parse_is_named_before_any_connection(security):
+    settings = SyncSettings.from_request(body(connection={"host": "[x", "security": security}))
+    port = 636 if security == "ssl" else 389
+    source = source_for(settings)
+    with pytest.raises(DirectoryError) as refused:
+        source.open()
+    assert (refused.value.code, refused.value.message) == (
+        "ldap_error",
+        f"cannot set up the connection to [x:{port}: LDAPError",
+    )
+    source.close()  # as the agent does after any failed open
+    assert source.conn is None
+
+
+def test_a_server_that_takes_the_connection_but_never_answers_the_bind_is_named(
+    directory_server,
+):
+    server = directory_server
+    server.freeze()
+    try:
+        with pytest.raises(DirectoryError) as stuck:
+            read_all(server, timeout=1)
+    finally:
+        server.thaw()
+    assert (stuck.value.code, stuck.value.message) == (
+        "unreachable",
+        f"LDAP server {server.host}:{server.port} did not answer within 1 s (bind)",
+    )
+
+
+def test_a_ca_certificate_given_for_a_plain_connection_is_not_used(directory_server):
+    unreadable = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
+    users, _ = read_all(directory_server, security="none", ca_cert=unreadable)
+    assert len(users) == 24
+
+
+def test_referrals_among_the_users_are_not_followed(directory_server):
+    """Following one would send a request to another server."""
+    server = directory_server
+    other = socket.socket()
+    other.bind(("127.0.0.1", 0))
+    other.listen(5)
+    other.settimeout(0.5)
+    port = other.getsockname()[1]
+    server.connect().add_s(
+        f"ou=elsewhere,{server.people_dn}",
+        [
+            ("objectClass", [b"referral", b"extensibleObject"]),
+            ("ou", [b"elsewhere"]),
+            ("ref", [f"ldap://127.0.0.1:{port}/ou=people,dc=other".encode()]),
+        ],
+    )
+    try:
+        users, _ = read_all(server, timeout=2)
+        with pytest.raises(TimeoutError):
+            other.accept()[0].close()
+    finally:
+        other.close()
+    assert len(users) == 24
 
 
 def test_a_lookup_reads_each_entrys_id_and_classes(directory_server):

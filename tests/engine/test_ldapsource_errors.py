@@ -8,6 +8,8 @@ tests/sync/test_active_directory.py; this file reaches each branch fast.
 
 from __future__ import annotations
 
+import socket
+import time
 import uuid
 
 import ldap
@@ -61,6 +63,19 @@ class Paged:
         self.pages = pages
 
 
+def libldap_refuses(filterstr: str) -> bool:
+    """Whether libldap refuses a search filter: it encodes the filter before it connects, so
+    a search towards a port nobody listens on tells a bad filter from a good one."""
+    conn = ldap.initialize(f"ldap://127.0.0.1:{free_port()}")
+    try:
+        conn.search_ext("", ldap.SCOPE_BASE, filterstr)
+    except ldap.FILTER_ERROR:
+        return True
+    except ldap.SERVER_DOWN:
+        return False
+    return False
+
+
 class ScriptedAD:
     """Answers a DirectorySource's calls as an AD DC would (python-ldap's shapes)."""
 
@@ -72,7 +87,9 @@ class ScriptedAD:
         self._pending: dict[int, tuple[str, int]] = {}
         self._next = 1
 
-    def search_ext(self, base, scope, filterstr, attrs, serverctrls):
+    def search_ext(self, base, scope, filterstr="(objectClass=*)", attrlist=None, attrsonly=0,
+                   serverctrls=None, clientctrls=None, timeout=-1, sizelimit=0):  # fmt: skip
+        attrs = attrlist or []
         self.calls.append(("search", base, filterstr, tuple(attrs)))
         [ctrl] = serverctrls
         page = int(ctrl.cookie or b"0")
@@ -92,8 +109,15 @@ class ScriptedAD:
             controls = [SimplePagedResultsControl(True, size=2, cookie=str(page + 1).encode())]
         return 101, pages[page], msgid, controls
 
-    def search_ext_s(self, dn, scope, filterstr, attrs, timeout=-1):
-        [attr] = attrs
+    def search_ext_s(self, dn, scope, filterstr="(objectClass=*)", attrlist=None, attrsonly=0,
+                     serverctrls=None, clientctrls=None, timeout=-1, sizelimit=0):  # fmt: skip
+        if not isinstance(scope, int):
+            raise TypeError("'NoneType' object cannot be interpreted as an integer")
+        if libldap_refuses(filterstr):
+            raise ldap.FILTER_ERROR({"result": -7, "desc": "Bad search filter", "ctrls": []})
+        if scope == ldap.SCOPE_ONELEVEL:
+            return []  # a group has no entries below it
+        [attr] = attrlist
         low = int(attr.split("=")[1].split("-")[0])
         self.calls.append(("range", dn, low))
         answer = self.ranges[(dn, low)]
@@ -251,6 +275,26 @@ def test_a_range_answer_that_makes_no_sense_is_an_error_naming_the_group(answer,
     assert words in failed.value.message and dn in failed.value.message
 
 
+def test_an_odd_range_in_the_first_answer_names_the_group():
+    dn, attrs = group_entry("Odd", members(0, 2), ranged="0-x")
+    conn = ScriptedAD({GROUPS: Paged([[(dn, attrs)]])}, {})
+    with pytest.raises(DirectoryError) as failed:
+        list(source_with(conn).groups())
+    assert failed.value.message == f"unexpected attribute member;range=0-x on {dn}"
+
+
+def test_a_range_read_the_server_does_not_answer_in_time_names_the_search():
+    dn, attrs = group_entry("Slow", members(0, 2), ranged="0-1")
+    timed_out = ldap.TIMEOUT({"result": -5, "desc": "Timed out", "ctrls": []})
+    conn = ScriptedAD({GROUPS: Paged([[(dn, attrs)]])}, {(dn, 2): timed_out})
+    with pytest.raises(DirectoryError) as failed:
+        list(source_with(conn).groups())
+    assert (failed.value.code, failed.value.message) == (
+        "unreachable",
+        "LDAP server dc1.example.test:389 did not answer within 10 s (search)",
+    )
+
+
 def test_a_reader_that_stops_early_abandons_the_page_asked_for():
     conn = ScriptedAD({USERS: Paged([[ad_user(1)], [ad_user(2)], [ad_user(3)]])}, {})
     users = source_with(conn).users()
@@ -338,6 +382,23 @@ def test_anonymous_binds_and_starttls_with_a_ca_are_named_so():
     assert (
         refused.message == "dc1.example.test:389 refused the bind as anonymous: Invalid credentials"
     )
+    other = source._error(
+        error(ldap.OTHER, desc="Other (e.g., implementation specific) error"), "bind"
+    )
+    assert other.message == (
+        "LDAP error from dc1.example.test:389 during bind: "
+        "Other (e.g., implementation specific) error"
+    )
+    unwilling = error(ldap.UNWILLING_TO_PERFORM, desc="Server is unwilling to perform")
+    assert source._error(unwilling, "bind").message == (
+        "dc1.example.test:389 refused the bind as anonymous: Server is unwilling to perform"
+    )
+    cut = source._error(error(ldap.SIZELIMIT_EXCEEDED, desc="Size limit exceeded"), "search",
+                        USERS, "users")  # fmt: skip
+    assert cut.message == (
+        f"dc1.example.test:389 cut the users under {USERS} at its size limit; raise the limit "
+        "for anonymous: Size limit exceeded"
+    )
     tls = source._error(error(ldap.CONNECT_ERROR, desc="Connect error"), "starttls")
     assert tls.message == (
         "StartTLS with dc1.example.test:389 failed: Connect error; check that the server "
@@ -354,7 +415,11 @@ def test_a_failed_ldaps_handshake_is_a_tls_error_not_an_outage(monkeypatch):
     monkeypatch.setattr(ldapsource, "_tcp_reachable", lambda *args: False)
     assert source._error(down, "bind").code == "unreachable"
     handshake = error(ldap.SERVER_DOWN, desc="Can't contact", info="TLS: hostname does not match")
-    assert source._error(handshake, "bind").code == "tls"
+    assert source._error(handshake, "bind").message == (
+        "TLS (ldaps) with dc1.example.test:636 failed: Can't contact (TLS: hostname does not "
+        "match); check that the server speaks LDAPS on this port and that its certificate is "
+        "signed by the system's trusted CAs and names dc1.example.test"
+    )
     plain = source_for(ad_settings())
     assert plain._error(handshake, "bind").code == "unreachable"
 
@@ -370,7 +435,13 @@ def test_ldap_messages_are_made_of_what_the_server_said():
 
 
 def test_tls_words_and_reachability():
-    for text in ("TLS: error", "SSL handshake", "certificate verify failed", "Handshake"):
+    for text in (
+        "TLS: error",
+        "SSL handshake",
+        "certificate verify failed",
+        "Handshake",
+        "error:0A00010B:SSL routines::wrong version number",
+    ):
         assert _looks_like_tls(text)
     assert not _looks_like_tls("Can't contact LDAP server")
     port = free_port()
@@ -471,7 +542,10 @@ def test_an_objectguid_of_the_wrong_length_names_the_entry():
     conn = ScriptedAD({USERS: Paged([[(dn, attrs)]])}, {})
     with pytest.raises(DirectoryError) as bad:
         list(source_with(conn).users())
-    assert bad.value.message == f"objectGUID of {dn} is 5 bytes, not 16"
+    assert (bad.value.code, bad.value.message) == (
+        "ldap_error",
+        f"objectGUID of {dn} is 5 bytes, not 16",
+    )
     gdn, gattrs = group_entry("G", [])
     gattrs["objectGUID"] = [b"x" * 17]
     conn = ScriptedAD({GROUPS: Paged([[(gdn, gattrs)]])}, {})
@@ -504,3 +578,173 @@ def test_reads_search_each_scope_with_its_filter_and_attributes():
         "(objectClass=group)",
         ("objectGUID", "cn", "member;range=0-1499"),
     )
+
+
+# --- a standard LDAP server's answers, where slapd cannot give them ---------------------------
+
+
+def ldap_source_with(conn) -> ldapsource.DirectorySource:
+    source = source_for(
+        SyncSettings.from_request(
+            {
+                "directory": {"id": 1, "type": "ldap"},
+                "connection": {"host": "ldap.example.test", "base_dn": BASE},
+                "users": {"dns": [USERS]},
+                "groups": {"dns": [GROUPS]},
+            }
+        )
+    )
+    source.conn = conn
+    return source
+
+
+def test_a_reference_among_an_ldap_servers_users_does_not_end_the_page():
+    def person(uid: str) -> tuple[str, dict]:
+        return f"uid={uid},{USERS}", {"uid": [uid.encode()], "entryUUID": [f"id-{uid}".encode()]}
+
+    conn = ScriptedAD(
+        {USERS: Paged([[person("a"), (None, ["ldap://other.example.test/ou=x"]), person("b")]])},
+        {},
+    )
+    users = list(ldap_source_with(conn).users())
+    assert [(u["id"], u["username"]) for u in users] == [("id-a", "a"), ("id-b", "b")]
+
+
+def test_member_values_that_are_no_utf8_are_kept_with_replacement_characters():
+    """Servers other than OpenLDAP may hold member values in another encoding; the read
+    goes on and the service reports those members as unresolved."""
+    group = (f"cn=G,{GROUPS}", {
+        "entryUUID": [b"id-g"],
+        "member": [f"uid=a,{USERS}".encode()],
+        "uniqueMember": [b"uid=Andr\xe9,ou=x"],
+    })  # fmt: skip
+    conn = ScriptedAD({GROUPS: Paged([[group]])}, {})
+    [read] = list(ldap_source_with(conn).groups())
+    assert read["members"] == [f"uid=a,{USERS}", "uid=Andr\ufffd,ou=x"]
+
+
+class ScriptedLookups:
+    """Base-scope reads answered as python-ldap answers them: ``search_ext`` gives a message
+    id, ``result`` that message's entries or raises the server's error. Asked for any
+    message (``RES_ANY``), it hands out the latest first, as a busy server may."""
+
+    def __init__(self, answers: dict[str, object]) -> None:
+        self.answers = answers
+        self.pending: dict[int, str] = {}
+        self._next = 1
+
+    def search_ext(self, base, scope, filterstr="(objectClass=*)", attrlist=None, attrsonly=0,
+                   serverctrls=None, clientctrls=None, timeout=-1, sizelimit=0):  # fmt: skip
+        msgid = self._next
+        self._next += 1
+        self.pending[msgid] = base
+        return msgid
+
+    def result(self, msgid=ldap.RES_ANY, all=1, timeout=None):
+        if msgid == ldap.RES_ANY:
+            msgid = max(self.pending)
+        answer = self.answers[self.pending.pop(msgid)]
+        if isinstance(answer, Exception):
+            raise answer
+        return ldap.RES_SEARCH_RESULT, answer
+
+
+def test_each_lookup_answer_goes_to_its_own_dn_whatever_the_server_said():
+    found, denied, hidden, classless = (f"uid={n},{USERS}" for n in ("a", "b", "c", "d"))
+    conn = ScriptedLookups(
+        {
+            found: [(found, {"objectClass": [b"inetOrgPerson"], "entryUUID": [b"id-a"]})],
+            denied: error(ldap.INSUFFICIENT_ACCESS, desc="Insufficient access", info="no read"),
+            hidden: [],
+            classless: [(classless, {"entryUUID": [b"id-d"]})],
+        }
+    )
+    answers = ldap_source_with(conn).lookup([found, denied, hidden, classless])
+    assert answers == [
+        {"dn": found, "exists": True, "entry_dn": found, "id": "id-a",
+         "object_classes": ["inetOrgPerson"]},
+        {"dn": denied, "exists": None, "detail": "Insufficient access (no read)"},
+        {"dn": hidden, "exists": None, "detail": "the server returned no entry"},
+        {"dn": classless, "exists": True, "entry_dn": classless, "id": "id-d",
+         "object_classes": []},
+    ]  # fmt: skip
+
+
+def test_an_ad_lookup_of_an_entry_with_a_bad_guid_names_the_entry():
+    dn = f"CN=User 1,{USERS}"
+    conn = ScriptedLookups(
+        {dn.lower(): [(dn, {"objectClass": [b"user"], "objectGUID": [b"short"]})]}
+    )
+    with pytest.raises(DirectoryError) as bad:
+        source_with(conn).lookup([dn.lower()])
+    assert (bad.value.code, bad.value.message) == (
+        "ldap_error",
+        f"objectGUID of {dn} is 5 bytes, not 16",
+    )
+
+
+@pytest.fixture
+def silent_port():
+    """A port whose listener never completes a TCP handshake: its queue is full, so the
+    kernel drops every further connection attempt, as a firewall that drops packets does."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    queued = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        queued.append(filler)
+    time.sleep(0.1)
+    yield port
+    for sock in (*queued, listener):
+        sock.close()
+
+
+def test_a_server_that_never_answers_the_handshake_is_unreachable_within_the_timeout(silent_port):
+    settings = SyncSettings.from_request(
+        {
+            "directory": {"id": 1, "type": "ldap"},
+            "connection": {
+                "host": "127.0.0.1",
+                "port": silent_port,
+                "security": "ssl",
+                "base_dn": BASE,
+                "timeout": 1,
+            },
+        }
+    )
+    started = time.monotonic()
+    with pytest.raises(DirectoryError) as down:
+        source_for(settings).open()
+    assert (down.value.code, down.value.message) == (
+        "unreachable",
+        f"cannot reach LDAP server 127.0.0.1:{silent_port}: Can't contact LDAP server "
+        "(Connection timed out)",
+    )
+    assert time.monotonic() - started < 10
+
+
+def test_an_ldaps_server_that_is_down_is_unreachable_whatever_listens_elsewhere():
+    """The TCP probe that tells a failed handshake from an outage asks the server's own
+    address: a listener on another address of the machine says nothing about it."""
+    elsewhere = socket.socket()
+    elsewhere.bind(("127.0.0.1", 0))
+    elsewhere.listen(5)
+    port = elsewhere.getsockname()[1]
+    settings = SyncSettings.from_request(
+        {
+            "directory": {"id": 1, "type": "ldap"},
+            "connection": {"host": "127.0.0.2", "port": port, "security": "ssl",
+                           "base_dn": BASE, "timeout": 1},
+        }
+    )  # fmt: skip
+    try:
+        with pytest.raises(DirectoryError) as down:
+            source_for(settings).open()
+    finally:
+        elsewhere.close()
+    assert down.value.code == "unreachable"
+    assert down.value.message.startswith(f"cannot reach LDAP server 127.0.0.2:{port}: ")
