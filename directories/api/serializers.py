@@ -11,7 +11,7 @@ from connectors.models import Connector
 from connectors.protocol import settings as protocol
 from console.api import MAX_ID
 from directories.choices import MAPPED_FIELDS
-from directories.failover import schedule_collisions
+from directories.syncplan import collisions_for
 from directories.models import (
     SAFEGUARD_FIELDS,
     Directory,
@@ -185,7 +185,8 @@ class DirectorySerializer(serializers.ModelSerializer):
         return SyncRunSummarySerializer(runs[0]).data if runs else None
 
     def get_schedule_warnings(self, directory: Directory) -> list[str]:
-        return [other.name for other in schedule_collisions(directory)]
+        names = [c.other.name for c in collisions_for(directory)]
+        return list(dict.fromkeys(names))
 
     def validate_mapped_attributes(self, value: dict) -> dict:
         try:
