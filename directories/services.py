@@ -12,7 +12,7 @@ from connectors.models import Connector
 from console.api import as_id
 from console.timezones import server_time_zone
 from directories import syncplan
-from directories.choices import DEFAULT_FILTERS, DEFAULT_MAPPED_ATTRIBUTES, SyncFrequency
+from directories.choices import DEFAULT_FILTERS, DEFAULT_MAPPED_ATTRIBUTES
 from directories.failover import sync_connector_list, sync_connectors_feature
 from directories.models import Directory, IdentityProvider, SyncConnectorEntry
 

@@ -319,7 +319,9 @@ def remedies(
     unused = [c for c in connectors if c.id not in avoid and c.id not in mine_ids]
     spare = unused or [c for c in connectors if c.id not in avoid]
     if spare:
-        found.append(f"Use {spare[0].name} for {name} instead of {', '.join(c.name for c in shared)}.")
+        found.append(
+            f"Use {spare[0].name} for {name} instead of {', '.join(c.name for c in shared)}."
+        )
     else:
         found.append(
             f"Every connector is in {other.name}'s list: add a connector for {name} to use."
@@ -367,7 +369,7 @@ def expected_duration(durations: Iterable[dt.timedelta]) -> tuple[dt.timedelta, 
     values = [d for d in durations if d is not None]
     if not values:
         return DEFAULT_EXPECTED, False
-    return statistics.median(values), True
+    return dt.timedelta(seconds=statistics.median(d.total_seconds() for d in values)), True
 
 
 # The timeline of the Sync plan page -------------------------------------------------------
@@ -522,6 +524,7 @@ def load_plans(staged: dict[int, list] | None = None) -> list[DirectoryPlan]:
             .exclude(finished_at=None)
             .order_by("-created", "-id")
             .values_list("started_at", "finished_at")[:DURATION_SAMPLE]
+            if started is not None and finished is not None
         ]
         expected, measured = expected_duration(durations)
         plans.append(
@@ -562,9 +565,7 @@ def collisions_for(
     from django.utils import timezone
 
     plans = load_plans({directory.pk: staged} if staged is not None else None)
-    return find_collisions(
-        plans, now or timezone.now(), all_connectors(), subject=directory.pk
-    )
+    return find_collisions(plans, now or timezone.now(), all_connectors(), subject=directory.pk)
 
 
 @dataclass

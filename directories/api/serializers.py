@@ -11,7 +11,6 @@ from connectors.models import Connector
 from connectors.protocol import settings as protocol
 from console.api import MAX_ID
 from directories.choices import MAPPED_FIELDS
-from directories.syncplan import collisions_for
 from directories.models import (
     SAFEGUARD_FIELDS,
     Directory,
@@ -23,6 +22,7 @@ from directories.models import (
     validate_filter,
 )
 from directories.services import create_directory, update_directory
+from directories.syncplan import collisions_for
 from synclog.api.serializers import SyncRunSummarySerializer
 from synclog.queries import syncs
 
