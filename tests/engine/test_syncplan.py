@@ -45,9 +45,7 @@ def plan(
 
 
 def flagged(*plans: DirectoryPlan, now: dt.datetime = WINTER) -> list[tuple[str, str, str]]:
-    return [
-        (c.kind, c.directory.name, c.other.name) for c in find_collisions(plans, now, C)
-    ]
+    return [(c.kind, c.directory.name, c.other.name) for c in find_collisions(plans, now, C)]
 
 
 def test_same_first_connector_at_the_same_time_is_case_a_with_three_concrete_remedies():
@@ -167,15 +165,18 @@ def test_the_moved_time_skips_every_neighbour_on_a_shared_connector():
     branch = plan(2, "branch.example.com", [1], minutes=10)
     (first,) = find_collisions([corp, hr, branch], WINTER, C, subject=2)
     assert first.remedies[0].startswith("Move branch.example.com's daily sync from 02:00 to 02:30")
-    assert "no finished sync yet" in syncplan.remedies(
-        SAME_FIRST,
-        plan(2, "new.example.com", [1], measured=False),
-        corp,
-        (C[0],),
-        [corp],
-        C,
-        WINTER,
-    )[0]
+    assert (
+        "no finished sync yet"
+        in syncplan.remedies(
+            SAME_FIRST,
+            plan(2, "new.example.com", [1], measured=False),
+            corp,
+            (C[0],),
+            [corp],
+            C,
+            WINTER,
+        )[0]
+    )
 
 
 def test_the_timeline_draws_a_bar_per_run_and_marks_the_colliding_ones():
