@@ -385,24 +385,32 @@ class Bar:
     colliding: bool
     letters: str = ""
 
+    height: float = 12
+
     @property
-    def middle(self) -> float:
-        return round(self.x + self.width / 2, 1)
+    def letter_x(self) -> float:
+        """Where the case letter goes: just right of the bar."""
+        return round(self.x + self.width + 2, 1)
+
+    @property
+    def letter_y(self) -> float:
+        return self.y + self.height - 2
 
 
 @dataclass
 class TimelineRow:
     connector: ConnectorRef
     y: float
+    height: float
     bars: list[Bar] = field(default_factory=list)
 
     @property
     def label_y(self) -> float:
-        return self.y + BAR_TOP + 14
+        return self.y + self.height / 2 + 4
 
     @property
-    def bar_y(self) -> float:
-        return self.y + BAR_TOP
+    def bottom(self) -> float:
+        return self.y + self.height
 
 
 @dataclass
@@ -416,10 +424,9 @@ class Timeline:
     time_zone: str
 
 
-ROW_HEIGHT = 36
-TOP = 26
-BAR_TOP = 12  # below the room for a collision's letter
-BAR_HEIGHT = 18
+TOP = 24
+LANE = 16  # each directory on a connector has its own lane, so runs at one time stay apart
+ROW_PADDING = 6
 
 
 def timeline(
@@ -436,7 +443,7 @@ def timeline(
     admin's zone) for `hours`; bars that are part of a flagged collision are marked."""
     end = start + dt.timedelta(hours=hours)
     span = (end - start).total_seconds()
-    scale = (width - left - 10) / span
+    scale = (width - left - 24) / span  # room on the right for the last hour's label
     marked: dict[tuple[int, int, dt.datetime], set[str]] = {}
     for c in collisions:
         for d_start, o_start in c.overlaps:
@@ -444,12 +451,13 @@ def timeline(
                 marked.setdefault((c.directory.id, connector.id, d_start), set()).add(c.letter)
                 marked.setdefault((c.other.id, connector.id, o_start), set()).add(c.letter)
     rows = []
-    for n, connector in enumerate(connectors):
-        row = TimelineRow(connector, TOP + n * ROW_HEIGHT)
-        for plan in plans:
-            position = plan.position(connector)
-            if position is None:
-                continue
+    y = float(TOP)
+    for connector in connectors:
+        users = [p for p in plans if p.position(connector) is not None]
+        row = TimelineRow(connector, y, max(1, len(users)) * LANE + 2 * ROW_PADDING)
+        y = row.bottom
+        for lane, plan in enumerate(users):
+            position = plan.position(connector) or 0
             role = "first choice" if position == 1 else f"fallback (position {position})"
             for at in runs(plan, start, end):
                 begin = max(at, start)
@@ -465,7 +473,7 @@ def timeline(
                 row.bars.append(
                     Bar(
                         x=round(left + (begin - start).total_seconds() * scale, 1),
-                        y=row.bar_y,
+                        y=row.y + ROW_PADDING + lane * LANE + 2,
                         width=round(max(3.0, (finish - begin).total_seconds() * scale), 1),
                         title=title,
                         fallback=position != 1,
@@ -488,7 +496,7 @@ def timeline(
     )
     return Timeline(
         width=width,
-        height=TOP + max(1, len(rows)) * ROW_HEIGHT + 6,
+        height=int(y) + 4,
         left=left,
         rows=rows,
         ticks=ticks,
