@@ -14,7 +14,6 @@ from django.conf import settings
 
 from connectors.choices import ActivationState, HealthState
 from connectors.models import Connector
-from directories.choices import SyncFrequency
 from directories.models import Directory
 
 
@@ -108,27 +107,6 @@ def why_no_fallback(directory: Directory) -> str:
         kept = f"; its saved list of {saved} connector(s) is kept for later" if saved else ""
         return f"Sync Connectors lists are switched off: {feature.reason}{kept}"
     return "the Sync Connectors list is empty, so no fallback"
-
-
-def schedule_collisions(directory: Directory) -> list[Directory]:
-    """Rule S11: other directories on the same schedule whose sync would use the same connector.
-
-    Two directories collide when they are synced on the same schedule and their lists start
-    with the same connector (same set in the same order, or the same first choice).
-    """
-    if directory.sync_frequency == SyncFrequency.MANUAL:
-        return []
-    mine, _ = effective_sync_connectors(directory)
-    if not mine:
-        return []
-    others = Directory.objects.exclude(pk=directory.pk).filter(
-        sync_frequency=directory.sync_frequency
-    )
-    if directory.sync_frequency in (SyncFrequency.DAILY, SyncFrequency.WEEKLY):
-        others = others.filter(sync_time=directory.sync_time)
-    if directory.sync_frequency == SyncFrequency.WEEKLY:
-        others = others.filter(sync_weekday=directory.sync_weekday)
-    return [d for d in others if effective_sync_connectors(d)[0][:1] == mine[:1]]
 
 
 @dataclass

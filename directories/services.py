@@ -11,7 +11,8 @@ from django.db import transaction
 from connectors.models import Connector
 from console.api import as_id
 from console.timezones import server_time_zone
-from directories.choices import DEFAULT_FILTERS, DEFAULT_MAPPED_ATTRIBUTES, SyncFrequency
+from directories import syncplan
+from directories.choices import DEFAULT_FILTERS, DEFAULT_MAPPED_ATTRIBUTES
 from directories.failover import sync_connector_list, sync_connectors_feature
 from directories.models import Directory, IdentityProvider, SyncConnectorEntry
 
@@ -242,23 +243,12 @@ def set_identity_provider_connectors(idp: IdentityProvider, connector_ids: list[
 
 
 def _crontab_for(directory: Directory) -> dict[str, str] | None:
-    t = directory.sync_time
-    minute, hour = str(t.minute), str(t.hour)
-    specs: dict[str, dict[str, str] | None] = {
-        SyncFrequency.MANUAL: None,
-        SyncFrequency.EVERY_15_MINUTES: {"minute": f"{t.minute % 15}-59/15", "hour": "*"},
-        SyncFrequency.HOURLY: {"minute": minute, "hour": "*"},
-        SyncFrequency.EVERY_3_HOURS: {"minute": minute, "hour": f"{t.hour % 3}-23/3"},
-        SyncFrequency.EVERY_6_HOURS: {"minute": minute, "hour": f"{t.hour % 6}-23/6"},
-        SyncFrequency.EVERY_12_HOURS: {"minute": minute, "hour": f"{t.hour % 12}-23/12"},
-        SyncFrequency.DAILY: {"minute": minute, "hour": hour},
-        SyncFrequency.WEEKLY: {
-            "minute": minute,
-            "hour": hour,
-            "day_of_week": str(directory.sync_weekday),
-        },
-    }
-    return specs[directory.sync_frequency]
+    # The plan of syncs reads the same fields (`syncplan.fire_times`): one rule for both.
+    return syncplan.crontab_spec(
+        directory.sync_frequency,
+        syncplan.as_time(directory.sync_time),
+        int(directory.sync_weekday),
+    )
 
 
 def schedule_time_zone(directory: Directory) -> str:

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from django.urls import path
 
-from directories.views import directories, identity_providers, sync_settings, users_groups
+from directories.views import (
+    directories,
+    identity_providers,
+    sync_plan,
+    sync_settings,
+    users_groups,
+)
 
 app_name = "directories"
 urlpatterns = [
+    # Under Connectors in the console, drawn from the directories' schedules and lists.
+    path("connectors/sync-plan/", sync_plan.sync_plan_view, name="sync_plan"),
     path("directories/", directories.DirectoryListView.as_view(), name="directory_list"),
     path("directories/add/", directories.DirectoryAddView.as_view(), name="directory_add"),
     path(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
 from synclog.chart import MAX_RUNS
 from synclog.choices import ACTIVE_STATUSES, RunStatus, Trigger
@@ -85,3 +87,51 @@ def review_comparison(run: SyncRun) -> ReviewComparison | None:
         only_reviewed=sum((reviewed - applied).values()),
         only_applied=sum((applied - reviewed).values()),
     )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a running sync has read, against the directory's previous completed sync."""
+
+    entries: int
+    previous_total: int | None  # None: no previous completed sync to compare with
+    percent: int | None
+    estimated_end: datetime | None
+
+
+# A run is not done until it says so, however many entries it has read.
+PROGRESS_CAP = 99
+
+
+def estimate_progress(
+    entries: int,
+    previous_total: int | None,
+    started_at: datetime | None,
+    now: datetime,
+) -> Progress:
+    """Share of the previous run's entries received so far (at most 99%), and the end that
+    the pace since `started_at` points to."""
+    if not previous_total:
+        return Progress(entries, None, None, None)
+    share = entries / previous_total
+    percent = min(PROGRESS_CAP, int(share * 100))
+    end = None
+    if started_at is not None and 0 < share < 1:
+        elapsed = now - started_at
+        end = started_at + elapsed / share
+    elif started_at is not None and share >= 1:
+        end = now  # past the previous total: it ends as soon as it finishes reading
+    return Progress(entries, previous_total, percent, end)
+
+
+def run_progress(run: SyncRun, now: datetime | None = None) -> Progress:
+    """The one estimate of a running run's progress, for the Sync Log row and the run page."""
+    previous = (
+        syncs()
+        .filter(directory_id=run.directory_id, status=RunStatus.COMPLETED, created__lt=run.created)
+        .exclude(entries_received=0)
+        .order_by("-created", "-id")
+        .values_list("entries_received", flat=True)
+        .first()
+    )
+    return estimate_progress(run.entries_received, previous, run.started_at, now or timezone.now())

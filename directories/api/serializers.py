@@ -11,7 +11,6 @@ from connectors.models import Connector
 from connectors.protocol import settings as protocol
 from console.api import MAX_ID
 from directories.choices import MAPPED_FIELDS
-from directories.failover import schedule_collisions
 from directories.models import (
     SAFEGUARD_FIELDS,
     Directory,
@@ -23,6 +22,7 @@ from directories.models import (
     validate_filter,
 )
 from directories.services import create_directory, update_directory
+from directories.syncplan import collisions_for
 from synclog.api.serializers import SyncRunSummarySerializer
 from synclog.queries import syncs
 
@@ -185,7 +185,8 @@ class DirectorySerializer(serializers.ModelSerializer):
         return SyncRunSummarySerializer(runs[0]).data if runs else None
 
     def get_schedule_warnings(self, directory: Directory) -> list[str]:
-        return [other.name for other in schedule_collisions(directory)]
+        names = [c.other.name for c in collisions_for(directory)]
+        return list(dict.fromkeys(names))
 
     def validate_mapped_attributes(self, value: dict) -> dict:
         try:

@@ -16,7 +16,7 @@ from connectors.models import Connector
 from console.forms import add_service_error
 from console.pages import render_page, wants_fragment
 from console.permissions import ChangeRequiredMixin
-from directories import failover, notifications, services
+from directories import failover, notifications, services, syncplan
 from directories.forms import (
     GroupSettingsForm,
     MappedAttributesForm,
@@ -105,7 +105,7 @@ class SyncSettingsView(ChangeRequiredMixin, View):
             sections=SYNC_SETTINGS_SECTIONS.values(),
         )
         if self.section.slug == "frequency":
-            context["collisions"] = failover.schedule_collisions(directory)
+            context["collisions"] = syncplan.collisions_for(directory)
         if self.section.slug == "notifications":
             context["recipients"] = notifications.recipients(directory)
         return render(request, "directories/sync_settings.html", context)
@@ -230,7 +230,8 @@ class SyncConnectorsView(ChangeRequiredMixin, View):
             not_associated_warning=failover.not_associated_warning(
                 directory, failover.not_associated(directory, working.connectors)
             ),
-            collisions=failover.schedule_collisions(directory),
+            # The working list, saved or not: the warning comes before Save.
+            collisions=syncplan.collisions_for(directory, staged=working.connectors),
             form_url=reverse("directories:directory_sync_connectors", args=[directory.pk]),
         )
         # htmx 2 does not swap 4xx answers by default, so it gets refusals as 200.

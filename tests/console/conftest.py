@@ -171,6 +171,7 @@ def page_urls(directory, finished_run, directory_data, connectors) -> list[str]:
         reverse("connectors:connector_list"),
         reverse("connectors:connector_add"),
         reverse("connectors:connector_activation_code", args=[connectors[0].pk]),
+        reverse("directories:sync_plan"),
         reverse("synclog:syncrun_list"),
         reverse("synclog:syncrun_detail", args=[finished_run.pk]),
         reverse("directories:directory_sync_without_safeguards", args=[d]),
