@@ -191,6 +191,8 @@ def test_the_picker_save_and_workspace_idp_page_state_one_rule(
     )
     page.select_option("#id_add_connector", str(c3.pk))
     page.click("#add-sync-connector")
+    # Save only once the swap that adds connector-3 has settled (it replaces the button).
+    expect(page.locator("#sync-connectors-list .connector-name")).to_have_count(3)
     page.click("#save-sync-connectors")
     expect(page.locator("#sync-connectors-notice")).to_contain_text(
         "Sync Connectors list saved, with the warning below."
