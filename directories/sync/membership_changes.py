@@ -20,20 +20,34 @@ USER, GROUP = str(ChangeKind.USER), str(ChangeKind.GROUP)
 
 
 def _names(plan: Plan) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
-    """(name, DN) of every user and group a changed membership names, by stable id."""
+    """(name, DN) of each user and group a changed membership names, by stable id.
+
+    Touches only those entries (a 1% resync of 100,000 users names about a thousand).
+    """
     received, stored = plan.received, plan.stored
-    users = {ext: (values[1], values[0]) for ext, values in received.users.items()}
-    groups = {ext: (name, dn) for ext, (dn, name, _members) in received.groups.items()}
-    # Only a removed membership can name a deleted entry; an added one names entries read.
-    gone_users = {u for _, u in plan.members_removed if u not in users}
-    gone_groups = {
-        g
-        for g in chain(
-            (g for g, _ in plan.members_removed),
-            chain.from_iterable(plan.nesting_removed),
-        )
-        if g not in groups
-    }
+    added, removed = (
+        chain(plan.members_added, plan.nesting_added),
+        chain(plan.members_removed, plan.nesting_removed),
+    )
+    user_ids = {u for _, u in chain(plan.members_added, plan.members_removed)}
+    group_ids = {g for g, _ in chain(added, removed)}
+    group_ids.update(c for _, c in chain(plan.nesting_added, plan.nesting_removed))
+    users: dict[str, tuple[str, str]] = {}
+    groups: dict[str, tuple[str, str]] = {}
+    gone_users, gone_groups = [], []
+    for ext in user_ids:
+        values = received.users.get(ext)
+        if values is None:
+            gone_users.append(ext)
+        else:
+            users[ext] = (values[1], values[0])
+    for ext in group_ids:
+        entry = received.groups.get(ext)
+        if entry is None:
+            gone_groups.append(ext)
+        else:
+            groups[ext] = (entry[1], entry[0])
+    # Deleted entries (only a removed membership names one): as the store holds them.
     if gone_users:
         by_pk = {stored.users[e][0]: e for e in gone_users}
         for pk, (name, dn) in old_values(DirectoryUser, list(by_pk), ("username", "dn")).items():
