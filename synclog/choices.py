@@ -65,6 +65,12 @@ class AttemptOutcome(models.TextChoices):
 class ChangeKind(models.TextChoices):
     USER = "user", "User"
     GROUP = "group", "Group"
+    # A member (user or nested group) joining or leaving a group: added or deleted.
+    MEMBERSHIP = "membership", "Membership"
+
+
+# What a skipped entry or a group with an unresolved member is: never a membership.
+ENTRY_TYPES = [(k.value, k.label) for k in (ChangeKind.USER, ChangeKind.GROUP)]
 
 
 class ChangeAction(models.TextChoices):

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from synclog.choices import (
+    ENTRY_TYPES,
     AttemptOutcome,
     ChangeAction,
     ChangeKind,
@@ -218,7 +219,11 @@ class SyncAttempt(models.Model):
 
 
 class SyncChange(models.Model):
-    """One user or group added, updated or deleted by a run."""
+    """One user or group added, updated or deleted by a run, or one membership it changed.
+
+    A membership row is its member's (user or nested group: `external_id`, `name`, `dn`);
+    `details` names the group (`group`, `group_id`) and the `member_type`.
+    """
 
     # The (run, kind, action) index serves lookups by run. No database-level foreign key:
     # a first sync writes one row per object, and checking each against the run row costs
@@ -231,7 +236,7 @@ class SyncChange(models.Model):
         db_index=False,
         db_constraint=False,
     )
-    kind = models.CharField(max_length=8, choices=ChangeKind.choices)
+    kind = models.CharField(max_length=10, choices=ChangeKind.choices)
     action = models.CharField(max_length=8, choices=ChangeAction.choices)
     external_id = models.CharField(max_length=64)
     name = models.CharField(max_length=255)
@@ -247,7 +252,14 @@ class SyncChange(models.Model):
 
     @property
     def detail_lines(self) -> list[str]:
-        """The change in words: each field's old -> new value, members gained and lost."""
+        """The change in words: each field's old -> new value, members gained and lost, the
+        group a member joins or leaves."""
+        if self.kind == ChangeKind.MEMBERSHIP:
+            verb = "joins" if self.action == ChangeAction.ADDED else "leaves"
+            nested = (
+                " (nested group)" if self.details.get("member_type") == ChangeKind.GROUP else ""
+            )
+            return [f"{verb} {self.details.get('group', '')}{nested}"]
         lines = []
         for key, value in self.details.items():
             if isinstance(value, list) and len(value) == 2:
@@ -269,7 +281,7 @@ class SyncWarning(models.Model):
     kind = models.CharField(max_length=20, choices=WarningKind.choices)
     reason = models.CharField(max_length=20, choices=WarningReason.choices)
     # The skipped entry, or the group whose member value could not be resolved.
-    entry_type = models.CharField(max_length=8, choices=ChangeKind.choices)
+    entry_type = models.CharField(max_length=8, choices=ENTRY_TYPES)
     external_id = models.CharField(max_length=64, blank=True)
     name = models.CharField(max_length=255, blank=True)
     dn = models.TextField("DN", blank=True)

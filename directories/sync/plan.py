@@ -112,6 +112,8 @@ class Plan:
     membership_only: set[str]
     # Each safeguard this sync goes past; empty when it may be written.
     violations: list[Violation] = field(default_factory=list)
+    # The directory's first sync: every membership is new, so none is listed on its own.
+    first_sync: bool = False
 
     @property
     def safeguard(self) -> str:
@@ -274,7 +276,11 @@ def _counted(diff: Diff, old: dict[int, tuple], stored: dict, new: dict) -> tupl
 
 
 def make_plan(
-    directory, received: Received, safeguards: bool, stored: Stored | None = None
+    directory,
+    received: Received,
+    safeguards: bool,
+    stored: Stored | None = None,
+    first_sync: bool = False,
 ) -> Plan:
     """The plan of writing `received` over what the store holds for `directory`.
 
@@ -335,4 +341,5 @@ def make_plan(
         member_loss=loss,
         membership_only=membership_only,
         violations=violations,
+        first_sync=first_sync,
     )

@@ -164,7 +164,13 @@ def _apply(
     }
     with transaction.atomic():
         lifecycle.hold(run)
-        plan = make_plan(directory, received, safeguards=not run.first_sync, stored=stored)
+        plan = make_plan(
+            directory,
+            received,
+            safeguards=not run.first_sync,
+            stored=stored,
+            first_sync=run.first_sync,
+        )
         violations = {"safeguard_violations": [str(v) for v in plan.violations]}
         if run.is_review:
             record_changes(change_rows(plan, run.pk))

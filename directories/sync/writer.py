@@ -16,6 +16,7 @@ from directories import search
 from directories.models import DirectoryGroup, DirectoryUser, GroupMembership, GroupNesting
 from directories.sync import bulk
 from directories.sync.fetch import USER_COLUMNS
+from directories.sync.membership_changes import membership_rows
 from directories.sync.plan import GROUP_COLUMNS, Counts, Plan, old_values
 from synclog.choices import ChangeAction, ChangeKind
 from synclog.models import SyncChange
@@ -26,7 +27,8 @@ def _changed_fields(columns: tuple[str, ...], old: tuple, new: tuple) -> dict[st
 
 
 def change_rows(plan: Plan, run_id: int) -> list[tuple]:
-    """The Sync Details rows of `plan` (one per user or group it adds, updates or deletes).
+    """The Sync Details rows of `plan`: one per user or group it adds, updates or deletes,
+    and one per member that joins or leaves a group.
 
     Reads the store only, so a review records the very rows a sync of the same plan would.
     """
@@ -84,6 +86,7 @@ def change_rows(plan: Plan, run_id: int) -> list[tuple]:
         changes.append(
             (run_id, ChangeKind.GROUP, ChangeAction.ADDED, ext, name, dn, json.dumps(details))
         )
+    changes += membership_rows(plan, run_id)
     return changes
 
 

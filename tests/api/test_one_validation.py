@@ -106,11 +106,15 @@ def test_a_bad_change_filter_is_an_error_in_the_console_and_the_api(
     SyncChange.objects.create(run=run, kind="user", action="added", external_id="1", name="ann")
     page = admin_client.get(reverse("synclog:syncrun_detail", args=[run.pk]) + "?kind=printer")
     html = page.content.decode()
-    assert "&#x27;printer&#x27; is not a kind of change; use one of: user, group." in html
+    assert (
+        "&#x27;printer&#x27; is not a kind of change; use one of: user, group, membership." in html
+    )
     assert "ann" not in html.split('id="changes"')[1]
     answer = super_api.get(f"/api/sync-runs/{run.pk}/changes/?kind=printer")
     assert answer.status_code == 400
-    assert answer.json()["kind"] == ["'printer' is not a kind of change; use one of: user, group."]
+    assert answer.json()["kind"] == [
+        "'printer' is not a kind of change; use one of: user, group, membership."
+    ]
     # A good value filters the same rows in both.
     assert (
         "ann"

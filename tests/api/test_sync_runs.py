@@ -136,6 +136,36 @@ def test_run_changes_filter_by_kind_and_action(directory_api, directory):
     assert [c["name"] for c in deleted["results"]] == ["old"]
 
 
+def test_run_changes_list_each_membership_with_kind_membership(directory_api, directory):
+    run = SyncRun.objects.create(directory=directory, status="completed", trigger="review")
+    make_changes(run)
+    SyncChange.objects.create(
+        run=run,
+        kind="membership",
+        action="deleted",
+        external_id="u-old",
+        name="old",
+        dn="uid=old,ou=people,dc=example,dc=com",
+        details={"group": "staff", "group_id": "g-staff", "member_type": "user"},
+    )
+    url = f"/api/sync-runs/{run.pk}/changes/"
+
+    body = directory_api.get(url, {"kind": "membership"}).json()
+
+    assert body["count"] == 1
+    assert body["results"][0] | {"id": 0} == {
+        "id": 0,
+        "kind": "membership",
+        "action": "deleted",
+        "external_id": "u-old",
+        "name": "old",
+        "dn": "uid=old,ou=people,dc=example,dc=com",
+        "details": {"group": "staff", "group_id": "g-staff", "member_type": "user"},
+    }
+    users = directory_api.get(url, {"kind": "user"}).json()
+    assert "u-old" not in [c["external_id"] for c in users["results"]]
+
+
 def test_an_unknown_change_filter_is_refused(directory_api, directory):
     run = SyncRun.objects.create(directory=directory, status="completed")
     answer = directory_api.get(f"/api/sync-runs/{run.pk}/changes/", {"kind": "printer"})

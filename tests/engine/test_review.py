@@ -149,6 +149,42 @@ def test_a_review_never_counts_as_the_first_sync(agents, sent):
     assert DirectoryUser.objects.count() == 10
 
 
+def membership_rows(run: SyncRun) -> list[tuple]:
+    return [
+        (c.action, c.external_id, c.name, c.details["group"], c.details["member_type"])
+        for c in run.changes.filter(kind="membership").order_by("id")
+    ]
+
+
+def test_a_review_lists_each_membership_that_would_change_and_the_sync_records_the_same(
+    synced, sent
+):
+    directory, _agent = synced
+    first = SyncRun.objects.get(directory=directory)
+    assert first.first_sync and first.changes.filter(kind="group").exists()
+    assert membership_rows(first) == []  # the first sync's group rows count its members
+    before = table_counts()
+
+    review = start(directory, Trigger.REVIEW)
+
+    # team (new) gains user10; admins loses user1; staff (deleted) loses user2.
+    assert membership_rows(review) == [
+        ("added", "u10", "user10", "team", "user"),
+        ("deleted", "u1", "user1", "admins", "user"),
+        ("deleted", "u2", "user2", "staff", "user"),
+    ]
+    assert table_counts() == before
+
+    applied = start(directory, reviewed_run=review)
+
+    assert applied.status == RunStatus.COMPLETED
+    assert membership_rows(applied) == membership_rows(review)
+    assert set(GroupMembership.objects.values_list("group__name", "user__username")) == {
+        ("admins", "user0"),
+        ("team", "user10"),
+    }
+
+
 def test_a_review_gives_the_safeguard_verdict(synced, sent):
     directory, _agent = synced
     directory.safeguard_users_deleted_percent = 5

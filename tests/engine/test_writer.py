@@ -28,8 +28,10 @@ class SafeguardTripped(Exception):
     """The plan's safeguard verdict said stop (the runner then writes nothing)."""
 
 
-def apply(run_id, directory, received, safeguards, stored=None):
-    plan = make_plan(directory, received, safeguards=safeguards, stored=stored)
+def apply(run_id, directory, received, safeguards, stored=None, first_sync=False):
+    plan = make_plan(
+        directory, received, safeguards=safeguards, stored=stored, first_sync=first_sync
+    )
     if plan.safeguard:
         raise SafeguardTripped(plan.safeguard)
     return write(plan, run_id)
@@ -41,8 +43,10 @@ def new_run(directory) -> SyncRun:
 
 def sync(directory, records, safeguards=True, stored=None):
     """Apply a read the way the runner does; returns (counts, run)."""
+    # As the runner decides it: no run of the directory before this one.
+    first_sync = not SyncRun.objects.filter(directory=directory).exists()
     run = new_run(directory)
-    counts = apply(run.pk, directory, read(directory, records), safeguards, stored)
+    counts = apply(run.pk, directory, read(directory, records), safeguards, stored, first_sync)
     # What the commit would check: every membership names rows that exist.
     connection.check_constraints()
     return counts, run
@@ -73,10 +77,23 @@ def store(directory) -> dict:
 
 
 def changes(run) -> dict:
+    """The run's user and group rows (membership rows: `memberships`)."""
     return {
         (c.kind, c.action, c.external_id): (c.name, c.dn, c.details)
-        for c in SyncChange.objects.filter(run_id=run.pk)
+        for c in SyncChange.objects.filter(run_id=run.pk).exclude(kind="membership")
     }
+
+
+DETAILS = ("group", "group_id", "member_type")
+
+
+def memberships(run) -> list[tuple]:
+    """The run's membership rows in the order recorded: (action, member id, name, DN,
+    group, group id, member type)."""
+    return [
+        (c.action, c.external_id, c.name, c.dn, *(c.details[k] for k in DETAILS))
+        for c in SyncChange.objects.filter(run_id=run.pk, kind="membership").order_by("id")
+    ]
 
 
 FIRST = [
@@ -113,6 +130,8 @@ def test_a_first_sync_writes_every_row_and_one_change_per_entry(ldap_directory):
     }
     assert have["members"] == {("g1", "u1"), ("g1", "u2"), ("g2", "u3"), ("g2", "u4")}
     assert have["nesting"] == {("g1", "g2")}
+    # Every membership is new: the group rows count them, none is listed on its own.
+    assert memberships(run) == []
     rows = changes(run)
     assert rows[("user", "added", "u1")] == ("ann", f"uid=ann,{PEOPLE}", {})
     assert rows[("group", "added", "g1")] == ("staff", f"cn=staff,{GROUPS}", {"members": 3})
@@ -176,6 +195,48 @@ def test_a_resync_writes_updates_deletions_and_membership_changes_with_details(l
     # Untouched users keep their row and its time stamp.
     after = dict(DirectoryUser.objects.values_list("external_id", "synced_at"))
     assert after["u2"] == stamps["u2"] and after["u3"] == stamps["u3"]
+
+
+def test_a_resync_lists_each_member_that_joins_or_leaves_a_group(ldap_directory):
+    sync(ldap_directory, FIRST, safeguards=False)
+    # cid joins staff, bob leaves it, empty is nested into devs, and dee (in devs) is deleted.
+    second = [
+        *FIRST[:3],
+        group("g1", "staff", [f"uid=ann,{PEOPLE}", f"uid=cid,{PEOPLE}", f"cn=devs,{GROUPS}"]),
+        group("g2", "devs", [f"uid=cid,{PEOPLE}", f"cn=empty,{GROUPS}"]),
+        FIRST[6],
+    ]
+
+    counts, run = sync(ldap_directory, second, safeguards=False)
+
+    assert memberships(run) == [
+        ("added", "g3", "empty", f"cn=empty,{GROUPS}", "devs", "g2", "group"),
+        ("added", "u3", "cid", f"uid=cid,{PEOPLE}", "staff", "g1", "user"),
+        ("deleted", "u4", "dee", f"uid=dee,{PEOPLE}", "devs", "g2", "user"),
+        ("deleted", "u2", "bob", f"uid=bob,{PEOPLE}", "staff", "g1", "user"),
+    ]
+    assert (counts.memberships_added, counts.memberships_removed) == (2, 2)
+    # The group and user rows are as before: counts on the groups, the deleted user.
+    assert changes(run) == {
+        ("user", "deleted", "u4"): ("dee", f"uid=dee,{PEOPLE}", {}),
+        ("group", "updated", "g1"): (
+            "staff",
+            f"cn=staff,{GROUPS}",
+            {"members_added": 1, "members_removed": 1},
+        ),
+        ("group", "updated", "g2"): (
+            "devs",
+            f"cn=devs,{GROUPS}",
+            {"members_added": 1, "members_removed": 1},
+        ),
+    }
+    rows = SyncChange.objects.filter(run_id=run.pk, kind="membership").order_by("id")
+    assert [r.detail_lines for r in rows] == [
+        ["joins devs (nested group)"],
+        ["joins staff"],
+        ["leaves devs"],
+        ["leaves staff"],
+    ]
 
 
 def test_a_resync_of_an_unchanged_directory_writes_nothing(ldap_directory):
@@ -362,6 +423,14 @@ def test_group_deletions_take_their_memberships_and_nesting_with_them(ldap_direc
     rows = changes(run)
     assert rows[("group", "deleted", "g1")] == ("staff", f"cn=staff,{GROUPS}", {})
     assert rows[("group", "deleted", "g2")] == ("devs", f"cn=devs,{GROUPS}", {})
+    # Deleted groups are named as the store held them; every member leaves.
+    assert memberships(run) == [
+        ("deleted", "u3", "cid", f"uid=cid,{PEOPLE}", "devs", "g2", "user"),
+        ("deleted", "u4", "dee", f"uid=dee,{PEOPLE}", "devs", "g2", "user"),
+        ("deleted", "u1", "ann", f"uid=ann,{PEOPLE}", "staff", "g1", "user"),
+        ("deleted", "u2", "bob", f"uid=bob,{PEOPLE}", "staff", "g1", "user"),
+        ("deleted", "g2", "devs", f"cn=devs,{GROUPS}", "staff", "g1", "group"),
+    ]
 
 
 def test_members_gained_by_existing_groups_from_existing_users(ldap_directory):
