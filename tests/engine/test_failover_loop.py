@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from connectors.choices import ActivationState, HealthState
 from connectors.models import Connector
-from directories.models import DirectoryUser
+from directories.models import Directory, DirectoryUser
 from directories.services import create_directory, save_sync_connectors
 from directories.sync import fetch, runner
 from directories.tasks import scheduled_sync, sync_directory
@@ -496,6 +496,51 @@ def test_test_connection_passes_on_the_directorys_own_error(agents, sent):
     refusing = agents("c1", [record(type="begin"), record(type="error", message="bad password")])
     result = test_connection(make(for_agent(refusing)))
     assert (result.ok, result.message) == (False, "c1 reached the agent, but: bad password")
+    assert result.problem == "The directory refused"  # no code: no plainer words to give
+
+
+@pytest.mark.parametrize(
+    ("code", "problem"),
+    [
+        ("invalid_credentials", "Invalid credentials"),
+        ("unreachable", "Host unreachable"),
+        ("no_such_object", "Bad base DN"),
+        ("tls", "TLS failed"),
+        ("ldap_error", "LDAP error"),
+        ("something_new", "The directory refused"),
+    ],
+)
+def test_test_connection_leads_with_the_directorys_error_in_plain_words(
+    agents, sent, code, problem
+):
+    from directories.sync.fetch import test_connection
+
+    lines = [record(type="begin"), record(type="error", code=code, message="x")]
+    result = test_connection(make(for_agent(agents("c1", lines))))
+    assert (result.ok, result.problem) == (False, problem)
+
+
+def test_test_connection_of_an_unsaved_directory_goes_through_its_sync_connector(agents, sent):
+    """Add Directory: nothing is stored yet, so there is no list; the chosen connector tests."""
+    from directories.services import new_directory
+    from directories.sync.fetch import test_connection
+
+    chosen = for_agent(agents("c2"))
+    typed = new_directory(
+        name="new.example.com", type="ldap", sync_connector=chosen, host="127.0.0.1",
+        base_dn="dc=example,dc=com", bind_dn="cn=admin,dc=example,dc=com", bind_password="pw",
+    )  # fmt: skip
+    result = test_connection(typed)
+    assert result.ok is True, result.message
+    assert result.message.startswith("c2 bound to 127.0.0.1:389")
+    assert typed.pk is None and not Directory.objects.filter(name="new.example.com").exists()
+
+
+def test_test_connection_with_no_connector_answering_says_none_was_available(agents, sent):
+    from directories.sync.fetch import test_connection
+
+    result = test_connection(make(connector("c1")))
+    assert (result.ok, result.problem) == (False, "No connector available")
 
 
 def test_test_connection_names_every_connector_that_could_not_be_used(agents, sent):

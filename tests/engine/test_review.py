@@ -141,7 +141,10 @@ def test_a_review_never_counts_as_the_first_sync(agents, sent):
 
     review = start(directory, Trigger.REVIEW)
     assert review.first_sync is True
-    assert "Safeguards do not apply: this would be the directory's first sync." in review.message
+    assert review.message == (
+        "Review: nothing was written. "
+        "Safeguards do not apply: this would be the directory's first sync."
+    )
     assert table_counts()["DirectoryUser"] == 0
 
     first = start(directory)
@@ -231,10 +234,30 @@ def test_a_review_joins_a_waiting_review_but_never_a_waiting_sync(synced, sent):
     waiting, created = start_sync(directory, Trigger.REVIEW)
     assert created
     assert start_sync(directory, Trigger.REVIEW) == (waiting, False)
-    with pytest.raises(lifecycle.RunWaiting, match=f"A review \\(run {waiting.pk}\\) is already"):
+    with pytest.raises(lifecycle.RunWaiting) as refused:
         start_sync(directory, Trigger.MANUAL)
+    assert refused.value.run == waiting
+    assert str(refused.value) == (
+        f"A review (run {waiting.pk}) is already waiting for this directory; "
+        "ask again once it has started."
+    )
     with pytest.raises(lifecycle.RunWaiting):
         start_sync(directory, Trigger.MANUAL, ignore_safeguards=True)
+
+
+def test_a_sync_or_a_review_meeting_another_kind_of_waiting_run_is_told_which(synced, sent):
+    directory, _agent = synced
+    plain, _ = start_sync(directory, Trigger.MANUAL)
+    with pytest.raises(lifecycle.RunWaiting) as refused:
+        start_sync(directory, Trigger.REVIEW)
+    assert str(refused.value).startswith(f"A sync (run {plain.pk}) is already waiting")
+    SyncRun.objects.filter(pk=plain.pk).delete()
+    unguarded, _ = start_sync(directory, Trigger.MANUAL, ignore_safeguards=True)
+    with pytest.raises(lifecycle.RunWaiting) as refused:
+        start_sync(directory, Trigger.MANUAL)
+    assert str(refused.value).startswith(
+        f"A sync without safeguards (run {unguarded.pk}) is already waiting"
+    )
 
 
 def test_only_a_finished_review_of_the_directory_can_be_applied(synced, sent):

@@ -359,6 +359,17 @@ def test_a_dn_that_changed_only_its_spelling_does_not_count_towards_a_safeguard(
         sync(ten, [*records, group("g1", "a", []), group("g2", "b", [])])
 
 
+def test_a_stored_dn_that_does_not_parse_counts_as_a_real_change(ten):
+    """A DN the store holds but no parser reads (written by hand, or by an older version)
+    cannot be proven to name the same entry: replacing it counts towards the safeguard."""
+    for row in DirectoryUser.objects.filter(external_id__in=["u0", "u1", "u2"]):
+        row.dn = f"uid={row.username},,broken"
+        row.fingerprint = fingerprint(tuple(getattr(row, c) for c in USER_COLUMNS))
+        row.save()
+    with pytest.raises(SafeguardTripped, match="Users updated: 3 of 10"):
+        sync(ten, [*ten_users(), group("g1", "a", []), group("g2", "b", [])])
+
+
 def test_a_respelled_group_dn_does_not_count_either(ten):
     respell_stored_dns(DirectoryGroup, GROUP_COLUMNS)
     counts, _ = sync(ten, [*ten_users(), group("g1", "a", []), group("g2", "b", [])])
