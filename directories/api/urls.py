@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from directories.api.sync_plan import SyncPlanView
 from directories.api.views import DirectoryViewSet, IdentityProviderViewSet
 
 app_name = "directories-api"
@@ -12,4 +14,4 @@ router = SimpleRouter()
 router.register("directories", DirectoryViewSet, basename="directory")
 router.register("identity-providers", IdentityProviderViewSet, basename="identityprovider")
 
-urlpatterns = router.urls
+urlpatterns = [path("sync-plan/", SyncPlanView.as_view(), name="sync_plan"), *router.urls]

@@ -205,3 +205,55 @@ def test_first_running_sync_shows_entries_only(admin_client, directory):
     run = make_run(directory, RunStatus.RUNNING, entries_received=100)
     row = admin_client.get(reverse("synclog:syncrun_row", args=[run.pk]), **HTMX).content.decode()
     assert "100 entries received" in row and "%" not in row
+
+
+def test_the_api_gives_the_same_plan_and_collisions_as_the_page(
+    readonly_admin, directory, branch, connectors
+):
+    from rest_framework.test import APIClient
+
+    from directories.services import save_sync_connectors
+
+    daily(directory)
+    for d, ids in ((directory, [0, 2]), (branch, [1, 2])):
+        save_sync_connectors(
+            d, [connectors[n].pk for n in ids], expected_version=d.sync_connectors_version
+        )
+    for minutes in (3, 7, 4):
+        finished(branch, minutes)
+    client = APIClient()
+    client.force_authenticate(readonly_admin)
+
+    answer = client.get("/api/sync-plan/")
+
+    assert answer.status_code == 200
+    body = answer.json()
+    placed = {
+        (c["name"], d["name"]): (d["position"], d["schedule"], d["expected_seconds"], d["measured"])
+        for c in body["connectors"]
+        for d in c["directories"]
+    }
+    assert placed == {
+        ("connector-1", "corp.example.com"): (1, "Once a day at 02:00 (UTC)", 300, False),
+        ("connector-2", "branch.example.com"): (1, "Once a day at 02:00 (UTC)", 240, True),
+        ("connector-3", "corp.example.com"): (2, "Once a day at 02:00 (UTC)", 300, False),
+        ("connector-3", "branch.example.com"): (2, "Once a day at 02:00 (UTC)", 240, True),
+    }
+    [collision] = body["collisions"]
+    assert collision["case"] == "C"
+    assert collision["connectors"] == ["connector-3"]
+    assert {collision["directory"]["name"], collision["other"]["name"]} == {
+        "corp.example.com",
+        "branch.example.com",
+    }
+    assert any("Put connector-3 first for" in r for r in collision["remedies"])
+    assert collision["first_overlap"].endswith("Z")
+
+
+def test_the_api_plan_is_empty_of_collisions_for_a_clean_configuration(
+    admin_client, directory, branch
+):
+    daily(directory, "05:00")
+    body = admin_client.get("/api/sync-plan/").json()
+    assert body["collisions"] == []
+    assert [c["name"] for c in body["connectors"]] == ["connector-1", "connector-2", "connector-3"]
