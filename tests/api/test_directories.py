@@ -7,6 +7,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from directories.models import (
+    SAFEGUARD_FIELDS,
     Directory,
     DirectoryGroup,
     DirectoryUser,
@@ -38,6 +39,10 @@ def test_creating_a_directory_starts_its_list_with_the_sync_connector(
     assert body["last_run"] is None
     directory = Directory.objects.get(pk=body["id"])
     assert [e.connector_id for e in directory.sync_entries.all()] == [connectors[1].pk]
+    # Safeguards left out of the request keep their defaults: a script never gets a
+    # directory without them unless it says so.
+    assert "safeguard_users_deleted_percent" not in directory_payload
+    assert [body[f] for f in SAFEGUARD_FIELDS] == [10, 10, 10, 10]
 
 
 def test_bind_password_is_never_returned_and_is_stored_encrypted(
