@@ -212,6 +212,8 @@ def test_an_emptied_list_is_saved_only_after_confirmation_with_javascript(
     page = console_browser(super_admin)
     page.goto(page.base_url + reverse("directories:directory_sync_connectors", args=[directory.pk]))
     page.click("button[aria-label='Remove connector-1']")
+    # Save only once the swap of the removal has settled (it replaces the Save button).
+    expect(page.locator("#sync-connectors-status")).to_contain_text("connector-1 removed")
     page.click("#save-sync-connectors")
     warning = page.locator("#confirm-empty-list")
     expect(warning).to_contain_text(
