@@ -22,9 +22,8 @@ test: deps
 bench: deps
 	$(PY) bench/sync_benchmark.py $(BENCH_ARGS)
 
-# Mutation testing of the modules whose mistakes cost data (not part of CI; about 52
-# CPU-minutes: about half an hour on two idle cores, 44 minutes measured with other jobs
-# running). Ends with one mutation_score_<area>=<percent> line per area. The
+# Mutation testing of the modules whose mistakes cost data (not part of CI; about 45
+# minutes on two cores). Ends with one mutation_score_<area>=<percent> line per area. The
 # writer's survivors are tried again on PostgreSQL (its COPY path and case-sensitive
 # names), when PostgreSQL answers at MUTATION_DATABASE_URL.
 MUTATION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
