@@ -158,6 +158,18 @@ SAFEGUARD_FIELDS = (
 )
 
 
+def _threshold(label: str, share: str) -> models.PositiveSmallIntegerField:
+    """One safeguard threshold: a percentage from 1 to 100, 10 by default, blank to disable."""
+    return models.PositiveSmallIntegerField(
+        label,
+        null=True,
+        blank=True,
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=f"{share} Blank: no limit.",
+    )
+
+
 class IdentityProvider(models.Model):
     """The WorkspaceIDP: a directory's identity provider and its associated connectors."""
 
@@ -242,38 +254,18 @@ class Directory(models.Model):
 
     # Safeguards (percent of what the store holds; blank disables one). A sync past any of
     # them stops before writing; the rule itself is directories.sync.plan's.
-    safeguard_users_updated_percent = models.PositiveSmallIntegerField(
-        "users updated at most (%)",
-        null=True,
-        blank=True,
-        default=10,
-        validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="Share of the stored users one sync may update. Blank: no limit.",
+    safeguard_users_updated_percent = _threshold(
+        "users updated at most (%)", "Share of the stored users one sync may update."
     )
-    safeguard_users_deleted_percent = models.PositiveSmallIntegerField(
-        "users deleted at most (%)",
-        null=True,
-        blank=True,
-        default=10,
-        validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="Share of the stored users one sync may delete. Blank: no limit.",
+    safeguard_users_deleted_percent = _threshold(
+        "users deleted at most (%)", "Share of the stored users one sync may delete."
     )
-    safeguard_groups_deleted_percent = models.PositiveSmallIntegerField(
-        "groups deleted at most (%)",
-        null=True,
-        blank=True,
-        default=10,
-        validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="Share of the stored groups one sync may delete. Blank: no limit.",
+    safeguard_groups_deleted_percent = _threshold(
+        "groups deleted at most (%)", "Share of the stored groups one sync may delete."
     )
-    safeguard_members_removed_percent = models.PositiveSmallIntegerField(
+    safeguard_members_removed_percent = _threshold(
         "members removed from a group at most (%)",
-        null=True,
-        blank=True,
-        default=10,
-        validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="Share of the current members one sync may remove from any one existing "
-        "group. Blank: no limit.",
+        "Share of the current members one sync may remove from any one existing group.",
     )
 
     # Bumped on every save of the Sync Connectors list; a form based on an older one is stale.

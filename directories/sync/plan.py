@@ -321,7 +321,8 @@ def make_plan(
             (updates, deletions, len(stored.users)),
             (len(groups.deleted), len(stored.groups)),
             kept_loss,
-            group_member_counts(stored),
+            # Members held now matter only for groups that lose some: no count otherwise.
+            group_member_counts(stored) if kept_loss else {},
             # A group that stays was read, so its name is the one it has now.
             {g: received.groups[g][1] for g in kept_loss},
         )
