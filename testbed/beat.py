@@ -5,14 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-from django.conf import settings
-
-from testbed.processes import dies_with_parent
-from testbed.worker import REPO, database_url
+from testbed.worker import celery_env, start_celery
 
 
 class Beat:
@@ -25,25 +20,13 @@ class Beat:
     def __init__(self, log_dir: Path, max_interval: int = 1, **env: str) -> None:
         self.log_path = log_dir / "beat.log"
         self.max_interval = max_interval
-        self.env = {
-            **os.environ,
-            **env,
-            "DATABASE_URL": database_url(),
-            "REDIS_URL": settings.CELERY_BROKER_URL,
-            "PYTHONUNBUFFERED": "1",
-        }
+        self.env = celery_env(env)
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> Beat:
         self._offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
+        self.process = start_celery(
             [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "console",
                 "beat",
                 "-l",
                 "info",
@@ -52,22 +35,13 @@ class Beat:
                 "--max-interval",
                 str(self.max_interval),
             ],
-            cwd=REPO,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=dies_with_parent(signal.SIGTERM),
+            self.log_path,
+            self.env,
+            ready=lambda: "beat: Starting..." in self.log(),
+            log=self.log,
+            timeout=timeout,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"beat exited: {self.log()}")
-            if "beat: Starting..." in self.log():
-                return self
-            time.sleep(0.1)
-        raise RuntimeError(f"beat not ready within {timeout:g} s: {self.log()}")
+        return self
 
     def log(self) -> str:
         """What this beat has logged since it started."""

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -37,6 +38,55 @@ def database_url() -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+def celery_env(*layers: dict[str, str]) -> dict[str, str]:
+    """The environment of a Celery process bound to the test database and broker."""
+    env: dict[str, str] = {**os.environ}
+    for layer in layers:
+        env.update(layer)
+    env.update(
+        DATABASE_URL=database_url(),
+        REDIS_URL=settings.CELERY_BROKER_URL,
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def start_celery(
+    args: list[str],
+    log_path: Path,
+    env: dict[str, str],
+    ready: Callable[[], bool],
+    log: Callable[[], str],
+    timeout: float,
+) -> subprocess.Popen:
+    """`celery -A console <args>` in its own session, logging to `log_path`, returned once
+    `ready()`; stopped and named with its log if it exits or is not ready in time."""
+    what = args[0]
+    with open(log_path, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "console", *args],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            # A process left behind by a killed test session would take the next session's
+            # tasks from the shared broker and run them against a database that is gone.
+            preexec_fn=dies_with_parent(signal.SIGTERM),
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited: {log()}")
+        if ready():
+            return process
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=5)
+    raise RuntimeError(f"{what} not ready within {timeout:g} s: {log()}")
+
+
 def flush_broker() -> None:
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
 
@@ -49,25 +99,12 @@ class Worker:
         self.pool = pool
         self.log_path = log_dir / f"worker-{name}.log"
         self.concurrency = concurrency
-        self.env = {
-            **os.environ,
-            **WORKER_ENV,
-            **env,
-            "DATABASE_URL": database_url(),
-            "REDIS_URL": settings.CELERY_BROKER_URL,
-            "PYTHONUNBUFFERED": "1",
-        }
+        self.env = celery_env(WORKER_ENV, env)
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> Worker:
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
+        self.process = start_celery(
             [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "console",
                 "worker",
                 "-l",
                 "info",
@@ -81,24 +118,13 @@ class Worker:
                 "--without-mingle",
                 "--without-heartbeat",
             ],
-            cwd=REPO,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            # A worker left behind by a killed test session would take the next session's
-            # tasks from the shared broker and run them against a database that is gone.
-            preexec_fn=dies_with_parent(signal.SIGTERM),
+            self.log_path,
+            self.env,
+            ready=lambda: b"ready." in self.log_path.read_bytes(),
+            log=self.log_tail,
+            timeout=timeout,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited: {self.log_tail()}")
-            if b"ready." in self.log_path.read_bytes():
-                return self
-            time.sleep(0.1)
-        raise RuntimeError(f"worker not ready within {timeout:g} s: {self.log_tail()}")
+        return self
 
     def children(self) -> list[int]:
         import psutil
