@@ -68,11 +68,14 @@ def test_worker_killed_inside_the_apply_transaction_leaves_nothing_applied(
     connector = register(agent_factory("connector-1"))
     directory = make_directory("crash.example.com", server, connector)
     lost, _ = start_sync(directory, Trigger.MANUAL)
-    wait_until(
-        lambda: SyncRun.objects.get(pk=lost.pk).phase == RunPhase.APPLYING,
-        timeout=60,
-        what="the apply step",
-    )
+
+    def applying_or_ended():
+        run = SyncRun.objects.get(pk=lost.pk)
+        ended = run.status not in (RunStatus.QUEUED, RunStatus.RUNNING)
+        return run if run.phase == RunPhase.APPLYING or ended else None
+
+    reached = wait_until(applying_or_ended, timeout=120, what="the apply step")
+    assert reached.phase == RunPhase.APPLYING, (reached.status, reached.message)
 
     worker.kill()
 
