@@ -7,11 +7,14 @@ from django.conf import settings
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import status
-from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apitokens.choices import TokenKind
+from apitokens.services import issue_token
 from console.api import ClientThrottle, JSONParser
 from console.permissions import RolePermission
 
@@ -25,12 +28,16 @@ class TokenThrottle(ClientThrottle):
     rate = "20/min"
 
 
-class TokenView(ObtainAuthToken):
+class TokenView(GenericAPIView):
     """Token for a username and password; a locked account or address is told so (429)
-    instead of hearing "wrong password" for the right one."""
+    instead of hearing "wrong password" for the right one. The token is a login session:
+    it expires after API_LOGIN_TOKEN_TTL; scripts that run unattended use a named API token."""
 
     throttle_classes = [TokenThrottle]
     parser_classes = [JSONParser, FormParser, MultiPartParser]
+    permission_classes: list = []
+    authentication_classes: list = []
+    serializer_class = AuthTokenSerializer
 
     def post(self, request: Request, *args, **kwargs) -> Response:
         username = request.data.get("username") if hasattr(request.data, "get") else None
@@ -45,7 +52,15 @@ class TokenView(ObtainAuthToken):
                 status=status.HTTP_429_TOO_MANY_REQUESTS,
                 headers={"Retry-After": str(minutes * 60)},
             )
-        return super().post(request, *args, **kwargs)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, key = issue_token(
+            serializer.validated_data["user"],
+            name="Password login",
+            kind=TokenKind.SESSION,
+            ttl=settings.API_LOGIN_TOKEN_TTL,
+        )
+        return Response({"token": key, "expires_at": token.expires_at})
 
 
 urlpatterns = [

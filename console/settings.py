@@ -69,7 +69,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "django_htmx",
     "django_celery_beat",
@@ -79,6 +78,7 @@ INSTALLED_APPS = [
     "connectors",
     "directories",
     "synclog",
+    "apitokens",
 ]
 
 MIDDLEWARE = [
@@ -112,6 +112,8 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
+# How long a token from the API's username/password login (ours or the vIDM-compatible one) lives.
+API_LOGIN_TOKEN_TTL = timedelta(hours=int(os.environ.get("API_LOGIN_TOKEN_HOURS", "8")))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
@@ -218,7 +220,7 @@ CONSOLE_URL = os.environ.get("CONSOLE_URL", "http://localhost:8000")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous API call then gets 401 with WWW-Authenticate, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "apitokens.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["console.permissions.RolePermission"],

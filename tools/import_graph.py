@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "console",
         ),
     ),
+    ("apitokens", ("apitokens",)),
     ("connectors", ("connectors",)),
     ("synclog", ("synclog",)),
     ("directories", ("directories",)),
@@ -56,12 +57,21 @@ ALLOWED: dict[str, set[str]] = {
     "protocol": set(),
     "agent": {"protocol"},
     "console.core": set(),
+    "apitokens": {"console.core"},
     "connectors": {"protocol", "console.core"},
     "synclog": {"protocol", "console.core", "connectors"},
     "directories": {"protocol", "console.core", "connectors", "synclog"},
-    "composition": {"protocol", "agent", "console.core", "connectors", "directories", "synclog"},
+    "composition": {
+        "protocol",
+        "agent",
+        "console.core",
+        "apitokens",
+        "connectors",
+        "directories",
+        "synclog",
+    },
 }
-PACKAGES = ("connectors", "directories", "synclog", "console", "testbed")
+PACKAGES = ("apitokens", "connectors", "directories", "synclog", "console", "testbed")
 
 
 def modules() -> dict[str, Path]:
