@@ -6,9 +6,11 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from testbed.slapd import free_port
 
@@ -202,3 +204,24 @@ def test_a_heartbeat_just_inside_the_max_age_is_ready(client, db, settings):
     response, body = readyz(client)
     assert response.status_code == 200, body
     assert body["checks"]["beat"]["max_age_seconds"] == 60
+
+
+def test_the_beat_loads_the_heartbeat_and_sends_it_every_interval(transactional_db, settings):
+    """What celery beat itself loads (the DatabaseScheduler) and when it says it is due."""
+    from django_celery_beat.models import PeriodicTask
+    from django_celery_beat.schedulers import DatabaseScheduler
+
+    from console.celery import app
+
+    app.loader.import_default_modules()  # what a worker does at start: finds the apps' tasks
+    scheduler = DatabaseScheduler(app=app, lazy=False)
+    stored = PeriodicTask.objects.get(name=settings.BEAT_HEARTBEAT_ENTRY)
+    assert stored.task == "ops.tasks.beat_heartbeat" and stored.enabled
+    assert app.tasks[stored.task].name == stored.task
+    assert app.conf.beat_sync_every == 1  # each send is written at once for /readyz to read
+    entry = scheduler.schedule[settings.BEAT_HEARTBEAT_ENTRY]
+    entry.last_run_at = timezone.now() - timedelta(seconds=14)
+    due, wait = entry.is_due()
+    assert not due and 0 < wait <= 1.5
+    entry.last_run_at = timezone.now() - timedelta(seconds=16)
+    assert entry.is_due()[0]
