@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
 
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, F, OuterRef, Subquery
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
@@ -34,7 +34,7 @@ def _last(statuses) -> Subquery:
     runs = (
         SyncRun.objects.filter(directory=OuterRef("pk"), status__in=statuses)
         .exclude(trigger=Trigger.REVIEW)
-        .order_by("-finished_at", "-pk")
+        .order_by(F("finished_at").desc(nulls_last=True), "-pk")
     )
     return Subquery(runs.values("pk")[:1])
 
