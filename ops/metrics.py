@@ -10,15 +10,16 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
 
-from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Subquery
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from connectors.choices import HealthState
 from connectors.models import Connector
 from directories.models import Directory, DirectoryGroup, DirectoryUser
-from synclog.choices import RunStatus, Trigger
+from synclog.choices import RunStatus
 from synclog.models import SyncRun
+from synclog.queries import syncs
 
 PREFIX = "dirsync"
 # How a sync can end; a review (dry run) is not a sync and is left out of "last sync".
@@ -30,12 +31,9 @@ def _seconds(moment: datetime | None) -> float | None:
 
 
 def _last(statuses) -> Subquery:
-    """The id of a directory's sync that ended last with one of `statuses`."""
-    runs = (
-        SyncRun.objects.filter(directory=OuterRef("pk"), status__in=statuses)
-        .exclude(trigger=Trigger.REVIEW)
-        .order_by(F("finished_at").desc(nulls_last=True), "-pk")
-    )
+    """The id of a directory's newest sync that ended with one of `statuses` (the console's
+    "last sync" rule and order: reviews left out, newest first)."""
+    runs = syncs().filter(directory=OuterRef("pk"), status__in=statuses).order_by("-created", "-id")
     return Subquery(runs.values("pk")[:1])
 
 
