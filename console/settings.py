@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -79,6 +80,7 @@ INSTALLED_APPS = [
     "directories",
     "synclog",
     "apitokens",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -261,6 +263,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The DatabaseScheduler writes each entry's last run time after every task it sends, not
+# every three minutes: /readyz reads the heartbeat's last run from that row.
+CELERY_BEAT_SYNC_EVERY = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "probe-connectors": {
@@ -272,6 +277,29 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": schedule(30.0),
     },
 }
+
+# Operations endpoints (docs/operations.md). /readyz: how long the broker may take to
+# answer, and the beat heartbeat: a tiny task the beat sends every interval; the beat
+# counts as down when its last send is older than the max age.
+READYZ_TIMEOUT = env_float("READYZ_TIMEOUT", 2.0)
+BEAT_HEARTBEAT_ENTRY = "beat-heartbeat"
+BEAT_HEARTBEAT_INTERVAL = env_float("BEAT_HEARTBEAT_INTERVAL", 15.0)
+BEAT_HEARTBEAT_MAX_AGE = env_float("BEAT_HEARTBEAT_MAX_AGE", 60.0)
+CELERY_BEAT_SCHEDULE[BEAT_HEARTBEAT_ENTRY] = {
+    "task": "ops.tasks.beat_heartbeat",
+    "schedule": schedule(BEAT_HEARTBEAT_INTERVAL),
+    # Without a worker the messages would pile up in the broker: each one expires unread.
+    "options": {"expires": BEAT_HEARTBEAT_INTERVAL},
+}
+# /metrics: a bearer token, and/or the client networks allowed (CIDR, comma-separated).
+# With neither set, only loopback clients are answered.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "")
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as error:
+        raise ValueError(f"METRICS_ALLOWED_NETWORKS: {error}") from None
 
 # Sync engine tunables (seconds unless stated).
 CONNECTOR_PROBE_TIMEOUT = env_float("CONNECTOR_PROBE_TIMEOUT", 3.0)

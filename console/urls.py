@@ -1,4 +1,4 @@
-"""Root URLs: console pages, REST API and schema."""
+"""Root URLs: console pages, REST API and schema, health, readiness and metrics."""
 
 from __future__ import annotations
 
@@ -17,5 +17,6 @@ urlpatterns = [
     path("api/", include("console.api_urls")),
     path("connectors/", include("connectors.urls")),
     path("sync-log/", include("synclog.urls")),
+    path("", include("ops.urls")),
     path("", include("directories.urls")),
 ]
