@@ -17,5 +17,8 @@ urlpatterns = [
     path("api/", include("console.api_urls")),
     path("connectors/", include("connectors.urls")),
     path("sync-log/", include("synclog.urls")),
+    # VMware Identity Manager's REST paths, for scripts written against vIDM.
+    path("SAAS/", include("vidm.urls")),
+    path("oauth-clients/", include("vidm.console_urls")),
     path("", include("directories.urls")),
 ]

@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("connectors", ("connectors",)),
     ("synclog", ("synclog",)),
     ("directories", ("directories",)),
+    ("vidm", ("vidm",)),
     (
         "composition",
         (
@@ -61,6 +62,7 @@ ALLOWED: dict[str, set[str]] = {
     "connectors": {"protocol", "console.core"},
     "synclog": {"protocol", "console.core", "connectors"},
     "directories": {"protocol", "console.core", "connectors", "synclog"},
+    "vidm": {"console.core", "apitokens", "connectors", "synclog", "directories"},
     "composition": {
         "protocol",
         "agent",
@@ -69,9 +71,10 @@ ALLOWED: dict[str, set[str]] = {
         "connectors",
         "directories",
         "synclog",
+        "vidm",
     },
 }
-PACKAGES = ("apitokens", "connectors", "directories", "synclog", "console", "testbed")
+PACKAGES = ("apitokens", "connectors", "directories", "synclog", "console", "testbed", "vidm")
 
 
 def modules() -> dict[str, Path]:
