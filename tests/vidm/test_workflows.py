@@ -410,3 +410,102 @@ def test_ps_workspace_one_access_finds_the_directory_and_syncs_it_with_v2(
         False,
     )
     assert run.requested_by == oauth.user and published == [run.pk]
+
+
+def test_power_validated_solutions_adds_a_second_connector_to_the_directory(
+    client, super_admin, connectors
+):
+    """Add-WSAConnector (called by Add-WorkspaceOneDirectoryConnector for a clustered
+    appliance): find the identity provider, the directory and the node's connector, then
+    associate the connector with ?idp= and a directory.bindDetails+json body."""
+    from directories.services import create_directory
+    from tests.conftest import make_connector
+
+    directory = create_directory(
+        name="sfo.rainpole.io",
+        type="ad",
+        sync_connector=connectors[0],
+        host="sfo.rainpole.io",
+        base_dn=BASE_DN_USER,
+        bind_dn=BIND_DN,
+        bind_password="old-pass",
+    )
+    node = make_connector("xint-wsa01b")
+    login = send(
+        client,
+        "POST",
+        "/SAAS/API/1.0/REST/auth/system/login",
+        {"Content-Type": JSON, "Accept": "application/json; charset=utf-8"},
+        '{"username": "' + super_admin.username + '", "password": "' + PASSWORD + '", '
+        '"issueToken": "true"}',
+    )
+    session_token = "HZN " + login.json()["sessionToken"]
+
+    # Get-WSAIdentityProvider | Where-Object directoryConfigurations.name -eq $domain
+    idps = send(
+        client,
+        "GET",
+        "/SAAS/jersey/manager/api/identityProviders?onlyEnabledAdapters=true",
+        {
+            "Accept": "application/vnd.vmware.horizon.manager.identityprovider.summary.list+json",
+            "Authorization": session_token,
+        },
+    )
+    assert idps.status_code == 200, idps.content
+    (idp_id,) = [
+        i["id"]
+        for i in idps.json()["items"]
+        if "sfo.rainpole.io" in [d["name"] for d in i["directoryConfigurations"]]
+    ]
+    # Get-WSADirectory | Where-Object name -eq $domain
+    dirs = send(
+        client,
+        "GET",
+        f"{SAAS}/directoryconfigs",
+        {"Content-Type": VND + "directory.ad.over.ldap+json", "Authorization": session_token},
+    )
+    (directory_id,) = [
+        d["directoryId"] for d in dirs.json()["items"] if d["name"] == "sfo.rainpole.io"
+    ]
+    # Get-WSAConnector | Where-Object host -eq $wsaNode
+    instances = send(
+        client,
+        "GET",
+        f"{SAAS}/connectorinstances",
+        {"Content-Type": VND + "connector+json", "Authorization": session_token},
+    )
+    (connector_id,) = [c["instanceId"] for c in instances.json()["items"] if c["host"] == node.host]
+
+    # Add-WSAConnector
+    associated = send(
+        client,
+        "POST",
+        f"{SAAS}/connectorinstances/{connector_id}/associatedirectory?idp={idp_id}",
+        {
+            "Accept": VND + "connector+json",
+            "Content-Type": VND + "directory.bindDetails+json",
+            "Authorization": session_token,
+        },
+        '{"directoryId": "' + directory_id + '", "directoryBindPassword":"' + BIND_PASS + '", '
+        '"usedForAuthentication":true, "bindToAD":true}',
+    )
+    assert associated.status_code == 200, associated.content
+
+    # Get-WSADirectory -connector: an empty Accept header.
+    listed = send(
+        client,
+        "GET",
+        f"{SAAS}/directoryconfigs/{directory_id}/connectors",
+        {"Accept": "", "Authorization": session_token},
+    )
+    assert listed.status_code == 200, listed.content
+    assert [c["host"] for c in listed.json()["items"]] == [connectors[0].host, node.host]
+
+    directory.refresh_from_db()
+    assert [e.connector for e in directory.sync_entries.order_by("position")] == [
+        connectors[0],
+        node,
+    ]
+    assert set(directory.identity_provider.connectors.all()) == {connectors[0], node}
+    assert directory.bind_password == BIND_PASS
+    assert Directory.objects.count() == 1
