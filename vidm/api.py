@@ -589,3 +589,19 @@ class IdentityProviderView(VidmView):
         except DjangoValidationError as exc:
             raise ValidationError({"connectors": exc.messages}) from exc
         return Response(idp_item(self.get_idp(idp_id)))
+
+
+class NotServedView(VidmView):
+    """Any other /SAAS/ path: a vIDM-shaped 404 instead of a login page or an HTML error."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    def handle(self, request: Request, *args, **kwargs) -> Response:
+        return wire.error(
+            status.HTTP_404_NOT_FOUND,
+            "not.found",
+            f"{request.path} is not served here; docs/vidm-compatibility.md lists what is.",
+        )
+
+    get = post = put = patch = delete = handle

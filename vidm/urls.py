@@ -66,4 +66,5 @@ urlpatterns = [
         api.IdentityProviderView.as_view(),
         name="identity_provider",
     ),
+    re_path(r"^.*$", api.NotServedView.as_view(), name="not_served"),
 ]

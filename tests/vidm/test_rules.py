@@ -440,3 +440,11 @@ def test_domains_name_the_directory_domain(client, super_admin):
     (domain,) = domains.json()["items"]
     assert domain["name"] == "lax.rainpole.io"
     assert domain["_links"]["self"]["href"].split("/domains/")[1] == "lax.rainpole.io"
+
+
+def test_a_path_not_served_is_a_json_404_not_a_login_page(client):
+    answer = send(client, "GET", "/SAAS/jersey/manager/api/scim/Users")
+    assert answer.status_code == 404
+    assert "not served here" in errors_of(answer)[0]
+    wrong_method = send(client, "GET", f"{SAAS}/directoryconfigs/x/syncprofile/sync", {})
+    assert wrong_method.status_code in (401, 405)

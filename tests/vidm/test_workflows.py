@@ -243,7 +243,9 @@ def test_power_validated_solutions_adds_a_directory_and_starts_its_sync(
     # The Sync Log lists it as an API sync.
     client.force_login(super_admin)
     log = client.get("/sync-log/")
-    assert log.status_code == 200 and "sfo.rainpole.io" in log.content.decode()
+    assert log.status_code == 200
+    row = log.content.decode().split(f'id="run-{run.pk}"', 1)[1].split("</tr>", 1)[0]
+    assert '<td class="left">API</td>' in row
 
 
 @pytest.fixture
