@@ -239,6 +239,6 @@ def selected_group_dns(body: dict) -> list[str]:
 
 def frequency(body: dict) -> str:
     name = body.get("frequency")
-    if name not in FREQUENCIES:
+    if not isinstance(name, str) or name not in FREQUENCIES:
         raise BadBody(f"frequency: give one of {', '.join(FREQUENCIES)}.")
     return FREQUENCIES[name]
