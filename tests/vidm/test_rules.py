@@ -448,3 +448,27 @@ def test_a_path_not_served_is_a_json_404_not_a_login_page(client):
     assert "not served here" in errors_of(answer)[0]
     wrong_method = send(client, "GET", f"{SAAS}/directoryconfigs/x/syncprofile/sync", {})
     assert wrong_method.status_code in (401, 405)
+
+
+def test_scripts_need_no_csrf_token_and_no_console_login(super_admin, directory, published):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    login = strict.generic(
+        "POST",
+        "/SAAS/API/1.0/REST/auth/system/login",
+        json.dumps({"username": super_admin.username, "password": PASSWORD, "issueToken": "true"}),
+        JSON,
+    )
+    assert login.status_code == 200, login.content
+    sync = send(
+        strict,
+        "POST",
+        f"{SAAS}/directoryconfigs/{directory_id(directory)}/syncprofile/sync",
+        {
+            "Authorization": "HZN " + login.json()["sessionToken"],
+            "Content-Type": VND + "directory.sync.profile.sync+json",
+        },
+        '{"ignoreSafeguards":true}',
+    )
+    assert sync.status_code == 202, sync.content
