@@ -8,6 +8,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apitokens.models import ApiToken
@@ -472,3 +474,37 @@ def test_scripts_need_no_csrf_token_and_no_console_login(super_admin, directory,
         '{"ignoreSafeguards":true}',
     )
     assert sync.status_code == 202, sync.content
+
+
+def test_listing_directories_costs_the_same_queries_for_one_or_many(
+    client, super_admin, connectors
+):
+    from directories.services import create_directory
+    from synclog.models import SyncRun
+
+    auth = hzn(super_admin)
+
+    def add(n):
+        made = create_directory(
+            name=f"d{n}.example.com",
+            type="ad",
+            sync_connector=connectors[0],
+            host="dc.example.com",
+            base_dn="dc=example,dc=com",
+            bind_dn="cn=r,dc=example,dc=com",
+        )
+        SyncRun.objects.create(directory=made, status="completed")
+
+    add(0)
+    path = f"{SAAS}/directoryconfigs"
+    send(client, "GET", path, auth)  # the token's last use is written once
+    with CaptureQueriesContext(connection) as one:
+        first = send(client, "GET", path, auth)
+    for n in range(1, 8):
+        add(n)
+    with CaptureQueriesContext(connection) as many:
+        listed = send(client, "GET", path, auth)
+    assert len(many.captured_queries) == len(one.captured_queries)
+    items = listed.json()["items"]
+    assert len(items) == 8 and len(first.json()["items"]) == 1
+    assert all(i["lastSyncStatus"] == "completed" and i["userCount"] == 0 for i in items)
