@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from axes.handlers.proxy import AxesProxyHandler
+from django.conf import settings
+from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser as DRFJSONParser
+from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 
 from console.clients import client_address
@@ -48,3 +52,21 @@ class JSONParser(DRFJSONParser):
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError("JSON parse error - the body is nested too deeply.") from None
+
+
+def locked_out(request, username: object) -> Response | None:
+    """The 429 every password login of the API answers while django-axes holds the account
+    or the address locked, instead of hearing "wrong password" for the right one; None when
+    the login may go ahead."""
+    credentials = {"username": username if isinstance(username, str) else ""}
+    if not AxesProxyHandler.is_locked(getattr(request, "_request", request), credentials):
+        return None
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return Response(
+        {
+            "detail": "Too many wrong passwords for this account or from this address; "
+            f"try again in {minutes} minutes or ask a Super Admin to lift the lock."
+        },
+        status=status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"Retry-After": str(minutes * 60)},
+    )

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework import status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -15,7 +13,7 @@ from rest_framework.response import Response
 
 from apitokens.choices import TokenKind
 from apitokens.services import issue_token
-from console.api import ClientThrottle, JSONParser
+from console.api import ClientThrottle, JSONParser, locked_out
 from console.permissions import RolePermission
 
 # DRF marks its views login_not_required, so the console's login redirect never answers an API
@@ -41,17 +39,9 @@ class TokenView(GenericAPIView):
 
     def post(self, request: Request, *args, **kwargs) -> Response:
         username = request.data.get("username") if hasattr(request.data, "get") else None
-        credentials = {"username": username if isinstance(username, str) else ""}
-        if AxesProxyHandler.is_locked(request._request, credentials):
-            minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-            return Response(
-                {
-                    "detail": "Too many wrong passwords for this account or from this address; "
-                    f"try again in {minutes} minutes or ask a Super Admin to lift the lock."
-                },
-                status=status.HTTP_429_TOO_MANY_REQUESTS,
-                headers={"Retry-After": str(minutes * 60)},
-            )
+        refused = locked_out(request, username)
+        if refused is not None:
+            return refused
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         token, key = issue_token(

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "synclog",
     "apitokens",
     "ops",
+    "vidm",
 ]
 
 MIDDLEWARE = [
@@ -116,6 +117,8 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
 # How long a token from the API's username/password login (ours or the vIDM-compatible one) lives.
 API_LOGIN_TOKEN_TTL = timedelta(hours=int(os.environ.get("API_LOGIN_TOKEN_HOURS", "8")))
+# Lifetime of an access token the vIDM-compatible /SAAS/auth/oauthtoken gives an OAuth client.
+VIDM_OAUTH_TOKEN_TTL = timedelta(hours=int(os.environ.get("OAUTH_TOKEN_HOURS", "6")))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True

@@ -18,5 +18,8 @@ urlpatterns = [
     path("connectors/", include("connectors.urls")),
     path("sync-log/", include("synclog.urls")),
     path("", include("ops.urls")),
+    # VMware Identity Manager's REST paths, for scripts written against vIDM.
+    path("SAAS/", include("vidm.urls")),
+    path("oauth-clients/", include("vidm.console_urls")),
     path("", include("directories.urls")),
 ]

@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("synclog", ("synclog",)),
     ("directories", ("directories",)),
     ("ops", ("ops",)),
+    ("vidm", ("vidm",)),
     (
         "composition",
         (
@@ -63,6 +64,7 @@ ALLOWED: dict[str, set[str]] = {
     "synclog": {"protocol", "console.core", "connectors"},
     "directories": {"protocol", "console.core", "connectors", "synclog"},
     "ops": {"console.core", "connectors", "synclog", "directories"},
+    "vidm": {"console.core", "apitokens", "connectors", "synclog", "directories"},
     "composition": {
         "protocol",
         "agent",
@@ -72,9 +74,10 @@ ALLOWED: dict[str, set[str]] = {
         "directories",
         "synclog",
         "ops",
+        "vidm",
     },
 }
-PACKAGES = ("apitokens", "connectors", "directories", "synclog", "ops", "console", "testbed")
+PACKAGES = ("apitokens", "connectors", "directories", "synclog", "ops", "vidm", "console", "testbed")
 
 
 def modules() -> dict[str, Path]:

@@ -175,6 +175,7 @@ def page_urls(directory, finished_run, directory_data, connectors) -> list[str]:
         reverse("synclog:syncrun_list"),
         reverse("synclog:syncrun_detail", args=[finished_run.pk]),
         reverse("directories:directory_sync_without_safeguards", args=[d]),
+        reverse("vidm-console:oauth_clients"),
     ]
     urls += [
         reverse("directories:directory_sync_settings", args=[d, section])
@@ -196,4 +197,5 @@ def change_only_urls(directory, connectors) -> list[str]:
         reverse("connectors:connector_delete", args=[connectors[2].pk]),
         reverse("directories:directory_review", args=[directory.pk]),
         reverse("directories:directory_sync_without_safeguards", args=[directory.pk]),
+        reverse("vidm-console:oauth_clients"),
     ]
