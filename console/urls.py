@@ -14,7 +14,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("profile/", ProfileView.as_view(), name="profile"),
     path("admin/", admin.site.urls),
-    path("api/", include("console.api_urls")),
+    path("api/v1/", include("console.api_urls")),
     path("connectors/", include("connectors.urls")),
     path("sync-log/", include("synclog.urls")),
     path("", include("directories.urls")),

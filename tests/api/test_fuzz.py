@@ -28,7 +28,7 @@ def api_schema(super_admin, directory):
     _, key = issue_token(super_admin, name="fuzz")
     headers = {"Authorization": f"Token {key}"}
     schema = schemathesis.openapi.from_wsgi(
-        "/api/schema/?format=json", application, headers=headers
+        "/api/v1/schema/?format=json", application, headers=headers
     )
     schema.token_headers = headers
     yield schema
