@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from apitokens.choices import TokenKind
 from apitokens.services import issue_token
 from console.api import ClientThrottle, JSONParser
+from console.api_errors import ApiError
 from console.permissions import RolePermission
 
 # DRF marks its views login_not_required, so the console's login redirect never answers an API
@@ -44,12 +45,11 @@ class TokenView(GenericAPIView):
         credentials = {"username": username if isinstance(username, str) else ""}
         if AxesProxyHandler.is_locked(request._request, credentials):
             minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-            return Response(
-                {
-                    "detail": "Too many wrong passwords for this account or from this address; "
-                    f"try again in {minutes} minutes or ask a Super Admin to lift the lock."
-                },
-                status=status.HTTP_429_TOO_MANY_REQUESTS,
+            raise ApiError(
+                "Too many wrong passwords for this account or from this address; "
+                f"try again in {minutes} minutes or ask a Super Admin to lift the lock.",
+                code="locked_out",
+                status_code=status.HTTP_429_TOO_MANY_REQUESTS,
                 headers={"Retry-After": str(minutes * 60)},
             )
         serializer = self.get_serializer(data=request.data)

@@ -235,6 +235,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "PAGE_SIZE": 50,
+    # Every error answers {"code", "detail", "errors"} (docs/api.md lists the codes).
+    "EXCEPTION_HANDLER": "console.api_errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Directory sync console API",
@@ -246,6 +248,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "console.api_errors.add_error_responses",
+    ],
 }
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")

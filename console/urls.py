@@ -8,6 +8,10 @@ from django.urls import include, path
 
 from console.views import ProfileView, home
 
+# An unknown API URL, or a failure outside DRF, still answers the API's JSON error shape.
+handler404 = "console.api_errors.page_not_found"
+handler500 = "console.api_errors.server_error"
+
 urlpatterns = [
     path("", home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import ValidationError
 
 from console.api import ID_PATTERN
+from console.api_errors import ApiError
 from directories.api.serializers import (
     DirectoryGroupSerializer,
     DirectorySerializer,
@@ -161,24 +162,20 @@ class DirectoryViewSet(
                 )
             except SyncConnectorsUnavailable as exc:
                 outdated = [c.name for c in sync_connectors_feature().outdated]
-                return Response(
-                    {
-                        "detail": str(exc),
-                        "code": "sync_connectors_unavailable",
-                        "outdated_connectors": outdated,
-                    },
-                    status=status.HTTP_409_CONFLICT,
-                )
+                raise ApiError(
+                    str(exc),
+                    code="sync_connectors_unavailable",
+                    status_code=status.HTTP_409_CONFLICT,
+                    outdated_connectors=outdated,
+                ) from exc
             except StaleSyncConnectors as exc:
                 directory.refresh_from_db(fields=["sync_connectors_version"])
-                return Response(
-                    {
-                        "detail": str(exc),
-                        "code": "stale",
-                        "version": directory.sync_connectors_version,
-                    },
-                    status=status.HTTP_409_CONFLICT,
-                )
+                raise ApiError(
+                    str(exc),
+                    code="stale",
+                    status_code=status.HTTP_409_CONFLICT,
+                    version=directory.sync_connectors_version,
+                ) from exc
             except DjangoValidationError as exc:
                 raise ValidationError({"connectors": exc.messages}) from exc
         return Response(SyncConnectorsSerializer(sync_connectors_state(directory)).data)
@@ -230,10 +227,12 @@ class DirectoryViewSet(
                     reviewed_run=asked.get("reviewed_run"),
                 )
             except RunWaiting as exc:
-                return Response(
-                    {"detail": str(exc), "code": "run_waiting", "waiting_run": exc.run.pk},
-                    status=status.HTTP_409_CONFLICT,
-                )
+                raise ApiError(
+                    str(exc),
+                    code="run_waiting",
+                    status_code=status.HTTP_409_CONFLICT,
+                    waiting_run=exc.run.pk,
+                ) from exc
             except NotAReview as exc:
                 raise ValidationError({"reviewed_run": [str(exc)]}) from exc
             run = runs_with_attempts().get(pk=run.pk)

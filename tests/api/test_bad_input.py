@@ -14,7 +14,12 @@ HUGE = "9223372036854775808"  # 2**63: no 64-bit id
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/v1/directories/", "/api/v1/sync-runs/", "/api/v1/connectors/", "/api/v1/identity-providers/"],
+    [
+        "/api/v1/directories/",
+        "/api/v1/sync-runs/",
+        "/api/v1/connectors/",
+        "/api/v1/identity-providers/",
+    ],
 )
 def test_a_limit_or_offset_beyond_any_database_is_bounded(super_api, directory, path):
     for query in (f"limit={HUGE}", f"offset={HUGE}", f"limit={HUGE}&offset={HUGE}"):
@@ -98,7 +103,9 @@ def test_run_filters_take_any_offset_and_do_not_hide_a_run_from_its_own_pages(su
     ):
         answer = super_api.get(f"/api/v1/sync-runs/?{query}")
         assert answer.status_code in (200, 400), (query, answer.content[:200])
-    assert super_api.get("/api/v1/sync-runs/?created_before=2000-01-01T00:00:00Z").json()["count"] == 0
+    assert (
+        super_api.get("/api/v1/sync-runs/?created_before=2000-01-01T00:00:00Z").json()["count"] == 0
+    )
     for page in ("", "changes/", "warnings/"):
         detail = super_api.get(
             f"/api/v1/sync-runs/{run.pk}/{page}?created_before=2000-01-01T00:00:00Z"

@@ -56,7 +56,7 @@ def test_adding_a_connector_shows_its_activation_code_once(super_api):
 def test_adding_a_connector_with_a_taken_name_is_refused_per_field(super_api, connectors):
     answer = super_api.post("/api/v1/connectors/", {"name": "CONNECTOR-1"}, format="json")
     assert answer.status_code == 400
-    assert "already exists" in answer.json()["name"][0]
+    assert "already exists" in answer.json()["errors"]["name"][0]
     assert Connector.objects.count() == 3
 
 
@@ -87,7 +87,7 @@ def test_activation_code_activates_the_connector_once_and_stores_the_secret_encr
         "/api/v1/connectors/activate/", {"code": created["activation_code"], **AGENT}, format="json"
     )
     assert second.status_code == 400
-    assert "already used" in second.json()["code"][0]
+    assert "already used" in second.json()["errors"]["code"][0]
     assert Connector.objects.get(pk=created["id"]).secret == body["secret"]
     assert body["secret"] not in str(super_api.get(f"/api/v1/connectors/{created['id']}/").json())
 
@@ -101,7 +101,7 @@ def test_an_expired_activation_code_is_refused(super_api):
         "/api/v1/connectors/activate/", {"code": created["activation_code"], **AGENT}, format="json"
     )
     assert answer.status_code == 400
-    assert "expired" in answer.json()["code"][0]
+    assert "expired" in answer.json()["errors"]["code"][0]
     assert Connector.objects.get(pk=created["id"]).activation_state == "pending"
 
 
@@ -110,7 +110,7 @@ def test_an_unknown_activation_code_is_refused(db):
         "/api/v1/connectors/activate/", {"code": "not-a-real-code", **AGENT}, format="json"
     )
     assert answer.status_code == 400
-    assert "unknown" in answer.json()["code"][0]
+    assert "unknown" in answer.json()["errors"]["code"][0]
 
 
 def test_activation_with_a_malformed_version_or_url_is_refused_and_keeps_the_code(super_api):
@@ -120,7 +120,7 @@ def test_activation_with_a_malformed_version_or_url_is_refused_and_keeps_the_cod
         "/api/v1/connectors/activate/", {"code": created["activation_code"], **bad}, format="json"
     )
     assert answer.status_code == 400
-    errors = answer.json()
+    errors = answer.json()["errors"]
     assert "not a version number" in errors["version"][0]
     assert "http://" in errors["url"][0]
     assert ActivationCode.objects.get(connector_id=created["id"]).used_at is None
@@ -129,7 +129,7 @@ def test_activation_with_a_malformed_version_or_url_is_refused_and_keeps_the_cod
 def test_activation_with_missing_fields_names_each_field(db):
     answer = APIClient().post("/api/v1/connectors/activate/", {}, format="json")
     assert answer.status_code == 400
-    assert set(answer.json()) == {"code", "url", "version"}
+    assert set(answer.json()["errors"]) == {"code", "url", "version"}
 
 
 def test_activation_is_throttled_against_code_guessing(db):

@@ -55,7 +55,9 @@ def test_bind_password_is_never_returned_and_is_stored_encrypted(
         created,
         super_api.get("/api/v1/directories/"),
         super_api.get(f"/api/v1/directories/{pk}/"),
-        super_api.patch(f"/api/v1/directories/{pk}/", {"bind_password": "rotated-1"}, format="json"),
+        super_api.patch(
+            f"/api/v1/directories/{pk}/", {"bind_password": "rotated-1"}, format="json"
+        ),
     ]
     for answer in responses:
         assert answer.status_code in (200, 201)
@@ -81,7 +83,7 @@ def test_invalid_directory_fields_are_named_and_nothing_is_saved(directory_api, 
     }
     answer = directory_api.post("/api/v1/directories/", payload, format="json")
     assert answer.status_code == 400
-    errors = answer.json()
+    errors = answer.json()["errors"]
     assert set(errors) == {
         "port",
         "base_dn",
@@ -102,7 +104,7 @@ def test_directory_name_must_be_unique(directory_api, directory_payload, directo
         "/api/v1/directories/", {**directory_payload, "name": directory.name}, format="json"
     )
     assert answer.status_code == 400
-    assert "name" in answer.json()
+    assert "name" in answer.json()["errors"]
     assert Directory.objects.count() == 1
 
 
@@ -137,7 +139,7 @@ def test_a_bad_patch_changes_nothing(directory_api, directory):
         format="json",
     )
     assert answer.status_code == 400
-    assert set(answer.json()) == {"port"}
+    assert set(answer.json()["errors"]) == {"port"}
     directory.refresh_from_db()
     assert directory.host == "127.0.0.1" and directory.sync_frequency == "manual"
     assert not PeriodicTask.objects.filter(name=schedule_task_name(directory)).exists()
@@ -150,7 +152,7 @@ def test_type_and_sync_connector_cannot_change_after_creation(directory_api, dir
         format="json",
     )
     assert answer.status_code == 400
-    assert set(answer.json()) == {"type", "sync_connector"}
+    assert set(answer.json()["errors"]) == {"type", "sync_connector"}
     directory.refresh_from_db()
     assert directory.type == "ldap" and directory.sync_connector_id == connectors[0].pk
 
@@ -261,7 +263,7 @@ def test_patch_refuses_a_ca_certificate_that_is_not_pem(directory_api, directory
         f"/api/v1/directories/{directory.pk}/", {"ca_cert": "garbage"}, format="json"
     )
     assert answer.status_code == 400
-    assert "PEM" in str(answer.json()["ca_cert"])
+    assert "PEM" in str(answer.json()["errors"]["ca_cert"])
     directory.refresh_from_db()
     assert directory.ca_cert == ""
 
@@ -270,7 +272,7 @@ def test_patch_of_the_host_needs_the_bind_password_again(directory_api, director
     url = f"/api/v1/directories/{directory.pk}/"
     refused = directory_api.patch(url, {"host": "evil.example.net"}, format="json")
     assert refused.status_code == 400
-    assert "Enter the bind password again" in str(refused.json()["bind_password"])
+    assert "Enter the bind password again" in str(refused.json()["errors"]["bind_password"])
     directory.refresh_from_db()
     assert directory.host == "127.0.0.1"
 

@@ -44,5 +44,7 @@ def test_an_activation_cannot_plant_a_line_break_in_a_url_or_host(connectors):
         {"code": code, "url": "http://h:8443\nINFO forged", "host": "h", "version": "19.03.0.0"},
         {"code": code, "url": "http://h:8443", "host": "h\r\nx", "version": "19.03.0.0"},
     ):
-        answer = Client().post("/api/v1/connectors/activate/", body, content_type="application/json")
+        answer = Client().post(
+            "/api/v1/connectors/activate/", body, content_type="application/json"
+        )
         assert answer.status_code == 400, answer.content

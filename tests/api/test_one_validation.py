@@ -44,7 +44,7 @@ def test_console_and_api_refuse_the_same_values_with_the_same_words(
         "/api/v1/directories/", {**directory_payload, api_field: sent}, format="json"
     )
     assert answer.status_code == 400
-    api_error = str(answer.json()[api_field])
+    api_error = str(answer.json()["errors"][api_field])
     assert message in api_error
     assert not Directory.objects.exists()
 
@@ -112,7 +112,7 @@ def test_a_bad_change_filter_is_an_error_in_the_console_and_the_api(
     assert "ann" not in html.split('id="changes"')[1]
     answer = super_api.get(f"/api/v1/sync-runs/{run.pk}/changes/?kind=printer")
     assert answer.status_code == 400
-    assert answer.json()["kind"] == [
+    assert answer.json()["errors"]["kind"] == [
         "'printer' is not a kind of change; use one of: user, group, membership."
     ]
     # A good value filters the same rows in both.
@@ -138,4 +138,6 @@ def test_names_with_control_characters_are_refused(admin_client, super_api, dire
     answer = super_api.post(
         "/api/v1/directories/", {**directory_payload, "name": "hr\r\nINFO x"}, format="json"
     )
-    assert answer.status_code == 400 and "control characters" in str(answer.json()["name"])
+    assert answer.status_code == 400 and "control characters" in str(
+        answer.json()["errors"]["name"]
+    )

@@ -67,7 +67,7 @@ def test_a_review_takes_neither_ignore_safeguards_nor_reviewed_run(directory_api
 def test_reviewed_run_applies_a_finished_review_only(directory_api, directory, published):
     sync = SyncRun.objects.create(directory=directory, status=RunStatus.COMPLETED)
     refused = directory_api.post(runs_url(directory), {"reviewed_run": sync.pk}, format="json")
-    assert refused.status_code == 400 and "reviewed_run" in refused.json()
+    assert refused.status_code == 400 and "reviewed_run" in refused.json()["errors"]
 
     review = SyncRun.objects.create(
         directory=directory, status=RunStatus.COMPLETED, trigger=Trigger.REVIEW
@@ -114,7 +114,7 @@ def test_each_threshold_is_1_to_100_or_null(directory_api, directory):
         format="json",
     )
     assert answer.status_code == 400
-    assert set(answer.json()) == {
+    assert set(answer.json()["errors"]) == {
         "safeguard_users_updated_percent",
         "safeguard_groups_deleted_percent",
     }

@@ -72,7 +72,9 @@ def test_a_secret_no_key_reads_breaks_nothing_and_is_asked_for_again(
     )
     assert answer.status_code == 200, answer.content
     assert Directory.objects.get(pk=directory.pk).bind_password == "typed-again"
-    assert super_api.get(f"/api/v1/directories/{directory.pk}/").json()["password_unreadable"] is False
+    assert (
+        super_api.get(f"/api/v1/directories/{directory.pk}/").json()["password_unreadable"] is False
+    )
     # ... and a connector whose secret is lost says so, and everything can be deleted.
     connector = Connector.objects.get(pk=connectors[1].pk)
     assert connector.secret == "" and connector.secret.lost

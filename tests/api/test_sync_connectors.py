@@ -67,7 +67,7 @@ def test_the_same_connector_twice_is_refused_and_nothing_is_stored(
         format="json",
     )
     assert answer.status_code == 400
-    message = answer.json()["connectors"][0]
+    message = answer.json()["errors"]["connectors"][0]
     assert "connector-2 is already in the Sync Connectors list" in message
     assert stored_list(directory) == [("connector-1", 1)]
 
@@ -81,7 +81,7 @@ def test_an_unknown_connector_is_refused_and_nothing_is_stored(
         format="json",
     )
     assert answer.status_code == 400
-    assert answer.json()["connectors"] == ["Unknown connector id(s): 999999."]
+    assert answer.json()["errors"]["connectors"] == ["Unknown connector id(s): 999999."]
     assert stored_list(directory) == [("connector-1", 1)]
 
 
@@ -91,7 +91,7 @@ def test_a_malformed_list_is_refused_per_field(directory_api, directory, body):
         f"/api/v1/directories/{directory.pk}/sync-connectors/", body, format="json"
     )
     assert answer.status_code == 400
-    assert "connectors" in answer.json()
+    assert "connectors" in answer.json()["errors"]
     assert stored_list(directory) == [("connector-1", 1)]
 
 
@@ -160,7 +160,7 @@ def test_identity_provider_keeps_a_directory_sync_connector(directory_api, direc
     url = f"/api/v1/identity-providers/{directory.identity_provider_id}/connectors/"
     answer = directory_api.put(url, {"connectors": [connectors[2].pk]}, format="json")
     assert answer.status_code == 400
-    assert "connector-1 syncs a directory" in answer.json()["connectors"][0]
+    assert "connector-1 syncs a directory" in answer.json()["errors"]["connectors"][0]
     assert list(directory.identity_provider.connectors.values_list("name", flat=True)) == [
         "connector-1"
     ]

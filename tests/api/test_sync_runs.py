@@ -170,7 +170,7 @@ def test_an_unknown_change_filter_is_refused(directory_api, directory):
     run = SyncRun.objects.create(directory=directory, status="completed")
     answer = directory_api.get(f"/api/v1/sync-runs/{run.pk}/changes/", {"kind": "printer"})
     assert answer.status_code == 400
-    assert "'printer' is not a kind of change" in answer.json()["kind"][0]
+    assert "'printer' is not a kind of change" in answer.json()["errors"]["kind"][0]
 
 
 def test_sync_log_filters_by_directory_and_status(directory_api, directory, directory_payload):
@@ -178,7 +178,9 @@ def test_sync_log_filters_by_directory_and_status(directory_api, directory, dire
     SyncRun.objects.create(directory=directory, status="failed")
     SyncRun.objects.create(directory=directory, status="completed")
     SyncRun.objects.create(directory_id=created["id"], status="failed")
-    answer = directory_api.get("/api/v1/sync-runs/", {"directory": directory.pk, "status": "failed"})
+    answer = directory_api.get(
+        "/api/v1/sync-runs/", {"directory": directory.pk, "status": "failed"}
+    )
     assert answer.status_code == 200
     results = answer.json()["results"]
     assert [(r["directory"]["id"], r["status"]) for r in results] == [(directory.pk, "failed")]

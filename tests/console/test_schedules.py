@@ -106,7 +106,7 @@ def test_an_unknown_time_zone_is_refused_by_the_form_and_the_api(
         format="json",
     )
     assert answer.status_code == 400
-    assert "not a time zone name" in answer.json()["sync_time_zone"][0]
+    assert "not a time zone name" in answer.json()["errors"]["sync_time_zone"][0]
     directory.refresh_from_db()
     assert directory.sync_time_zone == "UTC"
 

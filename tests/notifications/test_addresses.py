@@ -94,7 +94,7 @@ def test_the_api_reads_and_writes_the_addresses_with_the_same_rule(directory_adm
 
     answer = api.patch(url, {"notification_emails": ["ops@example.com", "nope"]}, format="json")
     assert answer.status_code == 400
-    assert answer.json()["notification_emails"] == ["Not an e-mail address: 'nope'."]
+    assert answer.json()["errors"]["notification_emails"] == ["Not an e-mail address: 'nope'."]
 
     answer = api.patch(url, {"notification_emails": ["ops@example.com"]}, format="json")
     assert answer.status_code == 200 and answer.json()["notification_emails"] == ["ops@example.com"]

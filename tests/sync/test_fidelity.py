@@ -253,9 +253,9 @@ def test_every_kind_of_loose_end_is_reported_with_its_reason(worker, fidelity, a
     bad = api.get(f"/api/v1/sync-runs/{run.pk}/warnings/", {"reason": "nonsense"})
     assert bad.status_code == 400
     # The duplicate username went to the entry read first; the other one is named.
-    [dup] = api.get(f"/api/v1/sync-runs/{run.pk}/warnings/", {"reason": "duplicate_username"}).json()[
-        "results"
-    ]
+    [dup] = api.get(
+        f"/api/v1/sync-runs/{run.pk}/warnings/", {"reason": "duplicate_username"}
+    ).json()["results"]
     assert dup["dn"] == f"cn=Duplicate of u1,{STAFF_DN}"
     assert f"uid=u1,{PEOPLE_DN}" in dup["detail"]
 
