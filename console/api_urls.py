@@ -81,6 +81,7 @@ urlpatterns = [
         TokenView.as_view(),
         name="token_obtain",
     ),
+    path("", include("apitokens.api.urls")),
     path("", include("connectors.api.urls")),
     path("", include("directories.api.urls")),
     path("", include("synclog.api.urls")),

@@ -17,6 +17,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("profile/", ProfileView.as_view(), name="profile"),
+    path("api-tokens/", include("apitokens.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("console.api_urls")),
     path("connectors/", include("connectors.urls")),
