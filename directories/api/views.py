@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import (
-    CharField,
-    F,
     Prefetch,
     QuerySet,
-    Value,
 )
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -21,6 +18,7 @@ from rest_framework.serializers import ValidationError
 
 from console.api import ID_PATTERN
 from console.api_errors import ApiError
+from directories import graph
 from directories.api.serializers import (
     DirectoryGroupSerializer,
     DirectorySerializer,
@@ -280,22 +278,9 @@ class DirectoryViewSet(
         group = directory.groups.filter(pk=int(group_id)).first() if len(group_id) < 19 else None
         if group is None:
             raise NotFound("No such group in this directory.")
-        columns = ("type", "id", "external_id", "dn", "name")
-        users = (
-            DirectoryUser.objects.filter(memberships=group)
-            .annotate(type=Value("user", output_field=CharField()), name=F("username"))
-            .order_by()
-            .values_list(*columns)
-        )
-        subgroups = (
-            DirectoryGroup.objects.filter(parent_groups=group)
-            .annotate(type=Value("group", output_field=CharField()))
-            .order_by()
-            .values_list(*columns)
-        )
-        members = users.union(subgroups, all=True).order_by("type", "name", "id")
+        members = graph.direct_members(group)
         page = self.paginate_queryset(members)
-        rows = [dict(zip(columns, row, strict=True)) for row in page]
+        rows = [dict(zip(graph.MEMBER_COLUMNS, row, strict=True)) for row in page]
         return self.get_paginated_response(GroupMemberSerializer(rows, many=True).data)
 
 
