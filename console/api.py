@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 from rest_framework.exceptions import ParseError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser as DRFJSONParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.throttling import AnonRateThrottle
 
 from console.clients import client_address
@@ -48,3 +52,20 @@ class JSONParser(DRFJSONParser):
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError("JSON parse error - the body is nested too deeply.") from None
+
+
+class CSVRenderer(BaseRenderer):
+    """Lets an export answer `Accept: text/csv`. The export itself streams its own response;
+    what reaches this renderer is an error, written as a code,detail CSV."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["code", "detail"])
+        if isinstance(data, dict):
+            writer.writerow([data.get("code", ""), data.get("detail", "")])
+        return out.getvalue().encode()

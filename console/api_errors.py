@@ -48,7 +48,6 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "run_waiting": (409, "Another kind of run is already waiting; `waiting_run` is its id."),
     "precondition_failed": (412, "If-Match names a version of the list that is not current."),
     "unsupported_media_type": (415, "The Content-Type is not JSON, form or multipart data."),
-    "precondition_required": (428, "A write to the Sync Connectors list needs If-Match."),
     "throttled": (429, "Too many requests from this address; Retry-After says when to retry."),
     "locked_out": (429, "Too many wrong passwords for this account or address."),
     "server_error": (500, "The server failed; the error is logged."),
@@ -182,7 +181,6 @@ DESCRIPTIONS = {
     "409": "Conflict.",
     "412": "Precondition failed.",
     "415": "Unsupported media type.",
-    "428": "Precondition required.",
     "429": "Throttled.",
     "500": "Server error.",
 }

@@ -248,6 +248,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "TokenKindEnum": "apitokens.choices.TokenKind",
+        "ChangeKindEnum": "synclog.choices.ChangeKind",
+        "WarningKindEnum": "synclog.choices.WarningKind",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "console.api_errors.add_error_responses",

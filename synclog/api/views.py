@@ -5,14 +5,16 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import ValidationError
 
-from console.api import ID_PATTERN
+from console.api import ID_PATTERN, CSVRenderer
+from synclog import export
 from synclog.api.serializers import (
     SyncChangeSerializer,
     SyncRunSerializer,
@@ -82,3 +84,39 @@ class SyncRunViewSet(viewsets.ReadOnlyModelViewSet):
         warnings = filtered(SyncWarningFilterSet, request, run.warnings.all())
         page = self.paginate_queryset(warnings)
         return self.get_paginated_response(SyncWarningSerializer(page, many=True).data)
+
+    @extend_schema(
+        filters=True,
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV")},
+        description="The Sync Log as CSV (sync-log.csv), with the list's filters: the "
+        "console's Export CSV.",
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="export",
+        renderer_classes=[JSONRenderer, CSVRenderer],
+    )
+    def export_csv(self, request: Request):
+        runs = filtered(SyncRunFilterSet, request, runs_with_attempts())
+        return export.sync_log_csv(runs)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", OpenApiTypes.STR, enum=ChangeKind.values),
+            OpenApiParameter("action", OpenApiTypes.STR, enum=ChangeAction.values),
+        ],
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV")},
+        description="The run's changes as CSV (sync-<id>-changes.csv), with the changes "
+        "list's filters.",
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="changes/export",
+        renderer_classes=[JSONRenderer, CSVRenderer],
+        filter_backends=[],
+    )
+    def changes_export(self, request: Request, pk: str | None = None):
+        run = self.get_object()
+        return export.changes_csv(run, filtered(SyncChangeFilterSet, request, run.changes.all()))

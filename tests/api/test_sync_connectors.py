@@ -179,3 +179,28 @@ def test_an_empty_list_put_through_the_api_is_stored_without_a_confirmation(
     assert answer.json()["effective"] == ["connector-1"]
     assert answer.json()["fallback"] is False
     assert stored_list(directory) == []
+
+
+def test_the_list_carries_an_etag_and_a_stale_if_match_is_a_412_that_keeps_the_newer_list(
+    directory_api, super_api, directory, connectors
+):
+    url = f"/api/v1/directories/{directory.pk}/sync-connectors/"
+    etag = directory_api.get(url)["ETag"]
+    assert etag == '"1"'
+    first = super_api.put(
+        url, {"connectors": [connectors[0].pk, connectors[1].pk]}, format="json", HTTP_IF_MATCH=etag
+    )
+    assert first.status_code == 200, first.content
+    assert first["ETag"] == '"2"'
+    late = directory_api.put(
+        url, {"connectors": [connectors[0].pk, connectors[2].pk]}, format="json", HTTP_IF_MATCH=etag
+    )
+    assert late.status_code == 412
+    assert late.json()["code"] == "precondition_failed" and late.json()["version"] == 2
+    assert late["ETag"] == '"2"'
+    assert stored_list(directory) == [("connector-1", 1), ("connector-2", 2)]
+    fresh = directory_api.put(
+        url, {"connectors": [connectors[2].pk]}, format="json", HTTP_IF_MATCH=late["ETag"]
+    )
+    assert fresh.status_code == 200
+    assert stored_list(directory) == [("connector-3", 1)]
