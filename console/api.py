@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
-from rest_framework.exceptions import ParseError
+from django.http import Http404
+from rest_framework.exceptions import NotAcceptable, ParseError, ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser as DRFJSONParser
 from rest_framework.renderers import BaseRenderer
@@ -33,8 +32,49 @@ class Pagination(LimitOffsetPagination):
     max_limit = 1000
     max_offset = 10**12
 
+    def get_limit(self, request) -> int | None:
+        if self.limit_query_param in request.query_params:
+            limit = _whole_number(request, self.limit_query_param, minimum=1)
+            return min(limit, self.max_limit)
+        return self.default_limit
+
     def get_offset(self, request) -> int:
-        return min(super().get_offset(request), self.max_offset)
+        if self.offset_query_param in request.query_params:
+            return min(_whole_number(request, self.offset_query_param), self.max_offset)
+        return 0
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        # The lower bounds get_limit and get_offset enforce; a larger limit (above max_limit)
+        # or offset is cut down, not refused.
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            minimum = 1 if parameter["name"] == self.limit_query_param else 0
+            parameter["schema"]["minimum"] = minimum
+        return parameters
+
+
+def _whole_number(request, name: str, minimum: int = 0) -> int:
+    """A paging parameter: one whole number from `minimum` on (any size: the caller cuts it
+    down to its bound); anything else is a 400."""
+    values = request.query_params.getlist(name)
+    text = values[0].strip() if len(values) == 1 else ""
+    if not (text.isascii() and text.isdigit()):
+        raise ValidationError({name: [f"Give {name} once, as a whole number from {minimum}."]})
+    # More digits than any bound: no need to read them all (int() refuses very long text).
+    value = int(text) if len(text) <= 30 else 10**30
+    if value < minimum:
+        raise ValidationError({name: [f"Give {name} once, as a whole number from {minimum}."]})
+    return value
+
+
+class ContentNegotiation(DefaultContentNegotiation):
+    """An unknown ?format= is a 406 like an unknown Accept, not DRF's 404."""
+
+    def filter_renderers(self, renderers, format):
+        try:
+            return super().filter_renderers(renderers, format)
+        except Http404:
+            raise NotAcceptable(f"No format {format!r}; use one of the Accept types.") from None
 
 
 class ClientThrottle(AnonRateThrottle):
@@ -55,17 +95,12 @@ class JSONParser(DRFJSONParser):
 
 
 class CSVRenderer(BaseRenderer):
-    """Lets an export answer `Accept: text/csv`. The export itself streams its own response;
-    what reaches this renderer is an error, written as a code,detail CSV."""
+    """Lets an export answer `Accept: text/csv` (or ?format=csv). The export streams its own
+    response and errors are JSON (console.api_errors), so nothing is rendered here."""
 
     media_type = "text/csv"
     format = "csv"
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["code", "detail"])
-        if isinstance(data, dict):
-            writer.writerow([data.get("code", ""), data.get("detail", "")])
-        return out.getvalue().encode()
+        return b"" if data is None else str(data).encode()

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
@@ -110,6 +111,16 @@ def error_body(exc: exceptions.APIException) -> dict[str, Any]:
     return {"code": code, "detail": str(exc.detail), "errors": {}}
 
 
+def _as_json(context: dict) -> None:
+    # An error is JSON even from an endpoint that answers CSV or HTML when it succeeds.
+    request = context.get("request")
+    if request is not None and not isinstance(
+        getattr(request, "accepted_renderer", None), JSONRenderer
+    ):
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's EXCEPTION_HANDLER: DRF's answer (status, headers) with the standard body."""
     # As DRF's handler does, Django's 404 and 403 become DRF's, so their codes are DRF's.
@@ -122,11 +133,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         # An unexpected failure: logged with its traceback, answered as JSON.
         logger.exception("API request failed", exc_info=exc)
         set_rollback()
+        _as_json(context)
         return Response(
             {"code": SERVER_ERROR, "detail": "The server failed to answer.", "errors": {}},
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
     response.data = error_body(exc)
+    _as_json(context)
     if isinstance(exc, ApiError):
         for name, value in exc.headers.items():
             response[name] = value

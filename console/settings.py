@@ -229,6 +229,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["console.permissions.RolePermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "console.api.Pagination",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "console.api.ContentNegotiation",
     "DEFAULT_PARSER_CLASSES": [
         "console.api.JSONParser",
         "rest_framework.parsers.FormParser",

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import ValidationError
 
+from apitokens import services
 from apitokens.api.serializers import (
     ApiTokenCreateSerializer,
     ApiTokenSerializer,
     NewApiTokenSerializer,
 )
-from apitokens.services import TokenError, issue_token, revoke, tokens_visible_to
+from apitokens.services import TokenError, issue_token, tokens_visible_to
 from console.api import ID_PATTERN
 
 
@@ -38,13 +40,11 @@ class SignedInAdmin(BasePermission):
         responses={201: NewApiTokenSerializer},
         description="Create a named API token for yourself. `key` is shown only in this answer.",
     ),
-    destroy=extend_schema(description="Revoke the token: it stops working at once."),
 )
 class ApiTokenViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
     lookup_value_regex = ID_PATTERN
@@ -70,6 +70,11 @@ class ApiTokenViewSet(
         answer["Cache-Control"] = "no-store"
         return answer
 
-    def destroy(self, request: Request, *args, **kwargs) -> Response:
-        revoke(self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    @extend_schema(request=None, responses=ApiTokenSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str | None = None) -> Response:
+        """Revoke the token: it stops working at once. The token stays listed, with
+        `revoked_at`, so this is a POST and not a DELETE."""
+        token = self.get_object()
+        services.revoke(token)
+        return Response(ApiTokenSerializer(token).data)

@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from console.api import ID_PATTERN
+from console.api import ID_PATTERN, MAX_ID
 from directories import graph
 from directories.api.serializers import (
     DirectoryGroupSerializer,
@@ -24,7 +24,11 @@ from synclog.api.views import filtered
 
 FILTERS = [
     OpenApiParameter("search", OpenApiTypes.STR, description=SEARCH_HELP),
-    OpenApiParameter("directory", OpenApiTypes.INT, description="Only this directory's"),
+    OpenApiParameter(
+        "directory",
+        {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        description="Only this directory's",
+    ),
 ]
 
 

@@ -170,10 +170,10 @@ class DirectoryViewSet(
         return self._tested(new_directory(**fields))
 
     @extend_schema(
-        request=DirectorySerializer,
+        request=DirectorySerializer(partial=True),
         responses=ConnectionTestSerializer,
-        description="Test Connection with typed changes to a directory (the body of a PATCH) "
-        "through its Sync Connectors list. Nothing is stored.",
+        description="Test Connection with typed changes to a directory (the body of a PATCH; "
+        "none: its stored settings) through its Sync Connectors list. Nothing is stored.",
     )
     @action(detail=True, methods=["post"], url_path="test-connection")
     def test_typed_connection(self, request: Request, pk: str | None = None) -> Response:

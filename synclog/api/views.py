@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import django_filters
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -29,6 +30,16 @@ from synclog.queries import runs_with_attempts
 def filtered(filterset_class, request: Request, queryset: QuerySet) -> QuerySet:
     """`queryset` narrowed by the list's FilterSet; a bad value is a 400, not no rows."""
     filterset = filterset_class(request.query_params, queryset=queryset)
+    # The console's forms send an empty value for "any"; an API client names a value or
+    # leaves the parameter out, so an empty choice, id or date is a mistake worth a 400.
+    empty = {
+        name: ["Give a value, or leave the parameter out."]
+        for name, spec in filterset.filters.items()
+        if request.query_params.get(name, None) == ""
+        and not isinstance(spec, django_filters.CharFilter)
+    }
+    if empty:
+        raise ValidationError(empty)
     if not filterset.is_valid():
         raise ValidationError(filterset.errors)
     return filterset.qs
@@ -46,7 +57,11 @@ class SyncRunViewSet(viewsets.ReadOnlyModelViewSet):
 
     def filter_queryset(self, queryset: QuerySet[SyncRun]) -> QuerySet[SyncRun]:
         # A run is found by its id alone; the list's filters do not hide it.
-        return super().filter_queryset(queryset) if self.action == "list" else queryset
+        return (
+            filtered(SyncRunFilterSet, self.request, queryset)
+            if self.action == "list"
+            else queryset
+        )
 
     @extend_schema(
         parameters=[

@@ -83,3 +83,23 @@ def test_the_schema_describes_the_error_shape(readonly_api, status):
         operation = schema["paths"]["/api/v1/directories/"]["post"]
     answer = operation["responses"][status]
     assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+@pytest.mark.parametrize("query", ["limit=abc", "limit=0", "offset=-1", "limit=1&limit=2"])
+def test_a_paging_value_that_is_no_whole_number_is_refused_not_ignored(readonly_api, query):
+    body = assert_error(readonly_api.get(f"/api/v1/sync-runs/?{query}"), 400, "invalid")
+    assert list(body["errors"]) == [query.split("=")[0]]
+
+
+def test_an_empty_choice_filter_is_refused_not_ignored(readonly_api, db):
+    body = assert_error(readonly_api.get("/api/v1/sync-runs/?status="), 400, "invalid")
+    assert list(body["errors"]) == ["status"]
+
+
+def test_an_unknown_format_is_not_acceptable(readonly_api, db):
+    assert_error(readonly_api.get("/api/v1/directories/?format=xml"), 406, "not_acceptable")
+
+
+def test_an_export_answers_its_errors_as_json_whatever_the_accept(readonly_api, db):
+    answer = readonly_api.get("/api/v1/sync-runs/999999/changes/export/", HTTP_ACCEPT="text/csv")
+    assert_error(answer, 404, "not_found")

@@ -63,14 +63,16 @@ def test_revoking_stops_the_token_and_only_its_owner_or_a_super_admin_may(
     readonly_api, directory_api, super_api, directory_admin
 ):
     token, key = issue_token(directory_admin, name="nightly")
-    assert readonly_api.delete(f"{URL}{token.pk}/").status_code == 404
+    assert readonly_api.post(f"{URL}{token.pk}/revoke/").status_code == 404
     assert with_key(key).get("/api/v1/directories/").status_code == 200
-    assert super_api.delete(f"{URL}{token.pk}/").status_code == 204
+    revoked = super_api.post(f"{URL}{token.pk}/revoke/")
+    assert revoked.status_code == 200
+    assert revoked.json()["usable"] is False and revoked.json()["revoked_at"]
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert with_key(key).get("/api/v1/directories/").status_code == 401
     own, own_key = issue_token(directory_admin, name="own")
-    assert directory_api.delete(f"{URL}{own.pk}/").status_code == 204
+    assert directory_api.post(f"{URL}{own.pk}/revoke/").status_code == 200
     assert with_key(own_key).get("/api/v1/directories/").status_code == 401
 
 
