@@ -17,6 +17,7 @@ from apitokens.choices import TokenKind
 from apitokens.services import issue_token
 from console.api import ClientThrottle, JSONParser
 from console.api_errors import ApiError
+from console.api_profile import ProfileView
 from console.permissions import RolePermission
 
 # DRF marks its views login_not_required, so the console's login redirect never answers an API
@@ -81,6 +82,7 @@ urlpatterns = [
         TokenView.as_view(),
         name="token_obtain",
     ),
+    path("profile/", ProfileView.as_view(), name="profile_api"),
     path("", include("apitokens.api.urls")),
     path("", include("connectors.api.urls")),
     path("", include("directories.api.urls")),
