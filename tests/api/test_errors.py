@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from connectors.models import Connector
@@ -103,3 +105,9 @@ def test_an_unknown_format_is_not_acceptable(readonly_api, db):
 def test_an_export_answers_its_errors_as_json_whatever_the_accept(readonly_api, db):
     answer = readonly_api.get("/api/v1/sync-runs/999999/changes/export/", HTTP_ACCEPT="text/csv")
     assert_error(answer, 404, "not_found")
+
+
+def test_every_error_code_is_documented():
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    missing = [code for code in ERROR_CODES if f"| `{code}` |" not in docs]
+    assert missing == []
