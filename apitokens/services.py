@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+import unicodedata
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -23,7 +24,11 @@ MAX_NAME = 100
 
 
 class TokenError(ValueError):
-    """A token request the rules refuse; the message says why."""
+    """A token request the rules refuse; the message says why, `field` which value is at fault."""
+
+    def __init__(self, message: str, field: str = "name") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _digest(key: str) -> str:
@@ -31,18 +36,30 @@ def _digest(key: str) -> str:
 
 
 def issue_token(
-    user: User, *, name: str, kind: str = TokenKind.API, ttl: timedelta | None = None
+    user: User,
+    *,
+    name: str,
+    kind: str = TokenKind.API,
+    ttl: timedelta | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a token for `user`; returns the row and the plaintext key (shown once)."""
+    """Create a token for `user`, expiring after `ttl` or at `expires_at` (neither: never);
+    returns the row and the plaintext key (shown once)."""
     name = (name or "").strip()
     if not name:
         raise TokenError("A token needs a name.")
     if len(name) > MAX_NAME:
         raise TokenError(f"A token name has at most {MAX_NAME} characters.")
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        raise TokenError("A token name cannot hold control characters such as a line break.")
     if kind not in TokenKind.values:
-        raise TokenError(f"Unknown token kind {kind!r}.")
+        raise TokenError(f"Unknown token kind {kind!r}.", field="kind")
     if not user.is_active:
-        raise TokenError("An inactive account cannot hold tokens.")
+        raise TokenError("An inactive account cannot hold tokens.", field="non_field_errors")
+    if ttl is not None:
+        expires_at = timezone.now() + ttl
+    if expires_at is not None and expires_at <= timezone.now():
+        raise TokenError("A token's expiry must be in the future.", field="expires_at")
     key_id = secrets.token_hex(KEY_ID_CHARS // 2)
     key = f"{PREFIX}{key_id}.{secrets.token_urlsafe(32)}"
     token = ApiToken.objects.create(
@@ -51,7 +68,7 @@ def issue_token(
         kind=kind,
         key_id=key_id,
         digest=_digest(key),
-        expires_at=timezone.now() + ttl if ttl is not None else None,
+        expires_at=expires_at,
     )
     return token, key
 
@@ -73,6 +90,16 @@ def authenticate(key: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+def tokens_visible_to(actor: User):
+    """The tokens `actor` may list and revoke: a Super Admin's are everyone's, others' their own."""
+    tokens = ApiToken.objects.select_related("user")
+    return tokens if actor.can_manage_connectors else tokens.filter(user=actor)
+
+
+def may_manage(actor: User, token: ApiToken) -> bool:
+    return actor.can_manage_connectors or token.user_id == actor.pk
 
 
 def revoke(token: ApiToken) -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
+from django.http import Http404
 from rest_framework import status
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import NotAcceptable, ParseError, ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser as DRFJSONParser
-from rest_framework.response import Response
+from rest_framework.renderers import BaseRenderer
 from rest_framework.throttling import AnonRateThrottle
 
+from console.api_errors import ApiError
 from console.clients import client_address
 
 # Ids are positive 64-bit integers; a longer number (or a digit from another script,
@@ -33,8 +36,49 @@ class Pagination(LimitOffsetPagination):
     max_limit = 1000
     max_offset = 10**12
 
+    def get_limit(self, request) -> int | None:
+        if self.limit_query_param in request.query_params:
+            limit = _whole_number(request, self.limit_query_param, minimum=1)
+            return min(limit, self.max_limit)
+        return self.default_limit
+
     def get_offset(self, request) -> int:
-        return min(super().get_offset(request), self.max_offset)
+        if self.offset_query_param in request.query_params:
+            return min(_whole_number(request, self.offset_query_param), self.max_offset)
+        return 0
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        # The lower bounds get_limit and get_offset enforce; a larger limit (above max_limit)
+        # or offset is cut down, not refused.
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            minimum = 1 if parameter["name"] == self.limit_query_param else 0
+            parameter["schema"]["minimum"] = minimum
+        return parameters
+
+
+def _whole_number(request, name: str, minimum: int = 0) -> int:
+    """A paging parameter: one whole number from `minimum` on (any size: the caller cuts it
+    down to its bound); anything else is a 400."""
+    values = request.query_params.getlist(name)
+    text = values[0].strip() if len(values) == 1 else ""
+    if not (text.isascii() and text.isdigit()):
+        raise ValidationError({name: [f"Give {name} once, as a whole number from {minimum}."]})
+    # More digits than any bound: no need to read them all (int() refuses very long text).
+    value = int(text) if len(text) <= 30 else 10**30
+    if value < minimum:
+        raise ValidationError({name: [f"Give {name} once, as a whole number from {minimum}."]})
+    return value
+
+
+class ContentNegotiation(DefaultContentNegotiation):
+    """An unknown ?format= is a 406 like an unknown Accept, not DRF's 404."""
+
+    def filter_renderers(self, renderers, format):
+        try:
+            return super().filter_renderers(renderers, format)
+        except Http404:
+            raise NotAcceptable(f"No format {format!r}; use one of the Accept types.") from None
 
 
 class ClientThrottle(AnonRateThrottle):
@@ -54,19 +98,30 @@ class JSONParser(DRFJSONParser):
             raise ParseError("JSON parse error - the body is nested too deeply.") from None
 
 
-def locked_out(request, username: object) -> Response | None:
+def locked_out(request, username: object) -> ApiError | None:
     """The 429 every password login of the API answers while django-axes holds the account
     or the address locked, instead of hearing "wrong password" for the right one; None when
-    the login may go ahead."""
+    the login may go ahead. Returned, not raised: each API shapes its own error body."""
     credentials = {"username": username if isinstance(username, str) else ""}
     if not AxesProxyHandler.is_locked(getattr(request, "_request", request), credentials):
         return None
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    return Response(
-        {
-            "detail": "Too many wrong passwords for this account or from this address; "
-            f"try again in {minutes} minutes or ask a Super Admin to lift the lock."
-        },
-        status=status.HTTP_429_TOO_MANY_REQUESTS,
+    return ApiError(
+        "Too many wrong passwords for this account or from this address; "
+        f"try again in {minutes} minutes or ask a Super Admin to lift the lock.",
+        code="locked_out",
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
         headers={"Retry-After": str(minutes * 60)},
     )
+
+
+class CSVRenderer(BaseRenderer):
+    """Lets an export answer `Accept: text/csv` (or ?format=csv). The export streams its own
+    response and errors are JSON (console.api_errors), so nothing is rendered here."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        return b"" if data is None else str(data).encode()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from apitokens.choices import TokenKind
 from apitokens.services import issue_token
 from console.api import ClientThrottle, JSONParser, locked_out
+from console.api_profile import ProfileView
 from console.permissions import RolePermission
 
 # DRF marks its views login_not_required, so the console's login redirect never answers an API
@@ -41,7 +42,7 @@ class TokenView(GenericAPIView):
         username = request.data.get("username") if hasattr(request.data, "get") else None
         refused = locked_out(request, username)
         if refused is not None:
-            return refused
+            raise refused
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         token, key = issue_token(
@@ -59,11 +60,20 @@ urlpatterns = [
         SpectacularAPIView.as_view(permission_classes=[RolePermission]),
         name="schema",
     ),
+    # The split view serves its start-up script as a file of its own: the CSP allows no inline
+    # script.
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", permission_classes=[RolePermission]),
+        name="swagger-ui",
+    ),
     path(
         "auth/token/",
         TokenView.as_view(),
         name="token_obtain",
     ),
+    path("profile/", ProfileView.as_view(), name="profile_api"),
+    path("", include("apitokens.api.urls")),
     path("", include("connectors.api.urls")),
     path("", include("directories.api.urls")),
     path("", include("synclog.api.urls")),

@@ -31,3 +31,30 @@ class AdminTimeZoneMiddleware:
             return self.get_response(request)
         with timezone.override(zone):
             return self.get_response(request)
+
+
+# The API's current version; `/api/<rest>` is its deprecated alias for one release.
+API_V1_PREFIX = "/api/v1/"
+
+
+class DeprecatedApiAliasMiddleware:
+    """Answers `/api/<rest>` as `/api/v1/<rest>`, marked deprecated with a link to its successor.
+
+    The alias is a rewrite, not a second set of routes: nothing can differ between the two,
+    the schema lists only `/api/v1/`, and dropping the alias is removing this class.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info
+        if not path.startswith(API_PREFIX) or path.startswith(API_V1_PREFIX):
+            return self.get_response(request)
+        successor = API_V1_PREFIX + path[len(API_PREFIX) :]
+        request.path_info = successor
+        request.path = request.META.get("SCRIPT_NAME", "").rstrip("/") + successor
+        response = self.get_response(request)
+        response["Deprecation"] = "true"
+        response["Link"] = f'<{request.path}>; rel="successor-version"'
+        return response

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "django_celery_beat",
     "django_filters",
@@ -86,6 +87,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that looks at the path: /api/<rest> is answered as /api/v1/<rest>.
+    "console.middleware.DeprecatedApiAliasMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -231,17 +234,35 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["console.permissions.RolePermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "console.api.Pagination",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "console.api.ContentNegotiation",
     "DEFAULT_PARSER_CLASSES": [
         "console.api.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "PAGE_SIZE": 50,
+    # Every error answers {"code", "detail", "errors"} (docs/api.md lists the codes).
+    "EXCEPTION_HANDLER": "console.api_errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Directory sync console API",
-    "VERSION": "0.1.0",
+    "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from drf-spectacular-sidecar's files under /static/: the machines running the
+    # console may have no internet, and the CSP allows scripts from this origin only. Redoc is
+    # not offered: it starts its worker from a blob: URL, which the CSP refuses.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "TokenKindEnum": "apitokens.choices.TokenKind",
+        "ChangeKindEnum": "synclog.choices.ChangeKind",
+        "WarningKindEnum": "synclog.choices.WarningKind",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "console.api_errors.add_error_responses",
+    ],
 }
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -8,6 +8,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.db.models import QuerySet
 
 from directories.models import DirectoryGroup, DirectoryUser
+from synclog.filtersets import IdFilter
 
 SEARCH_HELP = (
     "Part of a username, display name, first or last name or email (users) or of a name "
@@ -50,3 +51,19 @@ class DirectoryGroupFilterSet(django_filters.FilterSet):
     class Meta:
         model = DirectoryGroup
         fields = ["search"]
+
+
+class AllUserFilterSet(DirectoryUserFilterSet):
+    """Users of every directory (the API's /users/), narrowed to one with `directory`."""
+
+    directory = IdFilter(field_name="directory_id")
+
+    class Meta(DirectoryUserFilterSet.Meta):
+        fields = ["search", "directory"]
+
+
+class AllGroupFilterSet(DirectoryGroupFilterSet):
+    directory = IdFilter(field_name="directory_id")
+
+    class Meta(DirectoryGroupFilterSet.Meta):
+        fields = ["search", "directory"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import CharField, F, Value
+
 from directories.models import DirectoryGroup, DirectoryUser, GroupMembership, GroupNesting
 
 
@@ -48,3 +50,38 @@ def nested_users(group: DirectoryGroup, below: dict[int, int]) -> list[tuple]:
         ((users[uid], groups[gid]) for uid, gid in via.items()),
         key=lambda pair: pair[0].username.lower(),
     )
+
+
+def user_groups(
+    user: DirectoryUser,
+) -> tuple[list[DirectoryGroup], list[tuple[DirectoryGroup, DirectoryGroup]]]:
+    """A user's direct groups by name, and the groups it is in through nesting, each with the
+    group it was reached from: what the user's page and the API's user groups list show."""
+    direct = list(user.memberships.order_by("name"))
+    via = walk({g.pk for g in direct}, "up")
+    groups = DirectoryGroup.objects.in_bulk(set(via) | set(via.values()))
+    inherited = sorted(
+        ((groups[gid], groups[origin]) for gid, origin in via.items()),
+        key=lambda pair: pair[0].name.lower(),
+    )
+    return direct, inherited
+
+
+MEMBER_COLUMNS = ("type", "id", "external_id", "dn", "name")
+
+
+def direct_members(group: DirectoryGroup):
+    """A group's direct members as rows of MEMBER_COLUMNS: users, then groups, by name."""
+    users = (
+        DirectoryUser.objects.filter(memberships=group)
+        .annotate(type=Value("user", output_field=CharField()), name=F("username"))
+        .order_by()
+        .values_list(*MEMBER_COLUMNS)
+    )
+    subgroups = (
+        DirectoryGroup.objects.filter(parent_groups=group)
+        .annotate(type=Value("group", output_field=CharField()))
+        .order_by()
+        .values_list(*MEMBER_COLUMNS)
+    )
+    return users.union(subgroups, all=True).order_by("type", "name", "id")

@@ -10,6 +10,7 @@ import datetime as dt
 
 import django_filters
 from django import forms
+from drf_spectacular.utils import extend_schema_field
 
 from console.api import MAX_ID
 from synclog.choices import (
@@ -23,6 +24,7 @@ from synclog.choices import (
 from synclog.models import SyncChange, SyncRun, SyncWarning
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(django_filters.Filter):
     """A row id: a whole number a 64-bit key can hold (not 1e23, not 1.5)."""
 

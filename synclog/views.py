@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import json
-from itertools import chain
-
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.views import View
 from django_htmx.http import HttpResponseStopPolling
 
 from console.pages import paginate, render_page
+from synclog import export
 from synclog.choices import ChangeAction, ChangeKind, RunStatus, Trigger
 from synclog.filtersets import SyncChangeFilterSet, SyncRunFilterSet, filter_errors
 from synclog.models import WARNINGS_LISTED, SyncRun
@@ -97,34 +94,6 @@ class SyncRunDetailView(View):
         )
 
 
-RUN_COLUMNS = (
-    "id", "directory", "status", "trigger", "requested_by", "created", "started_at",
-    "finished_at", "connector_used", "connectors_tried", "entries_received", "users_added",
-    "users_updated", "users_deleted", "groups_added", "groups_updated", "groups_deleted",
-    "memberships_added", "memberships_removed", "unresolved_references", "skipped_entries",
-    "message",
-)  # fmt: skip
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_response(filename: str, header, rows) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-    lines = (writer.writerow(row) for row in chain([header], rows))
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-def _cell(value) -> str:
-    # A spreadsheet would run a cell starting with = + - @ as a formula.
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
 class SyncRunExportView(View):
     """The Sync Log as CSV, with the same filters as the page."""
 
@@ -133,26 +102,7 @@ class SyncRunExportView(View):
         if errors := filter_errors(filterset):
             return HttpResponse(" ".join(errors), status=400)
 
-        def rows():
-            for run in filterset.qs.iterator(chunk_size=500):
-                tried = " > ".join(f"{a.connector_name} ({a.outcome})" for a in run.attempts.all())
-                yield [
-                    _cell(v)
-                    for v in (
-                        run.pk, run.directory.name, run.status, run.trigger,
-                        run.requested_by.username if run.requested_by else "",
-                        run.created.isoformat(),
-                        run.started_at.isoformat() if run.started_at else "",
-                        run.finished_at.isoformat() if run.finished_at else "",
-                        run.connector_used_name, tried, run.entries_received,
-                        run.users_added, run.users_updated, run.users_deleted,
-                        run.groups_added, run.groups_updated, run.groups_deleted,
-                        run.memberships_added, run.memberships_removed,
-                        run.unresolved_references, run.skipped_entries, run.message,
-                    )
-                ]  # fmt: skip
-
-        return _csv_response("sync-log.csv", RUN_COLUMNS, rows())
+        return export.sync_log_csv(filterset.qs)
 
 
 class SyncChangeExportView(View):
@@ -163,12 +113,4 @@ class SyncChangeExportView(View):
         filterset = SyncChangeFilterSet(request.GET, queryset=run.changes.order_by("id"))
         if errors := filter_errors(filterset):
             return HttpResponse(" ".join(errors), status=400)
-        rows = (
-            [
-                _cell(v)
-                for v in (c.kind, c.action, c.name, c.dn, c.external_id, json.dumps(c.details))
-            ]
-            for c in filterset.qs.iterator(chunk_size=2000)
-        )
-        header = ("kind", "action", "name", "dn", "external_id", "details")
-        return _csv_response(f"sync-{run.pk}-changes.csv", header, rows)
+        return export.changes_csv(run, filterset.qs)

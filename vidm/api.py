@@ -106,9 +106,9 @@ class LoginView(VidmView):
         refused = locked_out(request, body.get("username"))
         if refused is not None:
             return Response(
-                {"errors": [{"code": "auth.locked", "message": refused.data["detail"]}]},
+                {"errors": [{"code": "auth.locked", "message": str(refused.detail)}]},
                 status=refused.status_code,
-                headers={"Retry-After": refused["Retry-After"]},
+                headers=refused.headers,
             )
         credentials = {k: body.get(k) for k in ("username", "password")}
         login = AuthTokenSerializer(data=credentials, context={"request": request})

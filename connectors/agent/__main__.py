@@ -19,7 +19,7 @@ from .state import AgentState, StateError, default_state_path, hash_secret, load
 
 log = logging.getLogger("connectors.agent")
 
-ACTIVATE_PATH = "/api/connectors/activate/"
+ACTIVATE_PATH = "/api/v1/connectors/activate/"
 ACTIVATE_TIMEOUT = 30.0
 WILDCARD_HOSTS = {"", "0.0.0.0", "::", "*"}
 

@@ -27,6 +27,7 @@ from connectors.services import (
     new_activation_code,
 )
 from console.api import ID_PATTERN, ClientThrottle
+from console.api_errors import ApiError
 
 
 def _with_code(connector: Connector, code: str) -> dict:
@@ -83,10 +84,12 @@ class ConnectorViewSet(
         try:
             delete_connector(connector)
         except ConnectorInUse as exc:
-            return Response(
-                {"detail": str(exc), "directories": exc.directories},
-                status=status.HTTP_409_CONFLICT,
-            )
+            raise ApiError(
+                str(exc),
+                code="connector_in_use",
+                status_code=status.HTTP_409_CONFLICT,
+                directories=exc.directories,
+            ) from exc
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses={201: ConnectorWithCodeSerializer})

@@ -346,3 +346,13 @@ class SyncRequestSerializer(serializers.Serializer):
                 "A review writes nothing: it takes neither ignore_safeguards nor reviewed_run."
             )
         return data
+
+
+class ConnectionTestSerializer(serializers.Serializer):
+    """What Test Connection found: the same words as the console shows."""
+
+    ok = serializers.BooleanField(read_only=True)
+    message = serializers.CharField(read_only=True)
+    problem = serializers.CharField(
+        read_only=True, help_text='The failure in plain words ("Invalid credentials"); "" if ok'
+    )

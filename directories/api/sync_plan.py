@@ -1,4 +1,4 @@
-"""GET /api/sync-plan/: the Sync plan page's analysis (rule S11) for scripts.
+"""GET /api/v1/sync-plan/: the Sync plan page's analysis (rule S11) for scripts.
 
 For each connector, the directories whose Sync Connectors list holds it, at which position
 and on which schedule; and every collision the source warns about, with its remedies.

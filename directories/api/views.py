@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import (
-    CharField,
-    F,
     Prefetch,
     QuerySet,
-    Value,
 )
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -17,10 +14,13 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import ValidationError
+from rest_framework.serializers import ValidationError, as_serializer_error
 
 from console.api import ID_PATTERN
+from console.api_errors import ApiError
+from directories import graph
 from directories.api.serializers import (
+    ConnectionTestSerializer,
     DirectoryGroupSerializer,
     DirectorySerializer,
     DirectoryUserSerializer,
@@ -53,15 +53,34 @@ from directories.services import (
     StaleSyncConnectors,
     SyncConnectorsUnavailable,
     delete_directory,
+    directory_with_changes,
+    new_directory,
     save_sync_connectors,
     set_identity_provider_connectors,
 )
+from directories.sync.fetch import test_connection
 from directories.tasks import start_sync
 from synclog.api.serializers import SyncRunSerializer, TriggeredSyncRunSerializer
 from synclog.api.views import filtered
 from synclog.choices import Trigger
 from synclog.lifecycle import NotAReview, RunWaiting
 from synclog.queries import runs_with_attempts, syncs
+
+# An empty filter means "the type's default", which the service fills in.
+FILTER_FIELDS = ("user_filter", "group_filter")
+ETAG = OpenApiParameter(
+    "ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200],
+    description="The Sync Connectors list's version, for If-Match.",
+)  # fmt: skip
+IF_MATCH = OpenApiParameter(
+    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="The ETag of the list this change was made to.",
+)  # fmt: skip
+
+
+def list_etag(version: int) -> str:
+    return f'"{version}"'
+
 
 SEARCH = OpenApiParameter("search", OpenApiTypes.STR, description=SEARCH_HELP)
 
@@ -133,13 +152,60 @@ class DirectoryViewSet(
     def perform_destroy(self, instance: Directory) -> None:
         delete_directory(instance)
 
-    @extend_schema(methods=["GET"], responses=SyncConnectorsSerializer)
+    def _tested(self, directory: Directory) -> Response:
+        return Response(ConnectionTestSerializer(test_connection(directory)).data)
+
+    @extend_schema(
+        operation_id="directories_test_new_connection",
+        request=DirectorySerializer,
+        responses=ConnectionTestSerializer,
+        description="Test Connection for a directory not added yet: the typed values (the "
+        "body of a create) are tried through the chosen sync connector. Nothing is stored.",
+    )
+    @action(detail=False, methods=["post"], url_path="test-connection")
+    def test_new_connection(self, request: Request) -> Response:
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        fields = {k: v for k, v in body.validated_data.items() if v or k not in FILTER_FIELDS}
+        return self._tested(new_directory(**fields))
+
+    @extend_schema(
+        request=DirectorySerializer(partial=True),
+        responses=ConnectionTestSerializer,
+        description="Test Connection with typed changes to a directory (the body of a PATCH; "
+        "none: its stored settings) through its Sync Connectors list. Nothing is stored.",
+    )
+    @action(detail=True, methods=["post"], url_path="test-connection")
+    def test_typed_connection(self, request: Request, pk: str | None = None) -> Response:
+        directory = self.get_object()
+        body = self.get_serializer(directory, data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        changes = dict(body.validated_data)
+        if "mapped_attributes" in changes:
+            changes["mapped_attributes"] = {
+                **directory.mapped_attributes,
+                **changes["mapped_attributes"],
+            }
+        try:
+            typed = directory_with_changes(
+                directory, changes, typed_password=changes.get("bind_password") or None
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError(as_serializer_error(exc)) from exc
+        return self._tested(typed)
+
+    @extend_schema(methods=["GET"], parameters=[ETAG], responses=SyncConnectorsSerializer)
     @extend_schema(
         methods=["PUT"],
         request=SyncConnectorsUpdateSerializer,
+        parameters=[IF_MATCH, ETAG],
+        description="Replace the list. Send the ETag of the list you edited as If-Match (or "
+        "its `version` in the body): a list saved by someone else since is refused (412 for "
+        "If-Match, 409 `stale` for `version`) instead of overwritten. Neither: saved as sent.",
         responses={
             200: SyncConnectorsSerializer,
             400: OpenApiResponse(description="Duplicate or unknown connectors."),
+            412: OpenApiResponse(description="If-Match names a version that is not current."),
             409: OpenApiResponse(
                 description="The list was saved by someone else since `version`, or the "
                 "feature is unavailable (cloud mode, or `outdated_connectors` need upgrading)."
@@ -153,35 +219,55 @@ class DirectoryViewSet(
         if request.method == "PUT":
             body = SyncConnectorsUpdateSerializer(data=request.data)
             body.is_valid(raise_exception=True)
+            expected = body.validated_data.get("version")
+            if_match = request.headers.get("If-Match")
+            if if_match is not None:
+                expected = self._matched_version(directory, if_match)
             try:
                 save_sync_connectors(
-                    directory,
-                    body.validated_data["connectors"],
-                    expected_version=body.validated_data.get("version"),
+                    directory, body.validated_data["connectors"], expected_version=expected
                 )
             except SyncConnectorsUnavailable as exc:
                 outdated = [c.name for c in sync_connectors_feature().outdated]
-                return Response(
-                    {
-                        "detail": str(exc),
-                        "code": "sync_connectors_unavailable",
-                        "outdated_connectors": outdated,
-                    },
-                    status=status.HTTP_409_CONFLICT,
-                )
+                raise ApiError(
+                    str(exc),
+                    code="sync_connectors_unavailable",
+                    status_code=status.HTTP_409_CONFLICT,
+                    outdated_connectors=outdated,
+                ) from exc
             except StaleSyncConnectors as exc:
                 directory.refresh_from_db(fields=["sync_connectors_version"])
-                return Response(
-                    {
-                        "detail": str(exc),
-                        "code": "stale",
-                        "version": directory.sync_connectors_version,
-                    },
-                    status=status.HTTP_409_CONFLICT,
-                )
+                if if_match is not None:
+                    # Saved by someone else between the If-Match check and the save.
+                    self._matched_version(directory, if_match)
+                raise ApiError(
+                    str(exc),
+                    code="stale",
+                    status_code=status.HTTP_409_CONFLICT,
+                    version=directory.sync_connectors_version,
+                ) from exc
             except DjangoValidationError as exc:
                 raise ValidationError({"connectors": exc.messages}) from exc
-        return Response(SyncConnectorsSerializer(sync_connectors_state(directory)).data)
+        directory.refresh_from_db(fields=["sync_connectors_version"])
+        answer = Response(SyncConnectorsSerializer(sync_connectors_state(directory)).data)
+        answer["ETag"] = list_etag(directory.sync_connectors_version)
+        return answer
+
+    @staticmethod
+    def _matched_version(directory: Directory, if_match: str) -> int:
+        """The list version If-Match names, when it is the current one; else a 412."""
+        current = directory.sync_connectors_version
+        tags = [tag.strip() for tag in if_match.split(",")]
+        if "*" in tags or list_etag(current) in tags:
+            return current
+        raise ApiError(
+            "The Sync Connectors list changed since the version in If-Match; "
+            "GET it again, reapply your change, and save with the new ETag.",
+            code="precondition_failed",
+            status_code=status.HTTP_412_PRECONDITION_FAILED,
+            headers={"ETag": list_etag(current)},
+            version=current,
+        )
 
     @extend_schema(
         methods=["GET"],
@@ -230,10 +316,12 @@ class DirectoryViewSet(
                     reviewed_run=asked.get("reviewed_run"),
                 )
             except RunWaiting as exc:
-                return Response(
-                    {"detail": str(exc), "code": "run_waiting", "waiting_run": exc.run.pk},
-                    status=status.HTTP_409_CONFLICT,
-                )
+                raise ApiError(
+                    str(exc),
+                    code="run_waiting",
+                    status_code=status.HTTP_409_CONFLICT,
+                    waiting_run=exc.run.pk,
+                ) from exc
             except NotAReview as exc:
                 raise ValidationError({"reviewed_run": [str(exc)]}) from exc
             run = runs_with_attempts().get(pk=run.pk)
@@ -281,22 +369,9 @@ class DirectoryViewSet(
         group = directory.groups.filter(pk=int(group_id)).first() if len(group_id) < 19 else None
         if group is None:
             raise NotFound("No such group in this directory.")
-        columns = ("type", "id", "external_id", "dn", "name")
-        users = (
-            DirectoryUser.objects.filter(memberships=group)
-            .annotate(type=Value("user", output_field=CharField()), name=F("username"))
-            .order_by()
-            .values_list(*columns)
-        )
-        subgroups = (
-            DirectoryGroup.objects.filter(parent_groups=group)
-            .annotate(type=Value("group", output_field=CharField()))
-            .order_by()
-            .values_list(*columns)
-        )
-        members = users.union(subgroups, all=True).order_by("type", "name", "id")
+        members = graph.direct_members(group)
         page = self.paginate_queryset(members)
-        rows = [dict(zip(columns, row, strict=True)) for row in page]
+        rows = [dict(zip(graph.MEMBER_COLUMNS, row, strict=True)) for row in page]
         return self.get_paginated_response(GroupMemberSerializer(rows, many=True).data)
 
 

@@ -116,13 +116,7 @@ class DirectoryUserDetailView(View):
     def get(self, request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
         directory = get_object_or_404(Directory, pk=pk)
         user = get_object_or_404(DirectoryUser, pk=user_pk, directory=directory)
-        direct = list(user.memberships.order_by("name"))
-        via = graph.walk({g.pk for g in direct}, "up")
-        groups = DirectoryGroup.objects.in_bulk(set(via) | set(via.values()))
-        inherited = sorted(
-            ((groups[gid], groups[origin]) for gid, origin in via.items()),
-            key=lambda pair: pair[0].name.lower(),
-        )
+        direct, inherited = graph.user_groups(user)
         context = {
             "directory": directory,
             "dir_user": user,

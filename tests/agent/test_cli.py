@@ -35,7 +35,7 @@ class StubService:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stub.requests.append((self.path, body))
-                if self.path != "/api/connectors/activate/":
+                if self.path != "/api/v1/connectors/activate/":
                     status, answer = 404, {"detail": "Not found."}
                 elif body.get("code") == GOOD_CODE:
                     status, answer = 201, {"id": 3, "name": "connector-3", "secret": ISSUED_SECRET}
@@ -90,7 +90,7 @@ def test_activate_sends_code_url_host_and_version_and_writes_the_state(service, 
 
     assert result.returncode == 0, result.stderr
     [(path, body)] = service.requests
-    assert path == "/api/connectors/activate/"
+    assert path == "/api/v1/connectors/activate/"
     assert body["code"] == GOOD_CODE
     assert body["url"] == f"http://127.0.0.1:{port}"
     assert body["version"] == VERSION

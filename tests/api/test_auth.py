@@ -14,21 +14,21 @@ from tests.conftest import PASSWORD
 def test_token_from_username_and_password_authenticates_later_requests(super_admin, directory):
     anon = APIClient()
     answer = anon.post(
-        "/api/auth/token/", {"username": "super", "password": PASSWORD}, format="json"
+        "/api/v1/auth/token/", {"username": "super", "password": PASSWORD}, format="json"
     )
     assert answer.status_code == 200
     token = answer.json()["token"]
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    listing = client.get("/api/directories/")
+    listing = client.get("/api/v1/directories/")
     assert listing.status_code == 200
     assert [d["name"] for d in listing.json()["results"]] == ["corp.example.com"]
 
 
 def test_token_is_refused_for_a_wrong_password(super_admin):
     answer = APIClient().post(
-        "/api/auth/token/", {"username": "super", "password": "wrong"}, format="json"
+        "/api/v1/auth/token/", {"username": "super", "password": "wrong"}, format="json"
     )
     assert answer.status_code == 400
     assert "token" not in answer.json()
@@ -37,32 +37,32 @@ def test_token_is_refused_for_a_wrong_password(super_admin):
 def test_an_unknown_token_is_refused(directory):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Token 0123456789abcdef0123456789abcdef01234567")
-    assert client.get("/api/directories/").status_code in (401, 403)
+    assert client.get("/api/v1/directories/").status_code in (401, 403)
 
 
 ANONYMOUS_REQUESTS = [
-    ("get", "/api/connectors/"),
-    ("get", "/api/connectors/{connector}/"),
-    ("post", "/api/connectors/"),
-    ("post", "/api/connectors/{connector}/activation-code/"),
-    ("delete", "/api/connectors/{connector}/"),
-    ("get", "/api/identity-providers/"),
-    ("put", "/api/identity-providers/{idp}/connectors/"),
-    ("get", "/api/directories/"),
-    ("post", "/api/directories/"),
-    ("get", "/api/directories/{directory}/"),
-    ("patch", "/api/directories/{directory}/"),
-    ("delete", "/api/directories/{directory}/"),
-    ("get", "/api/directories/{directory}/sync-connectors/"),
-    ("put", "/api/directories/{directory}/sync-connectors/"),
-    ("get", "/api/directories/{directory}/sync-runs/"),
-    ("post", "/api/directories/{directory}/sync-runs/"),
-    ("get", "/api/directories/{directory}/users/"),
-    ("get", "/api/directories/{directory}/groups/"),
-    ("get", "/api/sync-runs/"),
-    ("get", "/api/sync-runs/{run}/"),
-    ("get", "/api/sync-runs/{run}/changes/"),
-    ("get", "/api/schema/"),
+    ("get", "/api/v1/connectors/"),
+    ("get", "/api/v1/connectors/{connector}/"),
+    ("post", "/api/v1/connectors/"),
+    ("post", "/api/v1/connectors/{connector}/activation-code/"),
+    ("delete", "/api/v1/connectors/{connector}/"),
+    ("get", "/api/v1/identity-providers/"),
+    ("put", "/api/v1/identity-providers/{idp}/connectors/"),
+    ("get", "/api/v1/directories/"),
+    ("post", "/api/v1/directories/"),
+    ("get", "/api/v1/directories/{directory}/"),
+    ("patch", "/api/v1/directories/{directory}/"),
+    ("delete", "/api/v1/directories/{directory}/"),
+    ("get", "/api/v1/directories/{directory}/sync-connectors/"),
+    ("put", "/api/v1/directories/{directory}/sync-connectors/"),
+    ("get", "/api/v1/directories/{directory}/sync-runs/"),
+    ("post", "/api/v1/directories/{directory}/sync-runs/"),
+    ("get", "/api/v1/directories/{directory}/users/"),
+    ("get", "/api/v1/directories/{directory}/groups/"),
+    ("get", "/api/v1/sync-runs/"),
+    ("get", "/api/v1/sync-runs/{run}/"),
+    ("get", "/api/v1/sync-runs/{run}/changes/"),
+    ("get", "/api/v1/schema/"),
 ]
 
 
@@ -104,13 +104,13 @@ def state_of_everything() -> dict:
 
 
 READONLY_WRITES = [
-    ("post", "/api/connectors/", lambda ids: {"name": "connector-9"}),
-    ("post", "/api/connectors/{connector}/activation-code/", lambda ids: {}),
-    ("delete", "/api/connectors/{connector}/", lambda ids: {}),
-    ("put", "/api/identity-providers/{idp}/connectors/", lambda ids: {"connectors": []}),
+    ("post", "/api/v1/connectors/", lambda ids: {"name": "connector-9"}),
+    ("post", "/api/v1/connectors/{connector}/activation-code/", lambda ids: {}),
+    ("delete", "/api/v1/connectors/{connector}/", lambda ids: {}),
+    ("put", "/api/v1/identity-providers/{idp}/connectors/", lambda ids: {"connectors": []}),
     (
         "post",
-        "/api/directories/",
+        "/api/v1/directories/",
         lambda ids: {
             "name": "new.example.com",
             "type": "ldap",
@@ -120,14 +120,14 @@ READONLY_WRITES = [
             "bind_dn": "cn=reader,dc=new,dc=example,dc=com",
         },
     ),
-    ("patch", "/api/directories/{directory}/", lambda ids: {"host": "elsewhere.example.com"}),
-    ("delete", "/api/directories/{directory}/", lambda ids: {}),
+    ("patch", "/api/v1/directories/{directory}/", lambda ids: {"host": "elsewhere.example.com"}),
+    ("delete", "/api/v1/directories/{directory}/", lambda ids: {}),
     (
         "put",
-        "/api/directories/{directory}/sync-connectors/",
+        "/api/v1/directories/{directory}/sync-connectors/",
         lambda ids: {"connectors": [ids["connector"]]},
     ),
-    ("post", "/api/directories/{directory}/sync-runs/", lambda ids: {}),
+    ("post", "/api/v1/directories/{directory}/sync-runs/", lambda ids: {}),
 ]
 
 
@@ -149,17 +149,17 @@ def test_read_only_admin_gets_403_on_every_write_and_nothing_changes(
 
 def test_read_only_admin_reads_every_list(readonly_api, directory):
     for url in (
-        "/api/connectors/",
-        "/api/identity-providers/",
-        "/api/directories/",
-        f"/api/directories/{directory.pk}/sync-connectors/",
-        f"/api/directories/{directory.pk}/sync-runs/",
-        "/api/sync-runs/",
+        "/api/v1/connectors/",
+        "/api/v1/identity-providers/",
+        "/api/v1/directories/",
+        f"/api/v1/directories/{directory.pk}/sync-connectors/",
+        f"/api/v1/directories/{directory.pk}/sync-runs/",
+        "/api/v1/sync-runs/",
     ):
         assert readonly_api.get(url).status_code == 200, url
 
 
 def test_directory_admin_cannot_add_connectors(directory_api, connectors):
-    answer = directory_api.post("/api/connectors/", {"name": "connector-9"}, format="json")
+    answer = directory_api.post("/api/v1/connectors/", {"name": "connector-9"}, format="json")
     assert answer.status_code == 403
     assert not Connector.objects.filter(name="connector-9").exists()

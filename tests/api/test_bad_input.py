@@ -14,7 +14,12 @@ HUGE = "9223372036854775808"  # 2**63: no 64-bit id
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/directories/", "/api/sync-runs/", "/api/connectors/", "/api/identity-providers/"],
+    [
+        "/api/v1/directories/",
+        "/api/v1/sync-runs/",
+        "/api/v1/connectors/",
+        "/api/v1/identity-providers/",
+    ],
 )
 def test_a_limit_or_offset_beyond_any_database_is_bounded(super_api, directory, path):
     for query in (f"limit={HUGE}", f"offset={HUGE}", f"limit={HUGE}&offset={HUGE}"):
@@ -27,11 +32,11 @@ def test_a_limit_or_offset_beyond_any_database_is_bounded(super_api, directory, 
 @pytest.mark.parametrize(
     "path",
     [
-        "/api/directories/{}/",
-        "/api/sync-runs/{}/",
-        "/api/connectors/{}/",
-        "/api/identity-providers/{}/",
-        "/api/directories/{}/sync-connectors/",
+        "/api/v1/directories/{}/",
+        "/api/v1/sync-runs/{}/",
+        "/api/v1/connectors/{}/",
+        "/api/v1/identity-providers/{}/",
+        "/api/v1/directories/{}/sync-connectors/",
     ],
 )
 def test_ids_that_are_no_ids_are_not_found(super_api, directory, path):
@@ -39,9 +44,9 @@ def test_ids_that_are_no_ids_are_not_found(super_api, directory, path):
 
     run = SyncRun.objects.create(directory=directory, status="completed")
     own = {
-        "/api/sync-runs/{}/": run.pk,
-        "/api/connectors/{}/": directory.sync_connector_id,
-        "/api/identity-providers/{}/": directory.identity_provider_id,
+        "/api/v1/sync-runs/{}/": run.pk,
+        "/api/v1/connectors/{}/": directory.sync_connector_id,
+        "/api/v1/identity-providers/{}/": directory.identity_provider_id,
     }.get(path, directory.pk)
     assert super_api.get(path.format(own)).status_code == 200
     for bad in (HUGE, "１", "٣"):  # beyond 64 bits, a fullwidth 1, an Arabic-Indic 3
@@ -53,7 +58,7 @@ def test_connector_ids_beyond_64_bits_are_refused_by_name(
 ):
     before = [c.pk for c in sync_connector_list(directory)]
     answer = super_api.put(
-        f"/api/directories/{directory.pk}/sync-connectors/",
+        f"/api/v1/directories/{directory.pk}/sync-connectors/",
         {"connectors": [connectors[0].pk, int(HUGE)]},
         format="json",
     )
@@ -81,7 +86,7 @@ def test_a_nul_in_a_search_matches_nothing(super_api, directory):
         directory=directory, external_id="g1", dn="cn=staff,dc=x", name="staff",
         synced_at=timezone.now(),
     )  # fmt: skip
-    base = f"/api/directories/{directory.pk}"
+    base = f"/api/v1/directories/{directory.pk}"
     assert super_api.get(f"{base}/users/").json()["count"] > 0
     assert super_api.get(f"{base}/users/?search=%00").json()["count"] == 0
     assert super_api.get(f"{base}/groups/?search=%00").json()["count"] == 0
@@ -96,11 +101,13 @@ def test_run_filters_take_any_offset_and_do_not_hide_a_run_from_its_own_pages(su
         "created_after=9999-12-31T23:59:59-23:59",
         "created_before=0001-01-01T00:00:00%2B23:59",
     ):
-        answer = super_api.get(f"/api/sync-runs/?{query}")
+        answer = super_api.get(f"/api/v1/sync-runs/?{query}")
         assert answer.status_code in (200, 400), (query, answer.content[:200])
-    assert super_api.get("/api/sync-runs/?created_before=2000-01-01T00:00:00Z").json()["count"] == 0
+    assert (
+        super_api.get("/api/v1/sync-runs/?created_before=2000-01-01T00:00:00Z").json()["count"] == 0
+    )
     for page in ("", "changes/", "warnings/"):
         detail = super_api.get(
-            f"/api/sync-runs/{run.pk}/{page}?created_before=2000-01-01T00:00:00Z"
+            f"/api/v1/sync-runs/{run.pk}/{page}?created_before=2000-01-01T00:00:00Z"
         )
         assert detail.status_code == 200, page

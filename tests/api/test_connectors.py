@@ -15,7 +15,7 @@ AGENT = {"url": "http://10.0.0.5:8443", "host": "agent-host.example.com", "versi
 
 
 def add_connector(client: APIClient, name: str = "connector-new") -> dict:
-    answer = client.post("/api/connectors/", {"name": name}, format="json")
+    answer = client.post("/api/v1/connectors/", {"name": name}, format="json")
     assert answer.status_code == 201, answer.content
     return answer.json()
 
@@ -28,7 +28,7 @@ def raw_secret_column(connector_id: int) -> str:
 
 def test_connector_list_shows_state_lists_and_never_the_secret(super_api, directory, connectors):
     save_sync_connectors(directory, [connectors[1].pk, connectors[0].pk])
-    answer = super_api.get("/api/connectors/")
+    answer = super_api.get("/api/v1/connectors/")
     assert answer.status_code == 200
     rows = {row["name"]: row for row in answer.json()["results"]}
     first = rows["connector-1"]
@@ -48,15 +48,15 @@ def test_adding_a_connector_shows_its_activation_code_once(super_api):
     assert created["activation_state"] == "pending"
     assert len(created["activation_code"]) >= 20
     assert created["activation_code_expires_at"]
-    again = super_api.get(f"/api/connectors/{created['id']}/").json()
+    again = super_api.get(f"/api/v1/connectors/{created['id']}/").json()
     assert "activation_code" not in again
-    assert created["activation_code"] not in str(super_api.get("/api/connectors/").json())
+    assert created["activation_code"] not in str(super_api.get("/api/v1/connectors/").json())
 
 
 def test_adding_a_connector_with_a_taken_name_is_refused_per_field(super_api, connectors):
-    answer = super_api.post("/api/connectors/", {"name": "CONNECTOR-1"}, format="json")
+    answer = super_api.post("/api/v1/connectors/", {"name": "CONNECTOR-1"}, format="json")
     assert answer.status_code == 400
-    assert "already exists" in answer.json()["name"][0]
+    assert "already exists" in answer.json()["errors"]["name"][0]
     assert Connector.objects.count() == 3
 
 
@@ -64,7 +64,7 @@ def test_activation_code_activates_the_connector_once_and_stores_the_secret_encr
     created = add_connector(super_api)
     agent = APIClient(enforce_csrf_checks=True)
     answer = agent.post(
-        "/api/connectors/activate/", {"code": created["activation_code"], **AGENT}, format="json"
+        "/api/v1/connectors/activate/", {"code": created["activation_code"], **AGENT}, format="json"
     )
     assert answer.status_code == 201, answer.content
     body = answer.json()
@@ -84,12 +84,12 @@ def test_activation_code_activates_the_connector_once_and_stores_the_secret_encr
     assert raw and body["secret"] not in raw
 
     second = agent.post(
-        "/api/connectors/activate/", {"code": created["activation_code"], **AGENT}, format="json"
+        "/api/v1/connectors/activate/", {"code": created["activation_code"], **AGENT}, format="json"
     )
     assert second.status_code == 400
-    assert "already used" in second.json()["code"][0]
+    assert "already used" in second.json()["errors"]["code"][0]
     assert Connector.objects.get(pk=created["id"]).secret == body["secret"]
-    assert body["secret"] not in str(super_api.get(f"/api/connectors/{created['id']}/").json())
+    assert body["secret"] not in str(super_api.get(f"/api/v1/connectors/{created['id']}/").json())
 
 
 def test_an_expired_activation_code_is_refused(super_api):
@@ -98,44 +98,44 @@ def test_an_expired_activation_code_is_refused(super_api):
         expires_at=timezone.now() - timedelta(seconds=1)
     )
     answer = APIClient().post(
-        "/api/connectors/activate/", {"code": created["activation_code"], **AGENT}, format="json"
+        "/api/v1/connectors/activate/", {"code": created["activation_code"], **AGENT}, format="json"
     )
     assert answer.status_code == 400
-    assert "expired" in answer.json()["code"][0]
+    assert "expired" in answer.json()["errors"]["code"][0]
     assert Connector.objects.get(pk=created["id"]).activation_state == "pending"
 
 
 def test_an_unknown_activation_code_is_refused(db):
     answer = APIClient().post(
-        "/api/connectors/activate/", {"code": "not-a-real-code", **AGENT}, format="json"
+        "/api/v1/connectors/activate/", {"code": "not-a-real-code", **AGENT}, format="json"
     )
     assert answer.status_code == 400
-    assert "unknown" in answer.json()["code"][0]
+    assert "unknown" in answer.json()["errors"]["code"][0]
 
 
 def test_activation_with_a_malformed_version_or_url_is_refused_and_keeps_the_code(super_api):
     created = add_connector(super_api)
     bad = {**AGENT, "version": "nineteen", "url": "10.0.0.5:8443"}
     answer = APIClient().post(
-        "/api/connectors/activate/", {"code": created["activation_code"], **bad}, format="json"
+        "/api/v1/connectors/activate/", {"code": created["activation_code"], **bad}, format="json"
     )
     assert answer.status_code == 400
-    errors = answer.json()
+    errors = answer.json()["errors"]
     assert "not a version number" in errors["version"][0]
     assert "http://" in errors["url"][0]
     assert ActivationCode.objects.get(connector_id=created["id"]).used_at is None
 
 
 def test_activation_with_missing_fields_names_each_field(db):
-    answer = APIClient().post("/api/connectors/activate/", {}, format="json")
+    answer = APIClient().post("/api/v1/connectors/activate/", {}, format="json")
     assert answer.status_code == 400
-    assert set(answer.json()) == {"code", "url", "version"}
+    assert set(answer.json()["errors"]) == {"code", "url", "version"}
 
 
 def test_activation_is_throttled_against_code_guessing(db):
     agent = APIClient()
     answers = [
-        agent.post("/api/connectors/activate/", {"code": f"guess-{n}", **AGENT}, format="json")
+        agent.post("/api/v1/connectors/activate/", {"code": f"guess-{n}", **AGENT}, format="json")
         for n in range(31)
     ]
     assert {a.status_code for a in answers[:30]} == {400}
@@ -144,16 +144,16 @@ def test_activation_is_throttled_against_code_guessing(db):
 
 def test_new_activation_code_replaces_the_old_one(super_api):
     created = add_connector(super_api)
-    answer = super_api.post(f"/api/connectors/{created['id']}/activation-code/")
+    answer = super_api.post(f"/api/v1/connectors/{created['id']}/activation-code/")
     assert answer.status_code == 201
     fresh = answer.json()["activation_code"]
     assert fresh != created["activation_code"]
     agent = APIClient()
     old = agent.post(
-        "/api/connectors/activate/", {"code": created["activation_code"], **AGENT}, format="json"
+        "/api/v1/connectors/activate/", {"code": created["activation_code"], **AGENT}, format="json"
     )
     assert old.status_code == 400
-    new = agent.post("/api/connectors/activate/", {"code": fresh, **AGENT}, format="json")
+    new = agent.post("/api/v1/connectors/activate/", {"code": fresh, **AGENT}, format="json")
     assert new.status_code == 201
 
 
@@ -161,7 +161,7 @@ def test_deleting_a_connector_a_directory_uses_is_refused_with_the_directory_nam
     super_api, directory, connectors
 ):
     save_sync_connectors(directory, [connectors[0].pk, connectors[1].pk])
-    answer = super_api.delete(f"/api/connectors/{connectors[1].pk}/")
+    answer = super_api.delete(f"/api/v1/connectors/{connectors[1].pk}/")
     assert answer.status_code == 409
     assert "corp.example.com" in answer.json()["detail"]
     assert answer.json()["directories"] == ["corp.example.com"]
@@ -172,12 +172,12 @@ def test_deleting_a_directory_sync_connector_is_refused_even_off_the_list(
     super_api, directory, connectors
 ):
     save_sync_connectors(directory, [connectors[1].pk])
-    answer = super_api.delete(f"/api/connectors/{connectors[0].pk}/")
+    answer = super_api.delete(f"/api/v1/connectors/{connectors[0].pk}/")
     assert answer.status_code == 409
     assert answer.json()["directories"] == ["corp.example.com"]
 
 
 def test_deleting_an_unused_connector_removes_it(super_api, directory, connectors):
-    answer = super_api.delete(f"/api/connectors/{connectors[2].pk}/")
+    answer = super_api.delete(f"/api/v1/connectors/{connectors[2].pk}/")
     assert answer.status_code == 204
     assert not Connector.objects.filter(pk=connectors[2].pk).exists()

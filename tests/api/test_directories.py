@@ -22,7 +22,7 @@ from synclog.models import SyncRun
 def test_creating_a_directory_starts_its_list_with_the_sync_connector(
     directory_api, directory_payload, connectors
 ):
-    answer = directory_api.post("/api/directories/", directory_payload, format="json")
+    answer = directory_api.post("/api/v1/directories/", directory_payload, format="json")
     assert answer.status_code == 201, answer.content
     body = answer.json()
     assert body["sync_connector"] == connectors[1].pk
@@ -49,13 +49,15 @@ def test_bind_password_is_never_returned_and_is_stored_encrypted(
     super_api, directory_payload, directory
 ):
     secret = directory_payload["bind_password"]
-    created = super_api.post("/api/directories/", directory_payload, format="json")
+    created = super_api.post("/api/v1/directories/", directory_payload, format="json")
     pk = created.json()["id"]
     responses = [
         created,
-        super_api.get("/api/directories/"),
-        super_api.get(f"/api/directories/{pk}/"),
-        super_api.patch(f"/api/directories/{pk}/", {"bind_password": "rotated-1"}, format="json"),
+        super_api.get("/api/v1/directories/"),
+        super_api.get(f"/api/v1/directories/{pk}/"),
+        super_api.patch(
+            f"/api/v1/directories/{pk}/", {"bind_password": "rotated-1"}, format="json"
+        ),
     ]
     for answer in responses:
         assert answer.status_code in (200, 201)
@@ -79,9 +81,9 @@ def test_invalid_directory_fields_are_named_and_nothing_is_saved(directory_api, 
         "safeguard_users_deleted_percent": 0,
         "safeguard_members_removed_percent": 101,
     }
-    answer = directory_api.post("/api/directories/", payload, format="json")
+    answer = directory_api.post("/api/v1/directories/", payload, format="json")
     assert answer.status_code == 400
-    errors = answer.json()
+    errors = answer.json()["errors"]
     assert set(errors) == {
         "port",
         "base_dn",
@@ -99,16 +101,16 @@ def test_invalid_directory_fields_are_named_and_nothing_is_saved(directory_api, 
 
 def test_directory_name_must_be_unique(directory_api, directory_payload, directory):
     answer = directory_api.post(
-        "/api/directories/", {**directory_payload, "name": directory.name}, format="json"
+        "/api/v1/directories/", {**directory_payload, "name": directory.name}, format="json"
     )
     assert answer.status_code == 400
-    assert "name" in answer.json()
+    assert "name" in answer.json()["errors"]
     assert Directory.objects.count() == 1
 
 
 def test_patching_mapped_attributes_keeps_fields_not_sent(directory_api, directory):
     answer = directory_api.patch(
-        f"/api/directories/{directory.pk}/",
+        f"/api/v1/directories/{directory.pk}/",
         {"mapped_attributes": {"email": "userPrincipalName"}},
         format="json",
     )
@@ -119,7 +121,7 @@ def test_patching_mapped_attributes_keeps_fields_not_sent(directory_api, directo
 
 
 def test_patching_the_frequency_schedules_the_sync_and_manual_removes_it(directory_api, directory):
-    url = f"/api/directories/{directory.pk}/"
+    url = f"/api/v1/directories/{directory.pk}/"
     answer = directory_api.patch(
         url, {"sync_frequency": "weekly", "sync_time": "03:30", "sync_weekday": 2}, format="json"
     )
@@ -132,12 +134,12 @@ def test_patching_the_frequency_schedules_the_sync_and_manual_removes_it(directo
 
 def test_a_bad_patch_changes_nothing(directory_api, directory):
     answer = directory_api.patch(
-        f"/api/directories/{directory.pk}/",
+        f"/api/v1/directories/{directory.pk}/",
         {"host": "new-host.example.com", "sync_frequency": "daily", "port": 0},
         format="json",
     )
     assert answer.status_code == 400
-    assert set(answer.json()) == {"port"}
+    assert set(answer.json()["errors"]) == {"port"}
     directory.refresh_from_db()
     assert directory.host == "127.0.0.1" and directory.sync_frequency == "manual"
     assert not PeriodicTask.objects.filter(name=schedule_task_name(directory)).exists()
@@ -145,28 +147,28 @@ def test_a_bad_patch_changes_nothing(directory_api, directory):
 
 def test_type_and_sync_connector_cannot_change_after_creation(directory_api, directory, connectors):
     answer = directory_api.patch(
-        f"/api/directories/{directory.pk}/",
+        f"/api/v1/directories/{directory.pk}/",
         {"type": "ad", "sync_connector": connectors[2].pk},
         format="json",
     )
     assert answer.status_code == 400
-    assert set(answer.json()) == {"type", "sync_connector"}
+    assert set(answer.json()["errors"]) == {"type", "sync_connector"}
     directory.refresh_from_db()
     assert directory.type == "ldap" and directory.sync_connector_id == connectors[0].pk
 
 
 def test_put_on_a_directory_is_not_offered(directory_api, directory):
-    answer = directory_api.put(f"/api/directories/{directory.pk}/", {}, format="json")
+    answer = directory_api.put(f"/api/v1/directories/{directory.pk}/", {}, format="json")
     assert answer.status_code == 405
 
 
 def test_schedule_warnings_name_directories_that_would_collide(
     directory_api, directory, directory_payload, connectors
 ):
-    url = f"/api/directories/{directory.pk}/"
+    url = f"/api/v1/directories/{directory.pk}/"
     directory_api.patch(url, {"sync_frequency": "daily", "sync_time": "01:00"}, format="json")
     other = directory_api.post(
-        "/api/directories/",
+        "/api/v1/directories/",
         {
             **directory_payload,
             "sync_connector": connectors[0].pk,
@@ -192,15 +194,15 @@ def test_directory_shows_counts_and_last_run(directory_api, directory):
     )
     SyncRun.objects.create(directory=directory, status="completed", connector_used_name="c-1")
     latest = SyncRun.objects.create(directory=directory, status="queued")
-    body = directory_api.get(f"/api/directories/{directory.pk}/").json()
+    body = directory_api.get(f"/api/v1/directories/{directory.pk}/").json()
     assert (body["users_count"], body["groups_count"]) == (1, 1)
     assert body["last_run"]["id"] == latest.pk and body["last_run"]["status"] == "queued"
-    listed = directory_api.get("/api/directories/").json()["results"][0]
+    listed = directory_api.get("/api/v1/directories/").json()["results"][0]
     assert listed["last_run"]["id"] == latest.pk
 
 
 def test_deleting_a_directory_removes_it_and_its_schedule(directory_api, directory):
-    url = f"/api/directories/{directory.pk}/"
+    url = f"/api/v1/directories/{directory.pk}/"
     directory_api.patch(url, {"sync_frequency": "hourly"}, format="json")
     assert PeriodicTask.objects.filter(name=schedule_task_name(directory)).exists()
     assert directory_api.delete(url).status_code == 204
@@ -219,7 +221,7 @@ def test_synced_users_are_listed_and_searched(directory_api, directory):
             display_name=display,
             synced_at=now,
         )
-    url = f"/api/directories/{directory.pk}/users/"
+    url = f"/api/v1/directories/{directory.pk}/users/"
     everyone = directory_api.get(url).json()
     assert everyone["count"] == 2
     assert [u["username"] for u in everyone["results"]] == ["asmith", "jdoe"]
@@ -248,7 +250,7 @@ def test_synced_groups_show_member_counts(directory_api, directory):
     GroupMembership.objects.bulk_create(GroupMembership(group=staff, user=u) for u in users)
     GroupMembership.objects.create(group=admins, user=users[0])
     GroupNesting.objects.create(parent=staff, child=admins)
-    url = f"/api/directories/{directory.pk}/groups/"
+    url = f"/api/v1/directories/{directory.pk}/groups/"
     rows = {g["name"]: g for g in directory_api.get(url).json()["results"]}
     assert (rows["staff"]["user_members_count"], rows["staff"]["group_members_count"]) == (3, 1)
     assert (rows["admins"]["user_members_count"], rows["admins"]["group_members_count"]) == (1, 0)
@@ -258,19 +260,19 @@ def test_synced_groups_show_member_counts(directory_api, directory):
 
 def test_patch_refuses_a_ca_certificate_that_is_not_pem(directory_api, directory):
     answer = directory_api.patch(
-        f"/api/directories/{directory.pk}/", {"ca_cert": "garbage"}, format="json"
+        f"/api/v1/directories/{directory.pk}/", {"ca_cert": "garbage"}, format="json"
     )
     assert answer.status_code == 400
-    assert "PEM" in str(answer.json()["ca_cert"])
+    assert "PEM" in str(answer.json()["errors"]["ca_cert"])
     directory.refresh_from_db()
     assert directory.ca_cert == ""
 
 
 def test_patch_of_the_host_needs_the_bind_password_again(directory_api, directory):
-    url = f"/api/directories/{directory.pk}/"
+    url = f"/api/v1/directories/{directory.pk}/"
     refused = directory_api.patch(url, {"host": "evil.example.net"}, format="json")
     assert refused.status_code == 400
-    assert "Enter the bind password again" in str(refused.json()["bind_password"])
+    assert "Enter the bind password again" in str(refused.json()["errors"]["bind_password"])
     directory.refresh_from_db()
     assert directory.host == "127.0.0.1"
 
@@ -288,11 +290,11 @@ def test_deleting_directories_leaves_no_identity_provider_or_association_behind(
     from directories.models import IdentityProvider
 
     before = set(IdentityProvider.objects.values_list("name", flat=True))
-    own = super_api.post("/api/directories/", directory_payload, format="json").json()
+    own = super_api.post("/api/v1/directories/", directory_payload, format="json").json()
     shared_idp = own["identity_provider"]
     # A second directory in the first one's identity provider, synced by another connector.
     guest = super_api.post(
-        "/api/directories/",
+        "/api/v1/directories/",
         {
             **directory_payload,
             "name": "guest.example.com",
@@ -304,9 +306,9 @@ def test_deleting_directories_leaves_no_identity_provider_or_association_behind(
     idp = IdentityProvider.objects.get(pk=shared_idp)
     assert set(idp.connectors.values_list("pk", flat=True)) == {connectors[1].pk, connectors[2].pk}
 
-    assert super_api.delete(f"/api/directories/{guest['id']}/").status_code == 204
+    assert super_api.delete(f"/api/v1/directories/{guest['id']}/").status_code == 204
     # The guest's sync connector leaves the provider it was added to; the owner's stays.
     assert set(idp.connectors.values_list("pk", flat=True)) == {connectors[1].pk}
 
-    assert super_api.delete(f"/api/directories/{own['id']}/").status_code == 204
+    assert super_api.delete(f"/api/v1/directories/{own['id']}/").status_code == 204
     assert set(IdentityProvider.objects.values_list("name", flat=True)) == before

@@ -11,7 +11,7 @@ NESTED = b"[" * 50_000
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/auth/token/", "/api/connectors/activate/", "/api/directories/"]
+    "path", ["/api/v1/auth/token/", "/api/v1/connectors/activate/", "/api/v1/directories/"]
 )
 def test_deeply_nested_json_is_a_400(super_api, path):
     answer = super_api.generic("POST", path, NESTED, content_type="application/json")
@@ -44,5 +44,7 @@ def test_an_activation_cannot_plant_a_line_break_in_a_url_or_host(connectors):
         {"code": code, "url": "http://h:8443\nINFO forged", "host": "h", "version": "19.03.0.0"},
         {"code": code, "url": "http://h:8443", "host": "h\r\nx", "version": "19.03.0.0"},
     ):
-        answer = Client().post("/api/connectors/activate/", body, content_type="application/json")
+        answer = Client().post(
+            "/api/v1/connectors/activate/", body, content_type="application/json"
+        )
         assert answer.status_code == 400, answer.content

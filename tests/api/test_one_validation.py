@@ -41,10 +41,10 @@ def test_console_and_api_refuse_the_same_values_with_the_same_words(
     assert message in console_error
 
     answer = super_api.post(
-        "/api/directories/", {**directory_payload, api_field: sent}, format="json"
+        "/api/v1/directories/", {**directory_payload, api_field: sent}, format="json"
     )
     assert answer.status_code == 400
-    api_error = str(answer.json()[api_field])
+    api_error = str(answer.json()["errors"][api_field])
     assert message in api_error
     assert not Directory.objects.exists()
 
@@ -66,7 +66,7 @@ def test_a_mapped_attribute_with_options_is_refused_everywhere(
     html = admin_client.post(url, form).content.decode()
     assert "is not an LDAP attribute name" in html
     answer = super_api.patch(
-        f"/api/directories/{directory.pk}/",
+        f"/api/v1/directories/{directory.pk}/",
         {"mapped_attributes": {"first_name": "givenName;lang-de"}},
         format="json",
     )
@@ -110,9 +110,9 @@ def test_a_bad_change_filter_is_an_error_in_the_console_and_the_api(
         "&#x27;printer&#x27; is not a kind of change; use one of: user, group, membership." in html
     )
     assert "ann" not in html.split('id="changes"')[1]
-    answer = super_api.get(f"/api/sync-runs/{run.pk}/changes/?kind=printer")
+    answer = super_api.get(f"/api/v1/sync-runs/{run.pk}/changes/?kind=printer")
     assert answer.status_code == 400
-    assert answer.json()["kind"] == [
+    assert answer.json()["errors"]["kind"] == [
         "'printer' is not a kind of change; use one of: user, group, membership."
     ]
     # A good value filters the same rows in both.
@@ -123,19 +123,21 @@ def test_a_bad_change_filter_is_an_error_in_the_console_and_the_api(
         .split('id="changes"')[1]
     )
     assert [c["name"] for c in super_api.get(
-        f"/api/sync-runs/{run.pk}/changes/?kind=user"
+        f"/api/v1/sync-runs/{run.pk}/changes/?kind=user"
     ).json()["results"]] == ["ann"]  # fmt: skip
 
 
 def test_names_with_control_characters_are_refused(admin_client, super_api, directory_payload):
     from connectors.models import Connector
 
-    answer = super_api.post("/api/connectors/", {"name": "edge\nINFO forged"}, format="json")
+    answer = super_api.post("/api/v1/connectors/", {"name": "edge\nINFO forged"}, format="json")
     assert answer.status_code == 400 and "control characters" in str(answer.json())
     page = admin_client.post(reverse("connectors:connector_add"), {"name": "edge\tone"})
     assert "control characters" in page.content.decode()
     assert not Connector.objects.filter(name__startswith="edge").exists()
     answer = super_api.post(
-        "/api/directories/", {**directory_payload, "name": "hr\r\nINFO x"}, format="json"
+        "/api/v1/directories/", {**directory_payload, "name": "hr\r\nINFO x"}, format="json"
     )
-    assert answer.status_code == 400 and "control characters" in str(answer.json()["name"])
+    assert answer.status_code == 400 and "control characters" in str(
+        answer.json()["errors"]["name"]
+    )

@@ -21,7 +21,7 @@ def published(monkeypatch):
 
 
 def runs_url(directory) -> str:
-    return f"/api/directories/{directory.pk}/sync-runs/"
+    return f"/api/v1/directories/{directory.pk}/sync-runs/"
 
 
 def test_dry_run_queues_a_review(directory_api, directory, directory_admin, published):
@@ -67,7 +67,7 @@ def test_a_review_takes_neither_ignore_safeguards_nor_reviewed_run(directory_api
 def test_reviewed_run_applies_a_finished_review_only(directory_api, directory, published):
     sync = SyncRun.objects.create(directory=directory, status=RunStatus.COMPLETED)
     refused = directory_api.post(runs_url(directory), {"reviewed_run": sync.pk}, format="json")
-    assert refused.status_code == 400 and "reviewed_run" in refused.json()
+    assert refused.status_code == 400 and "reviewed_run" in refused.json()["errors"]
 
     review = SyncRun.objects.create(
         directory=directory, status=RunStatus.COMPLETED, trigger=Trigger.REVIEW
@@ -94,27 +94,27 @@ def test_a_review_lists_its_changes_and_verdict_and_is_not_the_last_sync(directo
         details={"email": ["", "ann@example.com"]},
     )
 
-    changes = directory_api.get(f"/api/sync-runs/{review.pk}/changes/").json()["results"]
+    changes = directory_api.get(f"/api/v1/sync-runs/{review.pk}/changes/").json()["results"]
     assert [(c["name"], c["details"]) for c in changes] == [
         ("ann", {"email": ["", "ann@example.com"]})
     ]
-    detail = directory_api.get(f"/api/sync-runs/{review.pk}/").json()
+    detail = directory_api.get(f"/api/v1/sync-runs/{review.pk}/").json()
     assert detail["safeguard_violations"] == ["Users deleted: 2 of 2 (100%), limit 10%"]
-    last = directory_api.get(f"/api/directories/{directory.pk}/").json()["last_run"]
+    last = directory_api.get(f"/api/v1/directories/{directory.pk}/").json()["last_run"]
     assert last["id"] == synced.pk
-    listed = directory_api.get("/api/directories/").json()["results"][0]["last_run"]
+    listed = directory_api.get("/api/v1/directories/").json()["results"][0]["last_run"]
     assert listed["id"] == synced.pk
 
 
 def test_each_threshold_is_1_to_100_or_null(directory_api, directory):
-    url = f"/api/directories/{directory.pk}/"
+    url = f"/api/v1/directories/{directory.pk}/"
     answer = directory_api.patch(
         url,
         {"safeguard_users_updated_percent": 0, "safeguard_groups_deleted_percent": 101},
         format="json",
     )
     assert answer.status_code == 400
-    assert set(answer.json()) == {
+    assert set(answer.json()["errors"]) == {
         "safeguard_users_updated_percent",
         "safeguard_groups_deleted_percent",
     }

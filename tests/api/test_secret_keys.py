@@ -62,17 +62,19 @@ def test_a_secret_no_key_reads_breaks_nothing_and_is_asked_for_again(
     assert "bind password must be entered again" in listing
     page = admin_client.get(reverse("directories:directory_detail", args=[directory.pk]))
     assert page.status_code == 200 and "must be entered again" in page.content.decode()
-    body = super_api.get(f"/api/directories/{directory.pk}/").json()
+    body = super_api.get(f"/api/v1/directories/{directory.pk}/").json()
     assert body["password_unreadable"] is True
     with pytest.raises(CommandError, match="no configured key can read"):
         call_command("rotate_secrets")
     # ... the password can be entered again ...
     answer = super_api.patch(
-        f"/api/directories/{directory.pk}/", {"bind_password": "typed-again"}, format="json"
+        f"/api/v1/directories/{directory.pk}/", {"bind_password": "typed-again"}, format="json"
     )
     assert answer.status_code == 200, answer.content
     assert Directory.objects.get(pk=directory.pk).bind_password == "typed-again"
-    assert super_api.get(f"/api/directories/{directory.pk}/").json()["password_unreadable"] is False
+    assert (
+        super_api.get(f"/api/v1/directories/{directory.pk}/").json()["password_unreadable"] is False
+    )
     # ... and a connector whose secret is lost says so, and everything can be deleted.
     connector = Connector.objects.get(pk=connectors[1].pk)
     assert connector.secret == "" and connector.secret.lost

@@ -26,7 +26,7 @@ def test_asking_for_a_sync_queues_one_run_and_a_second_request_joins_it(
         sent.append((sync_directory.name, tuple(args or ())))
 
     monkeypatch.setattr(sync_directory, "apply_async", publish)
-    url = f"/api/directories/{directory.pk}/sync-runs/"
+    url = f"/api/v1/directories/{directory.pk}/sync-runs/"
     with django_capture_on_commit_callbacks(execute=True):
         first = directory_api.post(url)
         assert sent == []  # not before the run is committed
@@ -52,7 +52,7 @@ def test_sync_runs_of_a_directory_are_paginated_newest_first(directory_api, dire
         )
         for h in (3, 1, 2)
     ]
-    url = f"/api/directories/{directory.pk}/sync-runs/"
+    url = f"/api/v1/directories/{directory.pk}/sync-runs/"
     page = directory_api.get(url, {"limit": 2}).json()
     assert page["count"] == 3
     assert [r["id"] for r in page["results"]] == [runs[1].pk, runs[2].pk]
@@ -95,7 +95,7 @@ def test_run_detail_lists_the_connectors_tried_in_order(directory_api, directory
         finished_at=start + timedelta(seconds=3),
         message="connection refused",
     )
-    answer = directory_api.get(f"/api/sync-runs/{run.pk}/")
+    answer = directory_api.get(f"/api/v1/sync-runs/{run.pk}/")
     assert answer.status_code == 200
     body = answer.json()
     assert [(a["connector_name"], a["outcome"]) for a in body["attempts"]] == [
@@ -126,7 +126,7 @@ def make_changes(run: SyncRun) -> None:
 def test_run_changes_filter_by_kind_and_action(directory_api, directory):
     run = SyncRun.objects.create(directory=directory, status="completed")
     make_changes(run)
-    url = f"/api/sync-runs/{run.pk}/changes/"
+    url = f"/api/v1/sync-runs/{run.pk}/changes/"
     assert directory_api.get(url).json()["count"] == 4
     users_added = directory_api.get(url, {"kind": "user", "action": "added"}).json()
     assert [c["name"] for c in users_added["results"]] == ["jdoe", "asmith"]
@@ -148,7 +148,7 @@ def test_run_changes_list_each_membership_with_kind_membership(directory_api, di
         dn="uid=old,ou=people,dc=example,dc=com",
         details={"group": "staff", "group_id": "g-staff", "member_type": "user"},
     )
-    url = f"/api/sync-runs/{run.pk}/changes/"
+    url = f"/api/v1/sync-runs/{run.pk}/changes/"
 
     body = directory_api.get(url, {"kind": "membership"}).json()
 
@@ -168,17 +168,19 @@ def test_run_changes_list_each_membership_with_kind_membership(directory_api, di
 
 def test_an_unknown_change_filter_is_refused(directory_api, directory):
     run = SyncRun.objects.create(directory=directory, status="completed")
-    answer = directory_api.get(f"/api/sync-runs/{run.pk}/changes/", {"kind": "printer"})
+    answer = directory_api.get(f"/api/v1/sync-runs/{run.pk}/changes/", {"kind": "printer"})
     assert answer.status_code == 400
-    assert "'printer' is not a kind of change" in answer.json()["kind"][0]
+    assert "'printer' is not a kind of change" in answer.json()["errors"]["kind"][0]
 
 
 def test_sync_log_filters_by_directory_and_status(directory_api, directory, directory_payload):
-    created = directory_api.post("/api/directories/", directory_payload, format="json").json()
+    created = directory_api.post("/api/v1/directories/", directory_payload, format="json").json()
     SyncRun.objects.create(directory=directory, status="failed")
     SyncRun.objects.create(directory=directory, status="completed")
     SyncRun.objects.create(directory_id=created["id"], status="failed")
-    answer = directory_api.get("/api/sync-runs/", {"directory": directory.pk, "status": "failed"})
+    answer = directory_api.get(
+        "/api/v1/sync-runs/", {"directory": directory.pk, "status": "failed"}
+    )
     assert answer.status_code == 200
     results = answer.json()["results"]
     assert [(r["directory"]["id"], r["status"]) for r in results] == [(directory.pk, "failed")]

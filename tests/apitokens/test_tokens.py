@@ -19,7 +19,7 @@ from tests.conftest import PASSWORD
 pytestmark = pytest.mark.django_db
 
 
-def call(key: str, scheme: str = "Token", method: str = "get", path: str = "/api/directories/"):
+def call(key: str, scheme: str = "Token", method: str = "get", path: str = "/api/v1/directories/"):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"{scheme} {key}")
     return getattr(client, method)(path, {}, format="json")
@@ -36,7 +36,7 @@ def test_an_issued_key_authenticates_under_each_scheme(super_admin, directory, s
 def test_a_token_acts_with_its_users_role(readonly_admin, directory):
     _, key = issue_token(readonly_admin, name="reports")
     assert call(key).status_code == 200
-    refused = call(key, method="patch", path=f"/api/directories/{directory.pk}/")
+    refused = call(key, method="patch", path=f"/api/v1/directories/{directory.pk}/")
     assert refused.status_code == 403
 
 
@@ -90,7 +90,7 @@ def test_last_use_is_recorded_without_a_write_per_request(super_admin, directory
 
 def test_password_login_issues_an_expiring_session_token(super_admin, directory, settings):
     answer = APIClient().post(
-        "/api/auth/token/", {"username": "super", "password": PASSWORD}, format="json"
+        "/api/v1/auth/token/", {"username": "super", "password": PASSWORD}, format="json"
     )
     assert answer.status_code == 200
     key = answer.json()["token"]

@@ -176,6 +176,7 @@ def page_urls(directory, finished_run, directory_data, connectors) -> list[str]:
         reverse("synclog:syncrun_detail", args=[finished_run.pk]),
         reverse("directories:directory_sync_without_safeguards", args=[d]),
         reverse("vidm-console:oauth_clients"),
+        reverse("apitokens:token_list"),
     ]
     urls += [
         reverse("directories:directory_sync_settings", args=[d, section])

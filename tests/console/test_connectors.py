@@ -93,7 +93,7 @@ def test_new_activation_code_replaces_the_unused_one(admin_client, connectors):
     assert len(usable) == 1
     # An agent given the first code is refused; the second one activates.
     agent = {"url": "http://10.0.0.5:8443", "host": "dc2", "version": "19.03.0.0"}
-    old = APIClient().post("/api/connectors/activate/", {"code": first, **agent}, format="json")
+    old = APIClient().post("/api/v1/connectors/activate/", {"code": first, **agent}, format="json")
     assert old.status_code == 400
-    new = APIClient().post("/api/connectors/activate/", {"code": second, **agent}, format="json")
+    new = APIClient().post("/api/v1/connectors/activate/", {"code": second, **agent}, format="json")
     assert new.status_code == 201 and new.json()["name"] == "connector-1"

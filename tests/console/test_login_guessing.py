@@ -75,7 +75,7 @@ def test_the_token_endpoint_cannot_be_guessed_by_rotating_x_forwarded_for(super_
     api = APIClient()
     responses = [
         api.post(
-            "/api/auth/token/",
+            "/api/v1/auth/token/",
             {"username": super_admin.username, "password": f"guess-{n}"},
             REMOTE_ADDR=address,
             HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
@@ -89,7 +89,7 @@ def test_the_token_endpoint_cannot_be_guessed_by_rotating_x_forwarded_for(super_
     assert answers[10:] == [429] * 20, answers
     assert "Too many wrong passwords" in responses[10].json()["detail"]
     right = api.post(
-        "/api/auth/token/",
+        "/api/v1/auth/token/",
         {"username": super_admin.username, "password": PASSWORD},
         REMOTE_ADDR=address,
     )

@@ -68,7 +68,7 @@ def test_frequencies_that_repeat_within_a_day_need_no_time_or_weekday(
 
 
 def test_daily_and_weekly_runs_at_the_time_read_in_the_chosen_time_zone(directory_api, directory):
-    url = f"/api/directories/{directory.pk}/"
+    url = f"/api/v1/directories/{directory.pk}/"
     response = directory_api.patch(
         url,
         {"sync_frequency": "daily", "sync_time": "04:30", "sync_time_zone": "Asia/Tokyo"},
@@ -101,12 +101,12 @@ def test_an_unknown_time_zone_is_refused_by_the_form_and_the_api(
     assert "Mars/Olympus" in htmllib.unescape(error_of(response.content.decode(), "sync_time_zone"))
 
     answer = directory_api.patch(
-        f"/api/directories/{directory.pk}/",
+        f"/api/v1/directories/{directory.pk}/",
         {"sync_time_zone": "../../etc/passwd"},
         format="json",
     )
     assert answer.status_code == 400
-    assert "not a time zone name" in answer.json()["sync_time_zone"][0]
+    assert "not a time zone name" in answer.json()["errors"]["sync_time_zone"][0]
     directory.refresh_from_db()
     assert directory.sync_time_zone == "UTC"
 

@@ -224,7 +224,7 @@ def test_the_api_gives_the_same_plan_and_collisions_as_the_page(
     client = APIClient()
     client.force_authenticate(readonly_admin)
 
-    answer = client.get("/api/sync-plan/")
+    answer = client.get("/api/v1/sync-plan/")
 
     assert answer.status_code == 200
     body = answer.json()
@@ -254,6 +254,6 @@ def test_the_api_plan_is_empty_of_collisions_for_a_clean_configuration(
     admin_client, directory, branch
 ):
     daily(directory, "05:00")
-    body = admin_client.get("/api/sync-plan/").json()
+    body = admin_client.get("/api/v1/sync-plan/").json()
     assert body["collisions"] == []
     assert [c["name"] for c in body["connectors"]] == ["connector-1", "connector-2", "connector-3"]

@@ -224,9 +224,9 @@ def test_a_run_that_failed_over_names_only_its_current_connector_everywhere(
         assert "via connector-3" in html and "via connector-2" not in html
     assert 'connector-2 <span class="outcome outcome-danger">(unavailable)</span>' in row
     assert 'connector-3 <span class="outcome outcome-info">(running)</span>' in row
-    api = admin_client.get(f"/api/sync-runs/{run.pk}/").json()
+    api = admin_client.get(f"/api/v1/sync-runs/{run.pk}/").json()
     assert api["current_connector_name"] == "connector-3"
-    listed = admin_client.get("/api/sync-runs/").json()["results"]
+    listed = admin_client.get("/api/v1/sync-runs/").json()["results"]
     assert [r["current_connector_name"] for r in listed] == ["connector-3"]
 
 
@@ -241,7 +241,7 @@ def test_a_finished_run_has_no_current_connector(admin_client, directory, connec
         finished_at=timezone.now(),
     )
     assert "via connector-3" not in admin_client.get(run.get_absolute_url()).content.decode()
-    assert admin_client.get(f"/api/sync-runs/{run.pk}/").json()["current_connector_name"] == ""
+    assert admin_client.get(f"/api/v1/sync-runs/{run.pk}/").json()["current_connector_name"] == ""
 
 
 def test_a_queued_run_shows_no_start_and_no_entries_in_its_row_or_on_its_page(

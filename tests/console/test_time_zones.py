@@ -145,7 +145,7 @@ def test_the_api_answers_in_utc_whatever_the_admins_zone(
     directory_admin.time_zone = "Asia/Tokyo"
     directory_admin.save()
     make_run(directory, started_at=MOMENT - timedelta(seconds=42), finished_at=MOMENT)
-    body = diradmin_client.get("/api/sync-runs/").json()
+    body = diradmin_client.get("/api/v1/sync-runs/").json()
     assert body["results"][0]["finished_at"] in (
         "2026-03-10T17:03:00Z",
         "2026-03-10T17:03:00+00:00",

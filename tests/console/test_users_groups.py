@@ -227,7 +227,11 @@ def test_percent_and_underscore_typed_are_plain_characters(admin_client, two_dir
 
 def test_the_api_searches_users_and_groups_with_the_same_fold(admin_client, two_directories):
     corp = two_directories["corp"]
-    users = admin_client.get(f"/api/directories/{corp.pk}/users/", {"search": "Zoe Lopez"}).json()
+    users = admin_client.get(
+        f"/api/v1/directories/{corp.pk}/users/", {"search": "Zoe Lopez"}
+    ).json()
     assert [u["username"] for u in users["results"]] == ["zl1"]
-    groups = admin_client.get(f"/api/directories/{corp.pk}/groups/", {"search": "strasse"}).json()
+    groups = admin_client.get(
+        f"/api/v1/directories/{corp.pk}/groups/", {"search": "strasse"}
+    ).json()
     assert [g["name"] for g in groups["results"]] == ["Hauptstraße"]

@@ -89,12 +89,12 @@ def test_the_notifications_tab_saves_one_address_per_line_and_refuses_a_bad_one(
 
 def test_the_api_reads_and_writes_the_addresses_with_the_same_rule(directory_admin, directory):
     api = client_for(directory_admin)
-    url = f"/api/directories/{directory.pk}/"
+    url = f"/api/v1/directories/{directory.pk}/"
     assert api.get(url).json()["notification_emails"] == []
 
     answer = api.patch(url, {"notification_emails": ["ops@example.com", "nope"]}, format="json")
     assert answer.status_code == 400
-    assert answer.json()["notification_emails"] == ["Not an e-mail address: 'nope'."]
+    assert answer.json()["errors"]["notification_emails"] == ["Not an e-mail address: 'nope'."]
 
     answer = api.patch(url, {"notification_emails": ["ops@example.com"]}, format="json")
     assert answer.status_code == 200 and answer.json()["notification_emails"] == ["ops@example.com"]

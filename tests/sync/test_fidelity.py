@@ -45,7 +45,7 @@ def pages(client: APIClient, url: str) -> list[dict]:
 
 def store_view(client: APIClient, directory_id: int, run_id: int) -> dict:
     """The synced store and the run's warnings, as the REST API returns them."""
-    base = f"/api/directories/{directory_id}"
+    base = f"/api/v1/directories/{directory_id}"
     users = {
         u["external_id"]: {k: u[k] for k in USER_FIELDS} for u in pages(client, f"{base}/users/")
     }
@@ -55,7 +55,7 @@ def store_view(client: APIClient, directory_id: int, run_id: int) -> dict:
         for member in pages(client, f"{base}/groups/{group['id']}/members/"):
             pair = (group["external_id"], member["external_id"])
             (members if member["type"] == "user" else nesting).add(pair)
-    warnings = pages(client, f"/api/sync-runs/{run_id}/warnings/")
+    warnings = pages(client, f"/api/v1/sync-runs/{run_id}/warnings/")
     unresolved = {
         (w["external_id"], w["value"], w["reason"])
         for w in warnings
@@ -81,7 +81,7 @@ def assert_store_equals_directory(client, directory, run, server) -> None:
     assert have["nesting"] == want.nesting
     assert have["unresolved"] == want.unresolved
     assert have["skipped"] == want.skipped
-    detail = client.get(f"/api/sync-runs/{run.pk}/").json()
+    detail = client.get(f"/api/v1/sync-runs/{run.pk}/").json()
     assert detail["unresolved_references"] == len(want.unresolved)
     assert detail["skipped_entries"] == len(want.skipped)
 
@@ -246,16 +246,16 @@ def test_every_kind_of_loose_end_is_reported_with_its_reason(worker, fidelity, a
         assert counts.get(reason, 0) > 0, (reason, counts)
     assert counts["no_username"] == 1 and counts["duplicate_username"] == 1
     assert sum(counts.values()) == run.unresolved_references + run.skipped_entries
-    warnings = api.get(f"/api/sync-runs/{run.pk}/warnings/", {"reason": "not_synced"}).json()
+    warnings = api.get(f"/api/v1/sync-runs/{run.pk}/warnings/", {"reason": "not_synced"}).json()
     assert warnings["count"] == counts["not_synced"]
     assert all("organizationalRole" in w["detail"] for w in warnings["results"])
     assert all(w["value"].startswith("cn=Printer") for w in warnings["results"])
-    bad = api.get(f"/api/sync-runs/{run.pk}/warnings/", {"reason": "nonsense"})
+    bad = api.get(f"/api/v1/sync-runs/{run.pk}/warnings/", {"reason": "nonsense"})
     assert bad.status_code == 400
     # The duplicate username went to the entry read first; the other one is named.
-    [dup] = api.get(f"/api/sync-runs/{run.pk}/warnings/", {"reason": "duplicate_username"}).json()[
-        "results"
-    ]
+    [dup] = api.get(
+        f"/api/v1/sync-runs/{run.pk}/warnings/", {"reason": "duplicate_username"}
+    ).json()["results"]
     assert dup["dn"] == f"cn=Duplicate of u1,{STAFF_DN}"
     assert f"uid=u1,{PEOPLE_DN}" in dup["detail"]
 
@@ -305,7 +305,7 @@ def test_a_username_a_second_entry_takes_stays_with_the_entry_that_had_it(
     kept = DirectoryUser.objects.get(directory=directory, username__iexact="u100")
     assert kept.external_id == holder.external_id
     warnings = api.get(
-        f"/api/sync-runs/{run.pk}/warnings/", {"reason": "duplicate_username"}
+        f"/api/v1/sync-runs/{run.pk}/warnings/", {"reason": "duplicate_username"}
     ).json()["results"]
     taker_dn = server.connect().search_s(taker.dn, ldap.SCOPE_BASE, attrlist=["1.1"])[0][0]
     [warning] = [w for w in warnings if w["name"] == "U100"]

@@ -95,7 +95,7 @@ def test_a_running_beat_syncs_on_schedule_one_run_at_a_time_and_follows_a_change
     # The Sync Log (page and API) lists them with their trigger.
     viewer = User.objects.create_user("watcher", role=Role.READ_ONLY_ADMIN)
     listed = client_for(viewer).get(
-        "/api/sync-runs/", {"directory": directory.pk, "trigger": "scheduled"}
+        "/api/v1/sync-runs/", {"directory": directory.pk, "trigger": "scheduled"}
     )
     assert listed.json()["count"] == settled
     assert {row["trigger"] for row in listed.json()["results"]} == {"scheduled"}
