@@ -184,6 +184,12 @@ def test_a_tampered_jwt_key_is_refused(super_admin, directory):
     assert call(resigned, "Bearer").status_code == 401
     header, payload, signature = key.split(".")
     assert call(f"{header}.{payload}.{'A' * len(signature)}").status_code == 401
+    # A standard encoder makes the very same string from the claims...
+    assert jwt.encode(claims, jwt_signing_key()) == key
+    # ...but whoever has the database and SECRET_KEY knows every claim except sid: without
+    # it they cannot rebuild the key.
+    known = {name: value for name, value in claims.items() if name != "sid"}
+    assert call(jwt.encode(known, jwt_signing_key()), "Bearer").status_code == 401
     assert call(key).status_code == 200
 
 
