@@ -144,6 +144,7 @@ def test_a_jwt_key_is_a_signed_hs256_jwt_whose_exp_is_the_stored_expiry(super_ad
     # PyJWT accepts exp and iat.
     claims = jwt.decode(key, jwt_signing_key(), algorithms=["HS256"])
     assert claims["jti"] == token.key_id
+    assert token.expires_at is not None
     assert claims["exp"] == token.expires_at.timestamp()
     assert claims["iat"] == claims["exp"] - 8 * 3600
     assert abs(claims["iat"] - timezone.now().timestamp()) < 5

@@ -304,6 +304,7 @@ def test_login_token_is_a_session_token_that_expires(client, super_admin, settin
     )
     token = ApiToken.objects.get(user=super_admin)
     assert token.kind == "session"
+    assert token.expires_at is not None
     assert abs((token.expires_at - timezone.now()) - settings.API_LOGIN_TOKEN_TTL) < timedelta(
         minutes=1
     )

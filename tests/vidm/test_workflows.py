@@ -287,6 +287,7 @@ def test_ws1_access_admin_api_syncs_a_directory_with_an_oauth_client(
     # The access token decodes as vIDM's does: its exp is when it stops working here.
     claims = convert_from_jwt(access_token)
     stored = ApiToken.objects.get(key_id=claims["jti"])
+    assert stored.expires_at is not None
     assert claims["exp"] == int(stored.expires_at.timestamp())
     assert claims["exp"] - claims["iat"] == answer["expires_in"]
     assert claims["prn"] == "API-Admin@testserver" and claims["cid"] == "API-Admin"
@@ -357,6 +358,7 @@ def test_ws1_access_admin_api_session_login_decodes_its_token_and_tests_it(
     # $Token = @{ ...; "expires_in" = "$((ConvertFrom-JWT -Token $sessionToken).exp)"; ... }
     expires_in = f"{convert_from_jwt(session_token)['exp']}"
     stored = ApiToken.objects.get(user=super_admin)
+    assert stored.expires_at is not None
     assert expires_in == str(int(stored.expires_at.timestamp()))
     assert convert_from_jwt(session_token, include_header=True) == {"alg": "HS256", "typ": "JWT"}
     token = {
