@@ -202,9 +202,7 @@ class TokenAttributeView(VidmView):
     def get(self, request: Request) -> Response:
         attribute = request.query_params.get("attribute")
         if attribute != "isValid":
-            return self.bad(
-                ValueError(f"attribute: only isValid is served (got {attribute or 'nothing'}).")
-            )
+            return self.bad(ValueError("attribute: only isValid is served."))
         return Response(True)
 
 
