@@ -77,7 +77,16 @@ ALLOWED: dict[str, set[str]] = {
         "vidm",
     },
 }
-PACKAGES = ("apitokens", "connectors", "directories", "synclog", "ops", "vidm", "console", "testbed")
+PACKAGES = (
+    "apitokens",
+    "connectors",
+    "directories",
+    "synclog",
+    "ops",
+    "vidm",
+    "console",
+    "testbed",
+)
 
 
 def modules() -> dict[str, Path]:

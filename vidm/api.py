@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.db.models import Prefetch
+from django.http.request import split_domain_port
 from rest_framework import serializers, status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import NotFound, ValidationError
@@ -77,6 +78,13 @@ def validation_errors(exc: DjangoValidationError) -> ValidationError:
     return ValidationError(serializers.as_serializer_error(exc))
 
 
+def issuer_and_tenant(request: Request) -> dict[str, str]:
+    """A token's issuer is this server's /SAAS/auth URL (as vIDM's); the tenant in its `prn`
+    is the first label of the host name (an on-premises vIDM's default tenant)."""
+    domain, _ = split_domain_port(request.get_host())
+    return {"issuer": request.build_absolute_uri("/SAAS/auth"), "tenant": domain.split(".")[0]}
+
+
 # ---- authentication ---------------------------------------------------------------
 
 
@@ -120,7 +128,11 @@ class LoginView(VidmView):
             raise ValidationError(login.errors)
         user = login.validated_data["user"]
         _, key = issue_token(
-            user, name="vIDM login", kind=TokenKind.SESSION, ttl=settings.API_LOGIN_TOKEN_TTL
+            user,
+            name="vIDM login",
+            kind=TokenKind.SESSION,
+            ttl=settings.API_LOGIN_TOKEN_TTL,
+            jwt_claims=services.token_claims(user, **issuer_and_tenant(request)),
         )
         return Response({"sessionToken": key, "admin": True, "firstTimeUser": False})
 
@@ -149,7 +161,9 @@ class OAuthTokenView(VidmView):
             client_id, secret = data.get("client_id"), data.get("client_secret")
         issued = None
         if isinstance(client_id, str) and isinstance(secret, str):
-            issued = services.client_credentials_token(client_id, secret)
+            issued = services.client_credentials_token(
+                client_id, secret, **issuer_and_tenant(request)
+            )
         if issued is None:
             return Response(
                 {"error": "invalid_client", "error_description": "Unknown client or wrong secret."},
@@ -178,6 +192,18 @@ class OAuthTokenView(VidmView):
             return None, None
         client_id, sep, secret = decoded.partition(":")
         return (client_id, secret) if sep else (None, None)
+
+
+class TokenAttributeView(VidmView):
+    """GET /SAAS/API/1.0/REST/auth/token?attribute=isValid with the token to check as the
+    credential (Test-WS1AccessToken, before it decodes the token): `true`. An unknown,
+    expired or revoked token is refused 401 by the authentication, as every other call."""
+
+    def get(self, request: Request) -> Response:
+        attribute = request.query_params.get("attribute")
+        if attribute != "isValid":
+            return self.bad(ValueError("attribute: only isValid is served."))
+        return Response(True)
 
 
 class HealthView(VidmView):

@@ -68,8 +68,33 @@ def delete_client(client: OAuthClient) -> None:
     user.save(update_fields=["is_active"])
 
 
-def client_credentials_token(client_id: str, secret: str) -> tuple[ApiToken, str] | None:
-    """An access token for a client's id and secret, or None when they do not match."""
+def token_claims(
+    user: User, *, issuer: str, tenant: str, client_id: str | None = None
+) -> dict[str, object]:
+    """The claims vIDM puts in its session and access tokens, those clients read: who the
+    token is for (`prn`, user@tenant, or client@tenant for an OAuth client), and who issued
+    it. apitokens adds `jti`, `iat` and `exp`."""
+    claims: dict[str, object] = {
+        "iss": issuer,
+        "aud": f"{issuer}/oauthtoken",
+        "user_id": str(user.pk),
+        "scp": "admin",
+    }
+    if client_id is None:
+        prn = f"{user.username}@{tenant}"
+        claims |= {"prn": prn, "sub": prn, "prn_type": "USER", "domain": "System Domain"}
+        if user.email:
+            claims["eml"] = user.email
+    else:
+        prn = f"{client_id}@{tenant}"
+        claims |= {"prn": prn, "sub": prn, "prn_type": "CLIENT", "cid": client_id}
+    return claims
+
+
+def client_credentials_token(
+    client_id: str, secret: str, *, issuer: str, tenant: str
+) -> tuple[ApiToken, str] | None:
+    """An access token (a JWT) for a client's id and secret, or None when they do not match."""
     client = OAuthClient.objects.select_related("user").filter(client_id=client_id).first()
     if client is None or not hmac.compare_digest(client.secret_hash, _digest(secret)):
         return None
@@ -80,6 +105,9 @@ def client_credentials_token(client_id: str, secret: str) -> tuple[ApiToken, str
         name=f"OAuth client {client.client_id}"[:100],
         kind=TokenKind.OAUTH,
         ttl=settings.VIDM_OAUTH_TOKEN_TTL,
+        jwt_claims=token_claims(
+            client.user, issuer=issuer, tenant=tenant, client_id=client.client_id
+        ),
     )
 
 

@@ -14,6 +14,7 @@ ID = r"(?P<config_id>[^/]{1,100})"
 urlpatterns = [
     re_path(r"^API/1\.0/REST/auth/system/login/?$", api.LoginView.as_view(), name="login"),
     re_path(r"^auth/oauthtoken/?$", api.OAuthTokenView.as_view(), name="oauthtoken"),
+    re_path(r"^API/1\.0/REST/auth/token/?$", api.TokenAttributeView.as_view(), name="token"),
     re_path(r"^jersey/manager/api/system/health/?$", api.HealthView.as_view(), name="health"),
     re_path(CM + r"/directoryconfigs/?$", api.DirectoryConfigsView.as_view(), name="configs"),
     re_path(CM + rf"/directoryconfigs/{ID}/?$", api.DirectoryConfigView.as_view(), name="config"),

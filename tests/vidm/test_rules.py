@@ -7,18 +7,19 @@ import base64
 import json
 from datetime import timedelta
 
+import jwt
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apitokens.models import ApiToken
-from apitokens.services import issue_token, revoke
+from apitokens.services import issue_token, jwt_signing_key, revoke
 from console.models import Role
 from directories.models import Directory, IdentityProvider
 from synclog.models import SyncRun
 from tests.conftest import PASSWORD
-from tests.vidm.conftest import JSON, VND, send
+from tests.vidm.conftest import JSON, VND, convert_from_jwt, send
 from vidm.models import DirectoryConfig
 from vidm.services import add_client, delete_client, directory_id
 
@@ -303,10 +304,104 @@ def test_login_token_is_a_session_token_that_expires(client, super_admin, settin
     )
     token = ApiToken.objects.get(user=super_admin)
     assert token.kind == "session"
+    assert token.expires_at is not None
     assert abs((token.expires_at - timezone.now()) - settings.API_LOGIN_TOKEN_TTL) < timedelta(
         minutes=1
     )
-    assert answer.json()["sessionToken"].startswith("dsc_")
+    # A JWT as vIDM's, HS256: the signature verifies and exp is the stored expiry.
+    key = answer.json()["sessionToken"]
+    claims = jwt.decode(
+        key,
+        jwt_signing_key(),
+        algorithms=["HS256"],
+        audience="http://testserver/SAAS/auth/oauthtoken",
+        issuer="http://testserver/SAAS/auth",
+    )
+    assert abs(claims["exp"] - token.expires_at.timestamp()) < 1
+    assert claims["jti"] == token.key_id
+    assert claims["prn"] == claims["sub"] == f"{super_admin.username}@testserver"
+    assert claims["iss"] == "http://testserver/SAAS/auth"
+    assert claims["prn_type"] == "USER" and claims["user_id"] == str(super_admin.pk)
+    assert convert_from_jwt(key) == claims
+
+
+def login_jwt(client, user) -> str:
+    answer = client.generic(
+        "POST",
+        "/SAAS/API/1.0/REST/auth/system/login",
+        json.dumps({"username": user.username, "password": PASSWORD, "issueToken": True}),
+        JSON,
+    )
+    assert answer.status_code == 200, answer.content
+    return answer.json()["sessionToken"]
+
+
+def with_payload(key: str, **changes) -> str:
+    header, payload, signature = key.split(".")
+    claims = convert_from_jwt(key) | changes
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{payload}.{signature}"
+
+
+def test_the_login_jwt_works_on_saas_and_api_until_tampered_revoked_or_expired(
+    client, super_admin, directory
+):
+    saas = f"{SAAS}/directoryconfigs"
+    key = login_jwt(client, super_admin)
+    for scheme in ("HZN", "Bearer"):
+        assert send(client, "GET", saas, {"Authorization": f"{scheme} {key}"}).status_code == 200
+        api = send(client, "GET", "/api/directories/", {"Authorization": f"{scheme} {key}"})
+        assert api.status_code == 200
+        assert [d["name"] for d in api.json()["results"]] == [directory.name]
+
+    claims = convert_from_jwt(key)
+    other_key = login_jwt(client, super_admin)
+    other = convert_from_jwt(other_key)
+    for forged in (
+        with_payload(key, exp=claims["exp"] + 86400),
+        with_payload(key, jti=other["jti"]),
+    ):
+        refused = send(client, "GET", saas, {"Authorization": f"HZN {forged}"})
+        assert refused.status_code == 401 and errors_of(refused)
+        assert (
+            send(client, "GET", "/api/directories/", {"Authorization": f"Bearer {forged}"})
+        ).status_code == 401
+    assert send(client, "GET", saas, {"Authorization": f"HZN {key}"}).status_code == 200
+
+    revoke(ApiToken.objects.get(key_id=claims["jti"]))
+    assert send(client, "GET", saas, {"Authorization": f"HZN {key}"}).status_code == 401
+    assert (
+        send(client, "GET", "/api/directories/", {"Authorization": f"Bearer {key}"}).status_code
+        == 401
+    )
+
+    assert send(client, "GET", saas, {"Authorization": f"HZN {other_key}"}).status_code == 200
+    ApiToken.objects.filter(key_id=other["jti"]).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    for scheme, path in (("HZN", saas), ("Bearer", "/api/directories/")):
+        expired = send(client, "GET", path, {"Authorization": f"{scheme} {other_key}"})
+        assert expired.status_code == 401
+
+
+def test_token_attribute_is_valid_answers_true_for_a_usable_token_only(client, super_admin):
+    path = "/SAAS/API/1.0/REST/auth/token"
+    key = login_jwt(client, super_admin)
+    bearer = {"Authorization": f"Bearer {key}"}
+    for suffix in ("?attribute=isValid", "/?attribute=isValid"):
+        valid = send(client, "GET", path + suffix, bearer)
+        assert valid.status_code == 200 and valid.json() is True
+    # Any token works, the opaque ones too, under HZN as well.
+    _, opaque = issue_token(super_admin, name="opaque")
+    answer = send(client, "GET", path + "?attribute=isValid", {"Authorization": f"HZN {opaque}"})
+    assert answer.status_code == 200 and answer.content == b"true"
+    for query in ("", "?attribute=publicKey", "?attribute=isRevoked"):
+        refused = send(client, "GET", path + query, bearer)
+        assert refused.status_code == 400 and errors_of(refused)
+    assert send(client, "GET", path + "?attribute=isValid").status_code == 401
+    revoke(ApiToken.objects.get(key_id=convert_from_jwt(key)["jti"]))
+    revoked = send(client, "GET", path + "?attribute=isValid", bearer)
+    assert revoked.status_code == 401 and errors_of(revoked)
 
 
 def test_oauth_client_credentials_are_checked_and_a_deleted_client_loses_its_tokens(

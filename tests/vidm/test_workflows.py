@@ -7,8 +7,8 @@ Sources (functions named on each step):
   Add-WorkspaceOneDirectory -> Request-WSAToken, Get-WSADirectory, Add-WSALdapDirectory,
   Get-WSAConnector, Set-WSABindPassword, Set-WSADirectoryUser, Set-WSADirectoryGroup,
   Set-WSASyncSetting, Start-WSADirectorySync.
-- AmshegaR/WS1AccessAdminAPI: Get-WS1AccessToken, Get-WS1LoginSessionToken,
-  Get-WS1DirectoryConfigs, Start-WS1DirectorySync.
+- AmshegaR/WS1AccessAdminAPI: Get-WS1AccessToken, Get-WS1LoginSessionToken (with its
+  ConvertFrom-JWT), Test-WS1AccessToken, Get-WS1DirectoryConfigs, Start-WS1DirectorySync.
 - sdewyser/PSWorkspaceOneAccess: Open-WS1AccessConnection, Get-WS1Directory,
   Get-WS1DirectoryById, Sync-WS1Directory.
 """
@@ -21,11 +21,12 @@ import json
 import pytest
 from django_celery_beat.models import PeriodicTask
 
+from apitokens.models import ApiToken
 from console.models import Role
 from directories.models import Directory
 from synclog.models import SyncRun
 from tests.conftest import PASSWORD
-from tests.vidm.conftest import JSON, VND, send
+from tests.vidm.conftest import JSON, VND, convert_from_jwt, send
 from vidm.services import add_client
 
 pytestmark = pytest.mark.django_db
@@ -283,6 +284,13 @@ def test_ws1_access_admin_api_syncs_a_directory_with_an_oauth_client(
     answer = token.json()
     assert answer["token_type"] == "Bearer" and answer["expires_in"] > 0
     access_token = answer["access_token"]
+    # The access token decodes as vIDM's does: its exp is when it stops working here.
+    claims = convert_from_jwt(access_token)
+    stored = ApiToken.objects.get(key_id=claims["jti"])
+    assert stored.expires_at is not None
+    assert claims["exp"] == int(stored.expires_at.timestamp())
+    assert claims["exp"] - claims["iat"] == answer["expires_in"]
+    assert claims["prn"] == "API-Admin@testserver" and claims["cid"] == "API-Admin"
 
     # Get-WS1DirectoryConfigs: a Content-Type on a GET, no Accept.
     configs = send(
@@ -331,7 +339,7 @@ def test_ws1_access_admin_api_syncs_a_directory_with_an_oauth_client(
     assert SyncRun.objects.count() == 1
 
 
-def test_ws1_access_admin_api_session_login_sends_an_empty_bearer_and_the_string_true(
+def test_ws1_access_admin_api_session_login_decodes_its_token_and_tests_it(
     client, super_admin, ad_directory
 ):
     # Get-WS1LoginSessionToken: "Bearer $($Token)" with $Token unset yet.
@@ -346,7 +354,34 @@ def test_ws1_access_admin_api_session_login_sends_an_empty_bearer_and_the_string
         ),
     )
     assert login.status_code == 200, login.content
-    session = login.json()["sessionToken"]
+    session_token = login.json()["sessionToken"]
+    # $Token = @{ ...; "expires_in" = "$((ConvertFrom-JWT -Token $sessionToken).exp)"; ... }
+    expires_in = f"{convert_from_jwt(session_token)['exp']}"
+    stored = ApiToken.objects.get(user=super_admin)
+    assert stored.expires_at is not None
+    assert expires_in == str(int(stored.expires_at.timestamp()))
+    assert convert_from_jwt(session_token, include_header=True) == {"alg": "HS256", "typ": "JWT"}
+    token = {
+        "scope": "admin",
+        "access_token": session_token,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "refresh_token": "None",
+        "Tenant": "testserver",
+    }
+
+    # Test-WS1AccessToken: a GET's hashtable body goes into the query string.
+    valid = send(
+        client,
+        "GET",
+        "/SAAS/API/1.0/REST/auth/token?attribute=isValid",
+        {"Authorization": f"Bearer {token['access_token']}"},
+    )
+    assert valid.status_code == 200, valid.content
+    assert valid.content == b"true"
+    assert convert_from_jwt(token["access_token"])["prn"] == f"{super_admin.username}@testserver"
+
+    session = token["access_token"]
     listed = send(
         client,
         "GET",
