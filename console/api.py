@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from axes.handlers.proxy import AxesProxyHandler
-from django.conf import settings
 from django.http import Http404
-from rest_framework import status
 from rest_framework.exceptions import NotAcceptable, ParseError, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import LimitOffsetPagination
@@ -13,7 +10,6 @@ from rest_framework.parsers import JSONParser as DRFJSONParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.throttling import AnonRateThrottle
 
-from console.api_errors import ApiError
 from console.clients import client_address
 
 # Ids are positive 64-bit integers; a longer number (or a digit from another script,
@@ -96,23 +92,6 @@ class JSONParser(DRFJSONParser):
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError("JSON parse error - the body is nested too deeply.") from None
-
-
-def locked_out(request, username: object) -> ApiError | None:
-    """The 429 every password login of the API answers while django-axes holds the account
-    or the address locked, instead of hearing "wrong password" for the right one; None when
-    the login may go ahead. Returned, not raised: each API shapes its own error body."""
-    credentials = {"username": username if isinstance(username, str) else ""}
-    if not AxesProxyHandler.is_locked(getattr(request, "_request", request), credentials):
-        return None
-    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    return ApiError(
-        "Too many wrong passwords for this account or from this address; "
-        f"try again in {minutes} minutes or ask a Super Admin to lift the lock.",
-        code="locked_out",
-        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-        headers={"Retry-After": str(minutes * 60)},
-    )
 
 
 class CSVRenderer(BaseRenderer):

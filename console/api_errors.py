@@ -10,6 +10,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from axes.handlers.proxy import AxesProxyHandler
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -222,3 +224,20 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
                 answer.setdefault("content", {})
                 answer["content"].setdefault("application/json", {"schema": ERROR_REF})
     return result
+
+
+def locked_out(request, username: object) -> ApiError | None:
+    """The 429 every password login of the API answers while django-axes holds the account
+    or the address locked, instead of hearing "wrong password" for the right one; None when
+    the login may go ahead. Returned, not raised: each API shapes its own error body."""
+    credentials = {"username": username if isinstance(username, str) else ""}
+    if not AxesProxyHandler.is_locked(getattr(request, "_request", request), credentials):
+        return None
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return ApiError(
+        "Too many wrong passwords for this account or from this address; "
+        f"try again in {minutes} minutes or ask a Super Admin to lift the lock.",
+        code="locked_out",
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"Retry-After": str(minutes * 60)},
+    )

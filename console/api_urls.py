@@ -13,7 +13,8 @@ from rest_framework.response import Response
 
 from apitokens.choices import TokenKind
 from apitokens.services import issue_token
-from console.api import ClientThrottle, JSONParser, locked_out
+from console.api import ClientThrottle, JSONParser
+from console.api_errors import locked_out
 from console.api_profile import ProfileView
 from console.permissions import RolePermission
 
@@ -74,6 +75,7 @@ urlpatterns = [
     ),
     path("profile/", ProfileView.as_view(), name="profile_api"),
     path("", include("apitokens.api.urls")),
+    path("", include("vidm.oauth_api")),
     path("", include("connectors.api.urls")),
     path("", include("directories.api.urls")),
     path("", include("synclog.api.urls")),

@@ -23,7 +23,8 @@ from apitokens.authentication import ApiTokenAuthentication
 from apitokens.choices import TokenKind
 from apitokens.services import issue_token
 from connectors.models import Connector
-from console.api import ClientThrottle, as_id, locked_out
+from console.api import ClientThrottle, as_id
+from console.api_errors import locked_out
 from console.permissions import RolePermission
 from directories.api.serializers import DirectorySerializer, SyncRequestSerializer
 from directories.failover import sync_connector_list
