@@ -31,12 +31,13 @@ STATEFUL_SCENARIOS = 40
 # positive_data_acceptance expects a schema-valid request to succeed. A write's body holds
 # values whose rules JSON Schema cannot state (a DN's syntax, the id of a row that must exist,
 # a unique name, a password or activation code that must be right), so a schema-valid write
-# may still be refused with 400; a read must not be.
+# may still be refused with 400, and with 412 when its If-Match is not the list's current
+# ETag (no schema can know it); a read must not be.
 WRITES_MAY_BE_REFUSED = {
     "include-method": ["POST", "PUT", "PATCH"],
     "checks": {
         "positive_data_acceptance": {
-            "expected-statuses": ["2xx", "400", "401", "403", "404", "409", "429"]
+            "expected-statuses": ["2xx", "400", "401", "403", "404", "409", "412", "429"]
         }
     },
 }
