@@ -180,3 +180,19 @@ def test_the_zero_result_guard_stops_more_than_half_but_not_half(twenty):
 def test_without_safeguards_the_plan_names_no_violation(twenty):
     plan = make_plan(twenty, read(twenty, []), safeguards=False)
     assert plan.violations == [] and plan.safeguard == ""
+
+
+def test_subgroups_count_among_a_groups_members(ldap_directory):
+    """A group's share of members removed counts its subgroups as members, as the group's
+    member list does: 1 user and 9 subgroups, one of the ten removed, is 10%."""
+    subgroups = [group(f"s{i}", f"team{i}", []) for i in range(9)]
+    users = people(20)
+    everyone = [users[0]["dn"], *(g["dn"] for g in subgroups)]
+    sync(ldap_directory, [*users, *subgroups, group("g1", "all", everyone)], safeguards=False)
+
+    without_the_user = group("g1", "all", everyone[1:])
+    assert verdict(ldap_directory, [*users, *subgroups, without_the_user]) == []
+    without_two_teams = group("g1", "all", everyone[:-2])
+    assert verdict(ldap_directory, [*users, *subgroups, without_two_teams]) == [
+        "Members removed from group all: 2 of 10 (20%), limit 10%"
+    ]
