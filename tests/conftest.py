@@ -118,12 +118,12 @@ def connectors(db) -> list[Connector]:
     return [make_connector(f"connector-{n}") for n in (1, 2, 3)]
 
 
-@pytest.fixture
-def directory(db, connectors):
+def make_directory(name: str, connector: Connector):
+    """An LDAP directory through the service, with `connector` as its sync connector."""
     return create_directory(
-        name="corp.example.com",
+        name=name,
         type=DirectoryType.LDAP,
-        sync_connector=connectors[0],
+        sync_connector=connector,
         host="127.0.0.1",
         port=389,
         base_dn="dc=example,dc=com",
@@ -132,3 +132,8 @@ def directory(db, connectors):
         user_dns=["ou=people,dc=example,dc=com"],
         group_dns=["ou=groups,dc=example,dc=com"],
     )
+
+
+@pytest.fixture
+def directory(db, connectors):
+    return make_directory("corp.example.com", connectors[0])

@@ -61,6 +61,18 @@ class UserGroupSerializer(serializers.Serializer):
     via_name = serializers.CharField(allow_null=True)
 
 
+def _group_row(group: DirectoryGroup, via: DirectoryGroup | None = None) -> dict:
+    """A user's group; `via` is the member group a nested membership comes through."""
+    return {
+        "id": group.pk,
+        "name": group.name,
+        "dn": group.dn,
+        "direct": via is None,
+        "via": via.pk if via else None,
+        "via_name": via.name if via else None,
+    }
+
+
 @extend_schema_view(list=extend_schema(parameters=FILTERS))
 class DirectoryUserViewSet(viewsets.ReadOnlyModelViewSet):
     """Synced users of every directory, as the Users & Groups page lists them."""
@@ -80,20 +92,7 @@ class DirectoryUserViewSet(viewsets.ReadOnlyModelViewSet):
     def groups(self, request: Request, pk: str | None = None) -> Response:
         """The user's groups: direct ones first, then those it is in through nesting."""
         direct, inherited = graph.user_groups(self.get_object())
-        rows = [
-            {"id": g.pk, "name": g.name, "dn": g.dn, "direct": True, "via": None, "via_name": None}
-            for g in direct
-        ] + [
-            {
-                "id": g.pk,
-                "name": g.name,
-                "dn": g.dn,
-                "direct": False,
-                "via": origin.pk,
-                "via_name": origin.name,
-            }
-            for g, origin in inherited
-        ]
+        rows = [_group_row(g) for g in direct] + [_group_row(g, via) for g, via in inherited]
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(UserGroupSerializer(page, many=True).data)
 

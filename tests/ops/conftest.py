@@ -9,10 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from connectors.models import Connector
-from directories.choices import DirectoryType
 from directories.models import Directory
-from directories.services import create_directory
 from synclog.choices import RunStatus, Trigger
 from synclog.models import SyncRun
 
@@ -38,21 +35,6 @@ def beat_sent_heartbeat(seconds_ago: float | None) -> PeriodicTask:
 @pytest.fixture
 def fresh_heartbeat(db) -> PeriodicTask:
     return beat_sent_heartbeat(seconds_ago=1)
-
-
-def add_directory(name: str, connector: Connector) -> Directory:
-    return create_directory(
-        name=name,
-        type=DirectoryType.LDAP,
-        sync_connector=connector,
-        host="127.0.0.1",
-        port=389,
-        base_dn="dc=example,dc=com",
-        bind_dn="cn=admin,dc=example,dc=com",
-        bind_password="s3cret-bind",
-        user_dns=["ou=people,dc=example,dc=com"],
-        group_dns=["ou=groups,dc=example,dc=com"],
-    )
 
 
 def ended_run(

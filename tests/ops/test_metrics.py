@@ -23,9 +23,9 @@ from connectors.services import record_health
 from directories.models import DirectoryGroup, DirectoryUser
 from synclog import lifecycle
 from synclog.choices import RunStatus, Trigger
-from tests.conftest import make_connector
+from tests.conftest import make_connector, make_directory
 
-from .conftest import add_directory, ended_run, waiting_run
+from .conftest import ended_run, waiting_run
 
 TOKEN = "scrape-token-3f9a1c"
 REMOTE = "198.51.100.20"  # an address outside loopback and every network below
@@ -81,7 +81,7 @@ def two_directories(directory, connectors):
     unresolved member references), a review since and a waiting run; 5 users, 2 groups.
     hr.example.com: never synced, 1 user."""
     now = timezone.now().replace(microsecond=0)
-    hr = add_directory("hr.example.com", connectors[1])
+    hr = make_directory("hr.example.com", connectors[1])
     success = ended_run(
         directory, RunStatus.COMPLETED, now - timedelta(hours=1), took=30, unresolved_references=9
     )
@@ -215,7 +215,7 @@ def test_a_scrape_costs_the_same_few_queries_for_one_directory_or_many(
     one = scrape_queries(client)
 
     for n in range(12):
-        extra = add_directory(f"branch-{n}.example.com", connectors[n % 3])
+        extra = make_directory(f"branch-{n}.example.com", connectors[n % 3])
         ended_run(extra, RunStatus.FAILED, timezone.now() - timedelta(hours=2), took=3)
         ended_run(extra, RunStatus.COMPLETED, timezone.now(), took=4)
         waiting_run(extra)

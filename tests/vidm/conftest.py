@@ -9,25 +9,13 @@ import json
 import re
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
+from tests.api.conftest import _fast_password_hashing, _fresh_throttles  # noqa: F401 (autouse)
 from tests.conftest import make_connector
 
 JSON = "application/json"
 VND = "application/vnd.vmware.horizon.manager.connector.management."
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def send(client: Client, method: str, path: str, headers: dict | None = None, body=None):
