@@ -179,10 +179,14 @@ def claim(run: SyncRun) -> bool:
         with transaction.atomic():
             claimed = SyncRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
                 status=RunStatus.RUNNING,
-                started_at=timezone.now(),
                 lease_until=lease_deadline(),
                 worker=worker_id(),
             )
+            if claimed:
+                # Stamped once the claim holds: the update above may have waited for the
+                # directory's previous run to commit its end, and a follow-up never starts
+                # before the run it follows finished.
+                SyncRun.objects.filter(pk=run.pk).update(started_at=timezone.now())
     except IntegrityError:
         return False
     if claimed:
