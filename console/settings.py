@@ -331,6 +331,9 @@ CONNECTOR_STREAM_TIMEOUT = env_float("CONNECTOR_STREAM_TIMEOUT", 30.0)
 CONNECTOR_BUSY_WAIT = env_float("CONNECTOR_BUSY_WAIT", 60.0)
 SYNC_LEASE_SECONDS = env_float("SYNC_LEASE_SECONDS", 60.0)
 SYNC_PAGE_SIZE = int(os.environ.get("SYNC_PAGE_SIZE", "1000"))
+# Hours between full reads of a directory; syncs in between read only what changed (0:
+# every sync reads in full).
+SYNC_FULL_READ_HOURS = env_float("SYNC_FULL_READ_HOURS", 24.0)
 ACTIVATION_CODE_TTL_HOURS = env_float("ACTIVATION_CODE_TTL_HOURS", 24.0)
 MINIMUM_CONNECTOR_VERSION = "19.03.0.0"
 

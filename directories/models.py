@@ -432,6 +432,11 @@ class DirectoryGroup(models.Model):
     synced_at = models.DateTimeField()
     # directories.search.group_text of the name; rewritten with it, never alone.
     search_text = models.TextField(blank=True, default="", editable=False)
+    # The group's member values as the directory last sent them, and their digest: an
+    # incremental sync resolves an unchanged group's members from these (None: not kept
+    # yet, so the next sync reads the directory in full).
+    member_values = models.JSONField(null=True, blank=True, default=None, editable=False)
+    members_digest = models.CharField(max_length=32, blank=True, default="", editable=False)
     members: models.ManyToManyField[DirectoryUser, GroupMembership] = models.ManyToManyField(
         DirectoryUser, through="GroupMembership", related_name="memberships"
     )
@@ -500,3 +505,23 @@ class GroupNesting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.child_id} in {self.parent_id}"
+
+
+class SkippedEntry(models.Model):
+    """An entry the last completed sync read but could not sync, as the agent sent it.
+
+    Replaced by each completed sync; an incremental sync treats an unchanged one again as
+    a full read would (it may be synced now, e.g. once a username it clashed with is gone).
+    """
+
+    directory = models.ForeignKey(
+        Directory, on_delete=models.CASCADE, related_name="+", db_index=True
+    )
+    kind = models.CharField(max_length=8)
+    # "" for an entry that has no stable id; such an entry is known by its DN.
+    external_id = models.CharField(max_length=64, blank=True)
+    dn = models.TextField("DN")
+    record = models.JSONField()
+
+    def __str__(self) -> str:
+        return self.dn

@@ -35,6 +35,11 @@ class RunPhase(models.TextChoices):
     APPLYING = "applying", "Applying changes"
 
 
+class ReadMode(models.TextChoices):
+    FULL = "full", "Full"
+    INCREMENTAL = "incremental", "Incremental"
+
+
 class Trigger(models.TextChoices):
     MANUAL = "manual", "Sync Now"
     SCHEDULED = "scheduled", "Scheduled"

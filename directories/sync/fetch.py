@@ -19,9 +19,9 @@ from connectors.services import probe
 from directories.choices import DEFAULT_MAPPED_ATTRIBUTES, DirectoryType
 from directories.failover import effective_sync_connectors
 from directories.models import Directory, DirectoryUser
-from directories.sync import members
+from directories.sync import incremental, members
 from directories.sync.members import Resolution, Unsynced
-from synclog.choices import ChangeKind, WarningReason
+from synclog.choices import ChangeKind, ReadMode, WarningReason
 from synclog.lifecycle import ConnectorClaims, Heartbeat, LeaseLost
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,13 @@ class Received:
     resolution: Resolution = field(default_factory=Resolution)
     # User and group records the agent sent, skipped ones included.
     entries: int = 0
+    # How the directory was read, why in full when that was a choice, and the watermark
+    # the agent gave for the next incremental read (with the scope it holds for).
+    read_mode: str = ReadMode.FULL
+    read_reason: str = ""
+    watermark: dict | None = None
+    # The skipped entries as the agent sent them: (kind, stable id or "", DN, record).
+    skipped_records: list[tuple[str, str, str, dict]] = field(default_factory=list)
 
 
 def request_body(directory: Directory) -> dict:
@@ -114,21 +121,51 @@ def fetch(
         )
     beat.connector_id = connector.pk
     try:
-        stream = _open_stream(connector, directory)
+        body = request_body(directory)
+        choice = incremental.choose_read(directory, body)
+        base = None
+        if choice.changes_since is not None:
+            body["changes_since"] = choice.changes_since
+            base = incremental.Base.load(directory.pk)
         try:
-            received = _consume(stream, connector, beat, _username_attribute(directory))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise AgentError(
-                "incomplete", f"{connector.name} sent a malformed record ({exc!r}); discarded"
-            ) from exc
-        finally:
-            stream.close()
+            received = _read(connector, directory, body, beat, base)
+            received.read_reason = received.read_reason or choice.reason
+        except incremental.NeedFullRead as exc:
+            del body["changes_since"]
+            beat.entries_received = 0
+            received = _read(connector, directory, body, beat, None)
+            received.read_reason = f"the incremental read could not stand for a full one: {exc}"
+        received.watermark = (
+            {"agent": received.watermark, "scope": incremental.scope_digest(body)}
+            if received.watermark
+            else None
+        )
         settle(received, directory)
         _confirm_unresolved(received, connector, directory)
         return received
     finally:
         beat.connector_id = None
         claims.release(connector)
+
+
+def _read(
+    connector: Connector,
+    directory: Directory,
+    body: dict,
+    beat: Heartbeat,
+    base: incremental.Base | None,
+) -> Received:
+    """One /sync stream read to its end: everything in scope, or (with `base`) what
+    changed merged with what the store holds."""
+    stream = _open_stream(connector, body)
+    try:
+        return _consume(stream, connector, beat, _username_attribute(directory), base)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise AgentError(
+            "incomplete", f"{connector.name} sent a malformed record ({exc!r}); discarded"
+        ) from exc
+    finally:
+        stream.close()
 
 
 def _username_attribute(directory: Directory) -> str:
@@ -181,6 +218,9 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
                 continue
             values = received.users.pop(ext)
             received.user_fps.pop(ext)
+            received.skipped_records.append(
+                (ChangeKind.USER, ext, values[0], _user_record(ext, values))
+            )
             received.skipped.append(
                 Unsynced(
                     WarningReason.DUPLICATE_USERNAME,
@@ -191,6 +231,11 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
                     detail=f"{attribute} {values[1]!r} is also the username of {winner_dn}",
                 )
             )
+
+
+def _user_record(ext: str, values: tuple) -> dict:
+    """The record a user's kept values came from (for a skipped entry kept for next time)."""
+    return {"type": "user", "id": ext, **dict(zip(USER_COLUMNS, values, strict=True))}
 
 
 def _confirm_unresolved(received: Received, connector: Connector, directory: Directory) -> None:
@@ -234,7 +279,7 @@ def _stable_id(record: dict) -> str | None:
     return ext
 
 
-def _open_stream(connector: Connector, directory: Directory) -> client.SyncStream:
+def _open_stream(connector: Connector, body: dict) -> client.SyncStream:
     """POST /sync; an agent still answering someone else (409) is waited for, within bounds."""
     deadline = time.monotonic() + settings.CONNECTOR_BUSY_WAIT
     while True:
@@ -242,7 +287,7 @@ def _open_stream(connector: Connector, directory: Directory) -> client.SyncStrea
             return client.SyncStream(
                 connector.url,
                 connector.secret,
-                request_body(directory),
+                body,
                 connect_timeout=settings.CONNECTOR_PROBE_TIMEOUT,
                 read_timeout=settings.CONNECTOR_STREAM_TIMEOUT,
             )
@@ -269,6 +314,11 @@ def _skip(received: Received, kind: str, reason: str, record: dict, detail: str)
     dn = _dn(record)
     name = record.get("username") if kind == ChangeKind.USER else record.get("name")
     ext = record.get("id")
+    if reason != WarningReason.DUPLICATE_ID:
+        # Kept for the next incremental read (an id listed twice makes that read full).
+        received.skipped_records.append(
+            (kind, ext if isinstance(ext, str) else "", dn, dict(record))
+        )
     received.skipped.append(
         Unsynced(
             reason,
@@ -281,75 +331,166 @@ def _skip(received: Received, kind: str, reason: str, record: dict, detail: str)
     )
 
 
+def _take_user(received: Received, record: dict, username_attribute: str) -> None:
+    """One user record into `received`, or into its skipped entries with the reason."""
+    values: tuple = (
+        _dn(record),
+        record.get("username") or "",
+        record.get("first_name") or "",
+        record.get("last_name") or "",
+        record.get("email") or "",
+        record.get("display_name") or "",
+        record.get("upn") or "",
+        bool(record.get("disabled")),
+    )
+    if max(map(len, values[1:7])) > FIELD_LIMIT:
+        values = (values[0], *(_text(v, FIELD_LIMIT) for v in values[1:7]), values[7])
+    users = received.users
+    ext = _stable_id(record)
+    if ext is None:
+        _skip(received, ChangeKind.USER, WarningReason.NO_STABLE_ID, record, "")
+    elif not values[1].strip():
+        _skip(
+            received,
+            ChangeKind.USER,
+            WarningReason.NO_USERNAME,
+            record,
+            f"the entry has no {username_attribute}, which holds the username",
+        )
+    elif ext in users:
+        _skip(
+            received,
+            ChangeKind.USER,
+            WarningReason.DUPLICATE_ID,
+            record,
+            f"{users[ext][0]} has the same id",
+        )
+    else:
+        users[ext] = values
+        received.user_fps[ext] = fingerprint(values)
+
+
+def _take_group(received: Received, record: dict) -> None:
+    """One group record (with every member value) into `received`, or into its skipped
+    entries with the reason."""
+    groups = received.groups
+    ext = _stable_id(record)
+    dn, name = _dn(record), _text(record.get("name"), FIELD_LIMIT)
+    member_values = record.get("members") or []
+    if not isinstance(member_values, list):
+        raise ValueError(f"members of {dn} are not a list")
+    if ext is None:
+        _skip(received, ChangeKind.GROUP, WarningReason.NO_STABLE_ID, record, "")
+    elif ext in groups:
+        _skip(
+            received,
+            ChangeKind.GROUP,
+            WarningReason.DUPLICATE_ID,
+            record,
+            f"{groups[ext][0]} has the same id",
+        )
+    else:
+        groups[ext] = (dn, name or dn, member_values)
+        received.group_fps[ext] = fingerprint((dn, name or dn))
+
+
+class _Changes:
+    """What an incremental read sends before its end: the listing and the changed records."""
+
+    def __init__(self) -> None:
+        self.listed: dict[str, list] = {"user": [], "group": []}
+        self.changed: dict[str, dict] = {"user": {}, "group": {}}
+
+    def add_listing(self, record: dict) -> None:
+        kind = record.get("kind")
+        if kind not in self.listed:
+            raise ValueError(f"presence record of kind {kind!r}")
+        self.listed[kind] += incremental.listed_entries(record, MAX_LISTED)
+
+    def change(self, kind: str, record: dict) -> None:
+        changed = self.changed[kind]
+        key = incremental.entry_key(record.get("id"), _dn(record))
+        if key in changed:
+            # A second record with one id is kept apart, so the full rules skip it as usual.
+            key = (key, len(changed))
+        changed[key] = record
+
+    def merge(self, received: Received, base: incremental.Base, username_attribute: str) -> None:
+        def keep_user(ext: str, values: tuple, fp: str) -> None:
+            received.users[ext] = values
+            received.user_fps[ext] = fp
+
+        def keep_group(ext: str, group: tuple[str, str, list[str]], fp: str) -> None:
+            received.groups[ext] = group
+            received.group_fps[ext] = fp
+
+        incremental.merge_users(
+            self.listed["user"],
+            self.changed["user"],
+            base,
+            lambda record: _take_user(received, record, username_attribute),
+            keep_user,
+        )
+        incremental.merge_groups(
+            self.listed["group"],
+            self.changed["group"],
+            base,
+            lambda record: _take_group(received, record),
+            keep_group,
+        )
+
+
+# Most entries one presence record may list (the agent sends at most a page).
+MAX_LISTED = 100_000
+
+
 def _consume(
-    stream: client.SyncStream, connector: Connector, beat: Heartbeat, username_attribute: str
+    stream: client.SyncStream,
+    connector: Connector,
+    beat: Heartbeat,
+    username_attribute: str,
+    base: incremental.Base | None = None,
 ) -> Received:
+    """Read a /sync stream to its `end` record; with `base`, the agent may answer with an
+    incremental read, which is merged with `base` into a complete read."""
     received = Received()
-    users, groups = received.users, received.groups
-    user_fps, group_fps = received.user_fps, received.group_fps
     began = False
+    changes: _Changes | None = None
     count = 0
     sent = {"user": 0, "group": 0}
     for record in stream.records():
         kind = record.get("type")
         if kind == "user":
             sent["user"] += 1
-            values: tuple = (
-                _dn(record),
-                record.get("username") or "",
-                record.get("first_name") or "",
-                record.get("last_name") or "",
-                record.get("email") or "",
-                record.get("display_name") or "",
-                record.get("upn") or "",
-                bool(record.get("disabled")),
-            )
-            if max(map(len, values[1:7])) > FIELD_LIMIT:
-                values = (values[0], *(_text(v, FIELD_LIMIT) for v in values[1:7]), values[7])
-            ext = _stable_id(record)
-            if ext is None:
-                _skip(received, ChangeKind.USER, WarningReason.NO_STABLE_ID, record, "")
-            elif not values[1].strip():
-                _skip(
-                    received,
-                    ChangeKind.USER,
-                    WarningReason.NO_USERNAME,
-                    record,
-                    f"the entry has no {username_attribute}, which holds the username",
-                )
-            elif ext in users:
-                _skip(
-                    received,
-                    ChangeKind.USER,
-                    WarningReason.DUPLICATE_ID,
-                    record,
-                    f"{users[ext][0]} has the same id",
-                )
+            if changes is None:
+                _take_user(received, record, username_attribute)
             else:
-                users[ext] = values
-                user_fps[ext] = fingerprint(values)
+                changes.change("user", record)
         elif kind == "group":
             sent["group"] += 1
-            ext = _stable_id(record)
-            dn, name = _dn(record), _text(record.get("name"), FIELD_LIMIT)
-            member_values = record.get("members") or []
-            if not isinstance(member_values, list):
-                raise ValueError(f"members of {dn} are not a list")
-            if ext is None:
-                _skip(received, ChangeKind.GROUP, WarningReason.NO_STABLE_ID, record, "")
-            elif ext in groups:
-                _skip(
-                    received,
-                    ChangeKind.GROUP,
-                    WarningReason.DUPLICATE_ID,
-                    record,
-                    f"{groups[ext][0]} has the same id",
-                )
+            if changes is None:
+                _take_group(received, record)
             else:
-                groups[ext] = (dn, name or dn, member_values)
-                group_fps[ext] = fingerprint((dn, name or dn))
+                changes.change("group", record)
+        elif kind == "present":
+            if changes is None:
+                raise ValueError("a presence listing in a full read")
+            changes.add_listing(record)
+            continue
         elif kind == "begin":
             began = True
+            if record.get("read") == "incremental":
+                if base is None:
+                    raise AgentError(
+                        "incomplete",
+                        f"{connector.name} sent an incremental read that was not asked for",
+                    )
+                changes = _Changes()
+                received.read_mode = ReadMode.INCREMENTAL
+            elif base is not None:
+                received.read_reason = _text(
+                    record.get("reason") or "the agent read the directory in full", 200
+                )
             continue
         elif kind == "end":
             if not began:
@@ -363,6 +504,22 @@ def _consume(
                     f"{connector.name} announced {expected[0]} users and {expected[1]} groups "
                     f"but sent {sent['user']} and {sent['group']}; the stream was discarded",
                 )
+            if changes is not None:
+                listed = (
+                    int(record.get("present_users", -1)),
+                    int(record.get("present_groups", -1)),
+                )
+                if listed != (len(changes.listed["user"]), len(changes.listed["group"])):
+                    raise AgentError(
+                        "incomplete",
+                        f"{connector.name} announced {listed[0]} users and {listed[1]} groups "
+                        f"in scope but listed {len(changes.listed['user'])} and "
+                        f"{len(changes.listed['group'])}; the stream was discarded",
+                    )
+                assert base is not None
+                changes.merge(received, base, username_attribute)
+            watermark = record.get("watermark")
+            received.watermark = watermark if isinstance(watermark, dict) else None
             beat.entries_received = count
             received.entries = count
             return received
@@ -423,7 +580,7 @@ def test_connection(directory: Directory) -> ConnectionTest:
     for connector in connectors:
         try:
             probe(connector)
-            stream = _open_stream(connector, directory)
+            stream = _open_stream(connector, request_body(directory))
         except AgentError as exc:
             problems.append(f"{connector.name}: {exc.message}")
             continue

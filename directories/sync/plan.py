@@ -20,6 +20,7 @@ from directories.models import (
     GroupNesting,
 )
 from directories.sync.fetch import USER_COLUMNS, Received
+from directories.sync.incremental import members_digest
 
 GROUP_COLUMNS = ("dn", "name")
 
@@ -47,6 +48,8 @@ class Stored:
     groups: dict[str, tuple[int, str]]
     members: set[tuple[str, str]]
     nesting: set[tuple[str, str]]
+    # Digest of each group's kept member values ("" while none are kept).
+    member_digests: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, directory_id: int) -> Stored:
@@ -57,12 +60,14 @@ class Stored:
             .values_list("external_id", "pk", "fingerprint")
             .iterator(chunk_size=10_000)
         }
-        groups = {
-            ext: (pk, fp)
-            for ext, pk, fp in DirectoryGroup.objects.filter(directory_id=directory_id)
+        groups, member_digests = {}, {}
+        for ext, pk, fp, digest in (
+            DirectoryGroup.objects.filter(directory_id=directory_id)
             .order_by()
-            .values_list("external_id", "pk", "fingerprint")
-        }
+            .values_list("external_id", "pk", "fingerprint", "members_digest")
+        ):
+            groups[ext] = (pk, fp)
+            member_digests[ext] = digest
         # Pairs of primary keys mapped back to stable ids: cheaper than joining in SQL.
         user_ext = {pk: ext for ext, (pk, _) in users.items()}
         group_ext = {pk: ext for ext, (pk, _) in groups.items()}
@@ -79,7 +84,7 @@ class Stored:
             .order_by()
             .values_list("parent_id", "child_id")
         }
-        return cls(users, groups, members, nesting)
+        return cls(users, groups, members, nesting, member_digests)
 
 
 @dataclass
@@ -110,6 +115,11 @@ class Plan:
     member_loss: Counter
     # Stored groups whose only change is their members.
     membership_only: set[str]
+    # Digest of each received group's member values, and the stored groups neither
+    # updated nor deleted whose kept member values differ from those (rewritten silently:
+    # what they resolve to is in the memberships above).
+    member_digests: dict[str, str] = field(default_factory=dict)
+    member_values_rewritten: list[str] = field(default_factory=list)
     # Each safeguard this sync goes past; empty when it may be written.
     violations: list[Violation] = field(default_factory=list)
     # The directory's first sync: every membership is new, so none is listed on its own.
@@ -311,6 +321,14 @@ def make_plan(
         for g in (gain.keys() | loss.keys())
         if g in stored.groups and g not in gone_groups and g not in updated_groups
     }
+    member_digests = {ext: members_digest(group[2]) for ext, group in received.groups.items()}
+    member_values_rewritten = [
+        ext
+        for ext, digest in member_digests.items()
+        if ext in stored.groups
+        and ext not in updated_groups
+        and digest != stored.member_digests.get(ext)
+    ]
     violations: list[Violation] = []
     if safeguards:
         updates, deletions = _counted(users, old_users, stored.users, received.users)
@@ -341,6 +359,8 @@ def make_plan(
         member_gain=gain,
         member_loss=loss,
         membership_only=membership_only,
+        member_digests=member_digests,
+        member_values_rewritten=member_values_rewritten,
         violations=violations,
         first_sync=first_sync,
     )

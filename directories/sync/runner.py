@@ -161,6 +161,9 @@ def _apply(
         "connector_used": used,
         "connector_used_name": used.name,
         "entries_received": received.entries,
+        "read_mode": received.read_mode,
+        "read_reason": received.read_reason,
+        "read_watermark": received.watermark,
     }
     with transaction.atomic():
         lifecycle.hold(run)

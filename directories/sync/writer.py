@@ -9,11 +9,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from django.db import connection
 from django.utils import timezone
 
 from directories import search
-from directories.models import DirectoryGroup, DirectoryUser, GroupMembership, GroupNesting
+from directories.models import (
+    DirectoryGroup,
+    DirectoryUser,
+    GroupMembership,
+    GroupNesting,
+    SkippedEntry,
+)
 from directories.sync import bulk
 from directories.sync.fetch import USER_COLUMNS
 from directories.sync.membership_changes import membership_rows
@@ -151,6 +158,7 @@ def write(plan: Plan, run_id: int) -> Counts:
             for ext in users.updated
         ]
         bulk.update(U, (*USER_COLUMNS, "search_text", "fingerprint", "synced_at"), rows)
+    digests = plan.member_digests
     if groups.updated:
         rows = [
             (
@@ -159,10 +167,18 @@ def write(plan: Plan, run_id: int) -> Counts:
                 search.group_text(received.groups[ext][1]),
                 group_fps[ext],
                 now,
+                _json(received.groups[ext][2]),
+                digests[ext],
             )
             for ext in groups.updated
         ]
-        bulk.update(G, (*GROUP_COLUMNS, "search_text", "fingerprint", "synced_at"), rows)
+        bulk.update(G, (*GROUP_COLUMNS, "search_text", "fingerprint", "synced_at", *KEPT), rows)
+    if plan.member_values_rewritten:
+        rows = [
+            (stored_groups[ext][0], _json(received.groups[ext][2]), digests[ext])
+            for ext in plan.member_values_rewritten
+        ]
+        bulk.update(G, KEPT, rows)
 
     if users.added:
         bulk.insert(
@@ -197,6 +213,7 @@ def write(plan: Plan, run_id: int) -> Counts:
                 "search_text",
                 "fingerprint",
                 "synced_at",
+                *KEPT,
             ),
             (
                 (
@@ -206,6 +223,8 @@ def write(plan: Plan, run_id: int) -> Counts:
                     search.group_text(received.groups[ext][1]),
                     group_fps[ext],
                     now,
+                    _json(received.groups[ext][2]),
+                    digests[ext],
                 )
                 for ext in groups.added
             ),
@@ -241,5 +260,27 @@ def write(plan: Plan, run_id: int) -> Counts:
             ((group_ids[p], group_ids[c]) for p, c in plan.nesting_added),
         )
 
+    _keep_skipped(directory_id, received.skipped_records)
     record_changes(changes)
     return plan.counts
+
+
+# A group's member values as the directory sent them, and their digest (incremental reads).
+KEPT = ("member_values", "members_digest")
+
+
+def _json(values: list[str]) -> str:
+    return orjson.dumps(values).decode()
+
+
+def _keep_skipped(directory_id: int, records: list[tuple[str, str, str, dict]]) -> None:
+    """The entries this sync skipped, as sent, in place of the last sync's."""
+    SkippedEntry.objects.filter(directory_id=directory_id).delete()
+    bulk.insert(
+        SkippedEntry._meta.db_table,
+        ("directory_id", "kind", "external_id", "dn", "record"),
+        (
+            (directory_id, kind, ext[:64], dn, orjson.dumps(record).decode())
+            for kind, ext, dn, record in records
+        ),
+    )

@@ -93,6 +93,8 @@ class SyncRunSerializer(serializers.ModelSerializer):
             "current_connector_name",
             "phase",
             "entries_received",
+            "read_mode",
+            "read_reason",
             "first_sync",
             "reviewed_run",
             "ignore_safeguards",

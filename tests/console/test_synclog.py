@@ -256,3 +256,16 @@ def test_a_queued_run_shows_no_start_and_no_entries_in_its_row_or_on_its_page(
     page = admin_client.get(run.get_absolute_url()).content.decode()
     status = page[page.index("<th>Status</th>") : page.index("<th>Trigger</th>")]
     assert "Waiting for a worker" in status and "entries received" not in status
+
+
+def test_each_run_says_whether_it_read_in_full_or_incrementally_and_why(admin_client, directory):
+    full = make_run(directory, read_mode="full", read_reason="a full read is due every 24 hours")
+    incremental = make_run(directory, read_mode="incremental")
+
+    page = admin_client.get(sync_log_url(directory)).content.decode()
+    assert 'title="a full read is due every 24 hours">Full read</div>' in page
+    assert ">Incremental read</div>" in page
+    detail = admin_client.get(full.get_absolute_url()).content.decode()
+    assert 'Full <span class="cell-note">(a full read is due every 24 hours)</span>' in detail
+    detail = admin_client.get(incremental.get_absolute_url()).content.decode()
+    assert "Incremental: what changed since the last sync, and every id in scope" in detail

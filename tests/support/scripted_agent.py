@@ -6,17 +6,19 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class ScriptedAgent:
     """Answers GET /health with ``version`` and POST /sync with ``lines``, sent as they are
-    (:func:`record` ends each with a newline; a line without one is cut off)."""
+    (:func:`record` ends each with a newline; a line without one is cut off). ``lines``
+    may be a function of the request body (a directory that answers what it is asked)."""
 
     def __init__(
         self,
         name: str,
-        lines: list[bytes],
+        lines: list[bytes] | Callable[[dict], list[bytes]],
         version: str = "19.03.0.0",
         lookup: dict[str, dict] | None = None,
     ) -> None:
@@ -33,6 +35,8 @@ class ScriptedAgent:
         self.busy_times = 0
         self.secret = f"secret-of-{name}"
         self.sync_requests = 0
+        # The /sync request bodies, in order.
+        self.bodies: list[dict] = []
         self.lookups: list[list[str]] = []
         agent = self
 
@@ -58,6 +62,7 @@ class ScriptedAgent:
                 if self.path == "/lookup":
                     return self._lookup(json.loads(body)["dns"])
                 agent.sync_requests += 1
+                agent.bodies.append(json.loads(body))
                 if agent.busy_times > 0:
                     agent.busy_times -= 1
                     return self._json(409, {"error": "busy"})
@@ -66,7 +71,8 @@ class ScriptedAgent:
                 self.send_header("Connection", "close")
                 self.end_headers()
                 self.close_connection = True
-                for line in agent.lines:
+                lines = agent.lines(agent.bodies[-1]) if callable(agent.lines) else agent.lines
+                for line in lines:
                     self.wfile.write(line)
                 self.wfile.flush()
 

@@ -1,0 +1,252 @@
+"""Incremental reads: when a sync may read only what changed, and how what changed plus
+what the store holds becomes the same complete read a full read would have given.
+
+The agent sends a listing of every entry in scope (stable id and DN) and the records of
+the entries changed since the last completed sync's watermark. Every listed entry that
+did not change is taken from the store as that sync wrote it: users with their values,
+groups with the member values the directory sent then, and entries that sync skipped as
+the agent sent them. Anything that does not add up (an entry listed that is neither read
+nor stored, a DN that moved without a change, an id listed twice) makes the worker read
+the directory in full instead: an incremental read is a shortcut to the result of a full
+read, never a different result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.utils import timezone
+
+from directories.models import Directory, DirectoryGroup, DirectoryUser, SkippedEntry
+from synclog.choices import ReadMode, RunStatus, Trigger, WarningReason
+from synclog.models import SyncRun
+
+# Part of every watermark's scope digest: a change to how records are kept reads in full.
+FORMAT = 1
+
+USER_VALUES = ("dn", "username", "first_name", "last_name", "email", "display_name", "upn")
+
+
+class NeedFullRead(Exception):
+    """The incremental read cannot stand for a full one; the message says why."""
+
+
+def members_digest(values: Iterable[str]) -> str:
+    """Digest of a group's member values as sent, in order."""
+    return hashlib.md5(orjson.dumps(list(values)), usedforsecurity=False).hexdigest()
+
+
+def scope_digest(body: dict[str, Any]) -> str:
+    """Digest of what decides which entries a read returns and what they hold.
+
+    The password, the timeouts and the page size do not change the entries; the server,
+    the bind DN (its access rights), the DNs, the filters and the mapped attributes do.
+    """
+    connection = body["connection"]
+    kept = {
+        "format": FORMAT,
+        "type": body["directory"]["type"],
+        "server": [connection["host"], connection["port"], connection["base_dn"]],
+        "bind_dn": connection["bind_dn"],
+        "users": body["users"],
+        "groups": body["groups"],
+        "mapped_attributes": body["mapped_attributes"],
+    }
+    encoded = orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(encoded).hexdigest()
+
+
+@dataclass(frozen=True)
+class ReadChoice:
+    """What to ask the agent for: `changes_since` (None: a full read) and, for a full
+    read, why."""
+
+    changes_since: dict[str, Any] | None
+    reason: str
+
+
+def _base_run(directory: Directory) -> SyncRun | None:
+    """The last sync that wrote the store (a review or a stopped sync writes nothing)."""
+    return (
+        SyncRun.objects.filter(directory=directory, status=RunStatus.COMPLETED)
+        .exclude(trigger=Trigger.REVIEW)
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
+
+
+def choose_read(directory: Directory, body: dict[str, Any]) -> ReadChoice:
+    """Whether the next read of `directory` may be incremental (one owner of that rule).
+
+    In full: the first sync; after a sync that left no watermark or found entries that
+    share an id; when the server, bind DN, DNs, filters or mapped attributes changed
+    since; when the store does not keep every group's member values yet; and when the
+    last full read is older than SYNC_FULL_READ_HOURS.
+    """
+    base = _base_run(directory)
+    if base is None:
+        return ReadChoice(None, "first sync")
+    watermark = base.read_watermark or {}
+    if not watermark.get("agent"):
+        return ReadChoice(None, "the last sync left no watermark to read changes from")
+    if (base.warning_counts or {}).get(WarningReason.DUPLICATE_ID):
+        # A listing cannot tell such entries apart: every incremental read would fall back.
+        return ReadChoice(None, "the last sync found entries that share one id")
+    if watermark.get("scope") != scope_digest(body):
+        return ReadChoice(
+            None, "the server, bind DN, DNs, filters or mapped attributes changed since"
+        )
+    hours = settings.SYNC_FULL_READ_HOURS
+    last_full = (
+        SyncRun.objects.filter(
+            directory=directory, status=RunStatus.COMPLETED, read_mode=ReadMode.FULL
+        )
+        .exclude(trigger=Trigger.REVIEW)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    if last_full is None or last_full < timezone.now() - timedelta(hours=hours):
+        return ReadChoice(None, f"a full read is due every {hours:g} hours")
+    if DirectoryGroup.objects.filter(directory=directory, member_values=None).exists():
+        return ReadChoice(None, "the store does not keep every group's member values yet")
+    return ReadChoice(dict(watermark["agent"]), "")
+
+
+@dataclass
+class Base:
+    """The store as the last completed sync left it, keyed by stable id."""
+
+    users: dict[str, tuple] = field(default_factory=dict)
+    user_fps: dict[str, str] = field(default_factory=dict)
+    groups: dict[str, tuple[str, str, list[str] | None]] = field(default_factory=dict)
+    group_fps: dict[str, str] = field(default_factory=dict)
+    # (kind, stable id or ("dn", DN)) -> the record as the agent sent it.
+    skipped: dict[tuple[str, Any], dict] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, directory_id: int) -> Base:
+        base = cls()
+        for ext, fp, *values in (
+            DirectoryUser.objects.filter(directory_id=directory_id)
+            .order_by()
+            .values_list("external_id", "fingerprint", *USER_VALUES, "disabled")
+            .iterator(chunk_size=10_000)
+        ):
+            base.users[ext] = tuple(values)
+            base.user_fps[ext] = fp
+        for ext, fp, dn, name, member_values in (
+            DirectoryGroup.objects.filter(directory_id=directory_id)
+            .order_by()
+            .values_list("external_id", "fingerprint", "dn", "name", "member_values")
+            .iterator(chunk_size=2_000)
+        ):
+            base.groups[ext] = (dn, name, member_values)
+            base.group_fps[ext] = fp
+        for kind, ext, dn, record in SkippedEntry.objects.filter(
+            directory_id=directory_id
+        ).values_list("kind", "external_id", "dn", "record"):
+            base.skipped[(kind, ext or ("dn", dn))] = record
+        return base
+
+
+def entry_key(ext: Any, dn: str) -> Any:
+    """How a listed or read entry is known: its stable id, else its DN."""
+    return ext if isinstance(ext, str) and ext else ("dn", dn)
+
+
+def merge_users(
+    listed: list[tuple[Any, str]],
+    changed: dict[Any, dict],
+    base: Base,
+    take: Callable[[dict], None],
+    keep: Callable[[str, tuple, str], None],
+) -> None:
+    """Every listed user, in the directory's order: its new record when it changed, else
+    what the store holds (`keep(id, values, fingerprint)`), else the record a sync skipped.
+
+    Changed entries missing from the listing were created after it passed them: they are
+    taken too, last.
+    """
+    seen: set[Any] = set()
+    for ext, dn in listed:
+        key = entry_key(ext, dn)
+        if key in seen:
+            raise NeedFullRead(f"two user entries in scope have the id {ext}")
+        seen.add(key)
+        record = changed.pop(key, None)
+        if record is not None:
+            take(record)
+            continue
+        values = base.users.get(key) if isinstance(key, str) else None
+        if values is not None:
+            if values[0] != dn:
+                raise NeedFullRead(f"{dn} moved or was renamed without a change to read")
+            keep(key, values, base.user_fps[key])
+            continue
+        record = base.skipped.get(("user", key))
+        if record is not None and record.get("dn") == dn:
+            take(record)
+            continue
+        raise NeedFullRead(f"{dn} is in scope but was neither read nor synced before")
+    for record in changed.values():
+        take(record)
+
+
+def merge_groups(
+    listed: list[tuple[Any, str]],
+    changed: dict[Any, dict],
+    base: Base,
+    take: Callable[[dict], None],
+    keep: Callable[[str, tuple[str, str, list[str]], str], None],
+) -> None:
+    """As :func:`merge_users`, for groups: an unchanged group keeps its DN, name and the
+    member values the directory sent when it last changed."""
+    seen: set[Any] = set()
+    for ext, dn in listed:
+        key = entry_key(ext, dn)
+        if key in seen:
+            raise NeedFullRead(f"two group entries in scope have the id {ext}")
+        seen.add(key)
+        record = changed.pop(key, None)
+        if record is not None:
+            take(record)
+            continue
+        stored = base.groups.get(key) if isinstance(key, str) else None
+        if stored is not None:
+            stored_dn, name, member_values = stored
+            if stored_dn != dn:
+                raise NeedFullRead(f"{dn} moved or was renamed without a change to read")
+            if member_values is None:
+                raise NeedFullRead(f"the member values of {dn} are not kept yet")
+            keep(key, (stored_dn, name, list(member_values)), base.group_fps[key])
+            continue
+        record = base.skipped.get(("group", key))
+        if record is not None and record.get("dn") == dn:
+            take(record)
+            continue
+        raise NeedFullRead(f"{dn} is in scope but was neither read nor synced before")
+    for record in changed.values():
+        take(record)
+
+
+def listed_entries(record: dict, limit: int) -> list[tuple[Any, str]]:
+    """The (id, DN) pairs of one ``present`` record; ValueError when malformed."""
+    entries = record.get("entries")
+    if not isinstance(entries, list) or len(entries) > limit:
+        raise ValueError("a presence record's entries are not a list of at most a page")
+    out = []
+    for item in entries:
+        if not isinstance(item, list) or len(item) != 2:
+            raise ValueError(f"presence entry {item!r} is not an [id, DN] pair")
+        ext, dn = item
+        if not isinstance(dn, str) or not dn or (ext is not None and not isinstance(ext, str)):
+            raise ValueError(f"presence entry {item!r} is not an [id, DN] pair")
+        out.append((ext or None, dn))
+    return out
