@@ -476,6 +476,8 @@ def _consume(
             if changes is None:
                 raise ValueError("a presence listing in a full read")
             changes.add_listing(record)
+            if beat.lost:
+                raise LeaseLost
             continue
         elif kind == "begin":
             began = True

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from connectors.client import AgentError
 from directories.models import (
     DirectoryGroup,
     DirectoryUser,
@@ -28,12 +29,15 @@ from directories.models import (
     SkippedEntry,
 )
 from directories.services import create_directory
+from directories.sync.fetch import _consume
+from directories.sync.incremental import Base
 from directories.tasks import sync_directory
 from synclog.choices import ReadMode, RunStatus, Trigger
+from synclog.lifecycle import LeaseLost
 from synclog.models import SyncRun, SyncWarning
 from tests.support.scripted_agent import ScriptedAgent, record
 
-from .conftest import GROUPS, PEOPLE
+from .conftest import GROUPS, PEOPLE, FakeBeat, FakeConnector, FakeStream
 from .test_failover_loop import for_agent, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -387,3 +391,72 @@ def test_entries_that_share_an_id_keep_the_directory_on_full_reads(twins):
     assert "changes_since" not in agent.bodies[-1]
     model.entries.pop()
     assert [run(inc).read_mode, run(inc).read_mode] == [ReadMode.FULL, ReadMode.INCREMENTAL]
+
+
+def incremental_stream(records: list[dict], **end) -> FakeStream:
+    return FakeStream([{"type": "begin", "read": "incremental"}, *records, {"type": "end", **end}])
+
+
+LISTED = {"type": "present", "kind": "user", "entries": [["u1", f"uid=ann,{PEOPLE}"]]}
+COUNTS_OK = {"users": 0, "groups": 0, "present_users": 1, "present_groups": 0}
+
+
+def stored_ann() -> Base:
+    base = Base()
+    base.users["u1"] = (f"uid=ann,{PEOPLE}", "ann", "", "", "", "", "", False)
+    base.user_fps["u1"] = "fp"
+    return base
+
+
+def test_an_incremental_answer_is_checked_like_a_full_one():
+    received = _consume(
+        incremental_stream([LISTED], **COUNTS_OK), FakeConnector(), FakeBeat(), "uid",
+        stored_ann(),
+    )  # fmt: skip
+    assert received.users == {"u1": stored_ann().users["u1"]}
+    assert received.user_fps == {"u1": "fp"}
+    assert (received.read_mode, received.entries) == (ReadMode.INCREMENTAL, 0)
+
+    with pytest.raises(AgentError, match="incremental read that was not asked for"):
+        _consume(incremental_stream([LISTED], **COUNTS_OK), FakeConnector(), FakeBeat(), "uid")
+    with pytest.raises(AgentError, match="announced 2 users and 0 groups in scope but listed 1"):
+        _consume(
+            incremental_stream([LISTED], **{**COUNTS_OK, "present_users": 2}),
+            FakeConnector(), FakeBeat(), "uid", stored_ann(),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="presence listing in a full read"):
+        _consume(FakeStream([{"type": "begin"}, LISTED]), FakeConnector(), FakeBeat(), "uid")
+    for entries in ([["u1"]], [[1, "uid=a"]], [["u1", ""]], "u1"):
+        with pytest.raises(ValueError):
+            _consume(
+                incremental_stream([{**LISTED, "entries": entries}], **COUNTS_OK),
+                FakeConnector(), FakeBeat(), "uid", stored_ann(),
+            )  # fmt: skip
+    with pytest.raises(ValueError, match="kind 'users'"):
+        _consume(
+            incremental_stream([{**LISTED, "kind": "users"}], **COUNTS_OK),
+            FakeConnector(), FakeBeat(), "uid", stored_ann(),
+        )  # fmt: skip
+    lost = FakeBeat()
+    lost.lost = True
+    with pytest.raises(LeaseLost):
+        _consume(
+            incremental_stream([LISTED], **COUNTS_OK), FakeConnector(), lost, "uid", stored_ann()
+        )
+
+
+def test_a_full_answer_to_an_incremental_question_says_why():
+    received = _consume(
+        FakeStream(
+            [
+                {"type": "begin", "read": "full", "reason": "the invocationId changed"},
+                {"type": "end", "users": 0, "groups": 0, "watermark": {"kind": "usn", "usn": 7}},
+            ]
+        ),
+        FakeConnector(), FakeBeat(), "uid", stored_ann(),
+    )  # fmt: skip
+    assert (received.read_mode, received.read_reason) == (
+        ReadMode.FULL,
+        "the invocationId changed",
+    )
+    assert received.watermark == {"kind": "usn", "usn": 7}
