@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import ldap
@@ -337,6 +338,32 @@ def test_malformed_changes_since_is_400_naming_the_field(agent, slapd, since, ex
     status, raw = agent.request(
         "POST", "/sync", incremental_body(slapd, since), headers=agent.auth_headers()
     )
+
+    assert status == 400
+    assert json.loads(raw)["error"].startswith(expected), raw
+
+
+@pytest.mark.parametrize(
+    ("since", "expected"),
+    [
+        ({"kind": "usn", "usn": -1, "invocation_id": str(uuid.uuid4())}, "changes_since.usn"),
+        ({"kind": "usn", "usn": "5", "invocation_id": str(uuid.uuid4())}, "changes_since.usn"),
+        ({"kind": "usn", "usn": True, "invocation_id": str(uuid.uuid4())}, "changes_since.usn"),
+        ({"kind": "usn", "usn": 2**63, "invocation_id": str(uuid.uuid4())}, "changes_since.usn"),
+        ({"kind": "usn", "usn": 5}, "changes_since.invocation_id"),
+        ({"kind": "usn", "usn": 5, "invocation_id": "not-a-uuid"}, "changes_since.invocation_id"),
+        (
+            {"kind": "usn", "usn": 5, "invocation_id": uuid.uuid4().hex},
+            "changes_since.invocation_id",
+        ),
+        ({"kind": "modify_timestamp", "value": "20240101000000Z"}, "changes_since.kind"),
+    ],
+    ids=["negative", "text", "bool", "too-big", "no-id", "not-uuid", "no-hyphens", "kind-ldap"],
+)
+def test_malformed_usn_changes_since_is_400_naming_the_field(agent, slapd, since, expected):
+    body = incremental_body(slapd, since, directory_type="ad")
+
+    status, raw = agent.request("POST", "/sync", body, headers=agent.auth_headers())
 
     assert status == 400
     assert json.loads(raw)["error"].startswith(expected), raw
