@@ -18,7 +18,7 @@ from ldap.controls import LDAPControl
 
 from connectors.agent.vendors.openldap import OVERLAP
 from connectors.protocol.changes import format_generalized_time, parse_generalized_time
-from testbed.agents import iter_records, sync_body
+from testbed.agents import AgentFactory, iter_records, sync_body
 from testbed.slapd import Dataset, Slapd, slapd_available
 from tests.agent.helpers import WATERMARK
 from tests.agent.ldap_relay import GatedRelay
@@ -71,6 +71,25 @@ def presence(server):
 
 def listed(records, kind):
     return sorted(entry for r in records["present"] if r["kind"] == kind for entry in r["entries"])
+
+
+class Unreached:
+    """Connection settings for requests refused before any LDAP: no server behind them."""
+
+    people_dn, groups_dn = "ou=people,dc=example,dc=com", "ou=groups,dc=example,dc=com"
+
+    def connection(self, **overrides):
+        return {"host": "127.0.0.1", "port": 1, "base_dn": "dc=example,dc=com", **overrides}
+
+
+@pytest.fixture(scope="module")
+def shared_agent(tmp_path_factory):
+    """One agent for the tests that only send requests it refuses."""
+    factory = AgentFactory(tmp_path_factory.mktemp("agents"))
+    try:
+        yield factory("refuser")
+    finally:
+        factory.close()
 
 
 @pytest.fixture
@@ -334,9 +353,10 @@ def test_a_failing_listing_ends_with_an_error_record(agent, aged):
         "extra-field",
     ],
 )
-def test_malformed_changes_since_is_400_naming_the_field(agent, slapd, since, expected):
+def test_malformed_changes_since_is_400_naming_the_field(shared_agent, since, expected):
+    agent = shared_agent
     status, raw = agent.request(
-        "POST", "/sync", incremental_body(slapd, since), headers=agent.auth_headers()
+        "POST", "/sync", incremental_body(Unreached(), since), headers=agent.auth_headers()
     )
 
     assert status == 400
@@ -360,8 +380,9 @@ def test_malformed_changes_since_is_400_naming_the_field(agent, slapd, since, ex
     ],
     ids=["negative", "text", "bool", "too-big", "no-id", "not-uuid", "no-hyphens", "kind-ldap"],
 )
-def test_malformed_usn_changes_since_is_400_naming_the_field(agent, slapd, since, expected):
-    body = incremental_body(slapd, since, directory_type="ad")
+def test_malformed_usn_changes_since_is_400_naming_the_field(shared_agent, since, expected):
+    agent = shared_agent
+    body = incremental_body(Unreached(), since, directory_type="ad")
 
     status, raw = agent.request("POST", "/sync", body, headers=agent.auth_headers())
 
