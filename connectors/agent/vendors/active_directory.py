@@ -9,7 +9,13 @@ from typing import Any
 
 import ldap
 
-from connectors.agent.ldapsource import DirectoryError, DirectorySource, _text, _values
+from connectors.agent.ldapsource import (
+    DirectoryError,
+    DirectorySource,
+    _ldap_message,
+    _text,
+    _values,
+)
 from connectors.protocol.changes import USN
 
 # What Windows AD hands out per range by default; asking for it explicitly also makes
@@ -25,6 +31,8 @@ class ActiveDirectorySource(DirectorySource):
         super().__init__(*args, **kwargs)
         # Where this read leaves off, read before any entry: what the next read starts from.
         self._watermark: dict[str, Any] | None = None
+        # Why there is none, when the DC refused to say.
+        self._missing: str | None = None
         # Update sequence numbers count one DC's database: only a watermark from the DC
         # serving this read can be compared, so the read is decided once connected.
         self.decides_when_connected = self.changes_since is not None
@@ -41,10 +49,7 @@ class ActiveDirectorySource(DirectorySource):
         name = ""
         if service:
             name = service[0].decode("utf-8", "replace")
-            invocation = _values(
-                self._base_entry(name, ["invocationId"], "the DC's NTDS Settings"),
-                "invocationid",
-            )
+            invocation = _values(self._base_entry(name, ["invocationId"], name), "invocationid")
         if usn and usn[0].isdigit() and invocation and len(invocation[0]) == 16:
             self._watermark = {
                 "kind": USN,
@@ -56,9 +61,9 @@ class ActiveDirectorySource(DirectorySource):
             return
         if self._watermark is None:
             self.read = "full"
-            self.reason = (
-                f"{self.settings.address} did not give its highestCommittedUSN and "
-                "invocationId, which an incremental read starts from"
+            self.reason = self._missing or (
+                f"{self.settings.address} did not give its highestCommittedUSN and the "
+                "invocationId of its database, which an incremental read starts from"
             )
         elif self._watermark["invocation_id"] != since["invocation_id"]:
             self.read = "full"
@@ -76,8 +81,15 @@ class ActiveDirectorySource(DirectorySource):
             result = conn.search_ext_s(
                 dn, ldap.SCOPE_BASE, "(objectClass=*)", attrs, timeout=self.settings.timeout
             )
-        except ldap.LDAPError as exc:
+        except (ldap.SERVER_DOWN, ldap.TIMEOUT) as exc:
             raise self._error(exc, f"the read of {what}") from None
+        except ldap.LDAPError as exc:
+            # Refused (e.g. no read access to the configuration partition): the read goes
+            # on without a watermark rather than fail a sync that needs none.
+            self._missing = f"{self.settings.address} refused the read of {what}: " + (
+                _ldap_message(exc)
+            )
+            return {}
         for entry_dn, entry in result:
             if entry_dn is not None:
                 return entry
