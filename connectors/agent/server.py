@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .ldapsource import DirectoryError
+from .ldapsource import DirectoryError, DirectorySource
 from .request import DEFAULT_PAGE_SIZE, RequestError, SyncSettings, lookup_dns
 from .state import AgentState
 from .vendors import source_for
@@ -332,7 +332,7 @@ class AgentHandler(BaseHTTPRequestHandler):
         self._note += f" users={users} groups={groups} ok"
         write(_line(end))
 
-    def _begin(self, write: Any, settings: SyncSettings, source: Any) -> bool:
+    def _begin(self, write: Any, settings: SyncSettings, source: DirectorySource) -> bool:
         """Send the ``begin`` record: who reads, and whether in full or incrementally."""
         begin = {
             "type": "begin",
