@@ -1,7 +1,13 @@
 """Reading a directory over LDAP: the connection, paged searches, lookups and errors.
 
-The vendor's own reading (ids, user fields, group members) is in a subclass:
-`openldap.OpenLDAPSource`, `active_directory.ActiveDirectorySource`; `source_for` picks one.
+The vendor's own reading (ids, user fields, group members, what an incremental read
+starts from) is in a subclass: `openldap.OpenLDAPSource`,
+`active_directory.ActiveDirectorySource`; `source_for` picks one.
+
+A read is full (every user and group) or, when the request carries ``changes_since``,
+incremental: a presence listing of every entry in scope (ids and DNs only), then the
+user and group records of the entries changed since then. Either ends with a watermark
+the service sends back as the next ``changes_since``.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,12 +45,23 @@ class DirectorySource:
 
     # The attribute holding each entry's stable id; set by each vendor.
     id_attribute = ""
+    # Whether the read (full or incremental) is only known once connected: AD checks
+    # that the domain controller is the one the watermark came from.
+    decides_when_connected = False
 
     def __init__(self, settings: SyncSettings) -> None:
         self.settings = settings
         self.conn: ldap.ldapobject.SimpleLDAPObject | None = None
         self._ca_path: str | None = None
         self._id_attr = self.id_attribute
+        self.changes_since = settings.changes_since
+        # "full" or "incremental"; `reason` says why a read asked to be incremental is full.
+        self.read = "incremental" if self.changes_since is not None else "full"
+        self.reason: str | None = None
+        # Entries each presence listing named, by kind ("user", "group").
+        self.present_counts = {"user": 0, "group": 0}
+        # When the first search was sent (the agent's monotonic clock).
+        self.started: float | None = None
 
     # --- connection -------------------------------------------------------------
 
@@ -290,6 +308,64 @@ class DirectorySource:
             return found
         return {"dn": dn, "exists": None, "detail": "the server returned no entry"}
 
+    # --- incremental reads ------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Once connected, before any entry is read: note the time and read what the
+        watermark needs; a vendor may turn an incremental read into a full one here."""
+        self.started = time.monotonic()
+
+    def watermark(self) -> dict[str, Any] | None:
+        """What the next read may start from (its ``changes_since``), or None; asked once
+        every entry has been read."""
+        raise NotImplementedError
+
+    def changed_filter(self, filterstr: str) -> str:
+        """`filterstr` narrowed to the entries changed since ``changes_since``."""
+        raise NotImplementedError
+
+    def read_filter(self, filterstr: str) -> str:
+        """The filter user or group records are read with: the configured one, narrowed
+        to changed entries in an incremental read."""
+        if self.read == "incremental":
+            return self.changed_filter(_parenthesized(filterstr))
+        return filterstr
+
+    def presence_attributes(self) -> list[str]:
+        """What a presence listing asks for: the stable id and nothing else."""
+        return [self._id_attr]
+
+    def note_entry(self, entry: dict[str, list[bytes]]) -> None:
+        """See one entry of a presence listing (OpenLDAP: its modifyTimestamp)."""
+
+    def present(self, kind: str) -> Iterator[dict[str, Any]]:
+        """``present`` records naming every user (``kind="user"``) or group in scope:
+        the same bases and filter as a full read, ``[id, dn]`` pairs, at most page_size
+        of them per record."""
+        s = self.settings
+        if kind == "user":
+            bases, filterstr, what = s.user_dns, s.user_filter, "users"
+        else:
+            bases, filterstr, what = s.group_dns, s.group_filter, "groups"
+        attrs = self.presence_attributes()
+        id_attr = self._id_attr
+        id_key = id_attr.lower()
+        size = s.page_size
+        note = self.note_entry
+        for base in bases:
+            for page in self._pages(base, filterstr, attrs, what):
+                listed: list[list[str | None]] = []
+                for dn, entry in page:
+                    if dn is None:
+                        continue  # a search continuation reference
+                    note(entry)
+                    values = entry.get(id_attr) or _values(entry, id_key)
+                    listed.append([self.decode_id(values[0], dn) if values else None, dn])
+                for start in range(0, len(listed), size):
+                    chunk = listed[start : start + size]
+                    self.present_counts[kind] += len(chunk)
+                    yield {"type": "present", "kind": kind, "entries": chunk}
+
     # --- reading, per vendor --------------------------------------------------------
 
     def decode_id(self, raw: bytes, dn: str) -> str:
@@ -335,11 +411,14 @@ class DirectorySource:
         s = self.settings
         attrs = self.group_attributes()
         id_key = self._id_attr.lower()
+        filterstr = self.read_filter(s.group_filter)
+        note = self.note_entry
         for base in s.group_dns:
-            for page in self._pages(base, s.group_filter, attrs, "groups"):
+            for page in self._pages(base, filterstr, attrs, "groups"):
                 for dn, entry in page:
                     if dn is None:
                         continue
+                    note(entry)
                     group_id = name = None
                     members: list[str] = []
                     more: str | None = None
@@ -372,6 +451,20 @@ def _ldap_message(exc: ldap.LDAPError) -> str:
     if info == "(unknown error code)":
         info = None  # libldap's placeholder when it has nothing to add
     return f"{desc} ({info})" if info else str(desc)
+
+
+def _values(entry: dict[str, list[bytes]], lowered: str) -> list[bytes]:
+    """An attribute's values whatever the server's spelling of its name; [] if absent."""
+    for key, values in entry.items():
+        if key.lower() == lowered:
+            return values
+    return []
+
+
+def _parenthesized(filterstr: str) -> str:
+    """A configured filter as one parenthesized filter, to nest in ``(&...)``."""
+    text = filterstr.strip()
+    return text if text.startswith("(") else f"({text})"
 
 
 def _text(dn: str, attribute: str, values: list[bytes]) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.protocol import dn as dnlib
+from connectors.protocol.changes import check_changes_since
 from connectors.protocol.settings import (
     ATTRIBUTE,
     DEFAULT_FILTERS,
@@ -49,6 +50,8 @@ class SyncSettings:
     group_filter: str
     mapped_attributes: Mapping[str, str]
     page_size: int
+    # What an incremental read starts from (connectors.protocol.changes); None: read all.
+    changes_since: Mapping[str, Any] | None = None
 
     @property
     def address(self) -> str:
@@ -132,6 +135,11 @@ class SyncSettings:
         ):
             raise RequestError(f"page_size must be an integer between 1 and {MAX_PAGE_SIZE}")
 
+        try:
+            changes_since = check_changes_since(body.get("changes_since"), dtype)
+        except ValueError as exc:
+            raise RequestError(str(exc)) from None
+
         return cls(
             directory_id=directory_id,
             directory_type=dtype,
@@ -149,6 +157,7 @@ class SyncSettings:
             group_filter=group_filter,
             mapped_attributes=mapping,
             page_size=page_size,
+            changes_since=changes_since,
         )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .ldapsource import DirectoryError
+from .ldapsource import DirectoryError, DirectorySource
 from .request import DEFAULT_PAGE_SIZE, RequestError, SyncSettings, lookup_dns
 from .state import AgentState
 from .vendors import source_for
@@ -289,24 +289,26 @@ class AgentHandler(BaseHTTPRequestHandler):
         write = self.wfile.write
         # Values the request chose are logged quoted: a line break cannot forge a line.
         self._note = f"directory={settings.directory_id!r} {settings.address!r}"
-        # The service learns at once that this agent took the job.
-        write(
-            _line(
-                {
-                    "type": "begin",
-                    "connector": self.server.state.name,
-                    "version": self.server.version,
-                    "directory": settings.directory_id,
-                }
-            )
-        )
         source = source_for(settings)
+        began = False
         users = groups = 0
         try:
+            if not source.decides_when_connected:
+                # The service learns at once that this agent took the job.
+                began = self._begin(write, settings, source)
             source.open()
+            source.prepare()
+            if not began:
+                began = self._begin(write, settings, source)
+            if source.read == "incremental":
+                _send_records(write, source.present("user"))
+                _send_records(write, source.present("group"))
             users = _send_records(write, source.users())
             groups = _send_records(write, source.groups())
+            watermark = source.watermark()
         except DirectoryError as exc:
+            if not began:
+                self._begin(write, settings, source)
             self._note += f" users={users} groups={groups} error={exc.code}"
             write(_line({"type": "error", "code": exc.code, "message": exc.message}))
             return
@@ -320,8 +322,29 @@ class AgentHandler(BaseHTTPRequestHandler):
             return
         finally:
             source.close()
+        end: dict[str, Any] = {"type": "end", "users": users, "groups": groups}
+        if source.read == "incremental":
+            present = source.present_counts
+            end["present_users"] = present["user"]
+            end["present_groups"] = present["group"]
+            self._note += f" incremental present={present['user']}+{present['group']}"
+        end["watermark"] = watermark
         self._note += f" users={users} groups={groups} ok"
-        write(_line({"type": "end", "users": users, "groups": groups}))
+        write(_line(end))
+
+    def _begin(self, write: Any, settings: SyncSettings, source: DirectorySource) -> bool:
+        """Send the ``begin`` record: who reads, and whether in full or incrementally."""
+        begin = {
+            "type": "begin",
+            "connector": self.server.state.name,
+            "version": self.server.version,
+            "directory": settings.directory_id,
+            "read": source.read,
+        }
+        if source.reason:
+            begin["reason"] = source.reason
+        write(_line(begin))
+        return True
 
 
 def _line(record: dict[str, Any]) -> bytes:

@@ -9,6 +9,7 @@ import pytest
 
 from testbed.agents import iter_records, sync_body
 from testbed.slapd import free_port
+from tests.agent.helpers import WATERMARK
 
 pytestmark = pytest.mark.ldap
 
@@ -180,7 +181,7 @@ def test_second_sync_while_one_is_running_is_refused_with_409_busy(agent, slapd)
     assert status == 409
     assert json.loads(raw) == {"error": "busy"}
     assert health == 200  # health stays cheap and available during a sync
-    assert rest[-1] == {"type": "end", "users": 50, "groups": 5}
+    assert rest[-1] == {"type": "end", "users": 50, "groups": 5, "watermark": WATERMARK}
     assert len(agent.sync(sync_body(slapd))) == 57  # free again once the first one ended
 
 
@@ -204,7 +205,7 @@ def test_sync_abandoned_by_the_client_does_not_leave_the_agent_busy(agent, slapd
         assert time.monotonic() < deadline, "agent stayed busy after the client left"
         time.sleep(0.1)
 
-    assert records[-1] == {"type": "end", "users": 50, "groups": 5}
+    assert records[-1] == {"type": "end", "users": 50, "groups": 5, "watermark": WATERMARK}
 
 
 def test_agent_log_has_one_line_per_request_and_no_secrets(agent, slapd):

@@ -10,6 +10,7 @@ import pytest
 
 from connectors.agent import VERSION
 from testbed.agents import sync_body
+from tests.agent.helpers import WATERMARK
 
 pytestmark = pytest.mark.ldap
 
@@ -32,8 +33,9 @@ def test_full_sync_streams_begin_then_users_then_groups_then_end(agent, slapd):
         "connector": "connector-1",
         "version": VERSION,
         "directory": 7,
+        "read": "full",
     }
-    assert records[-1] == {"type": "end", "users": users, "groups": groups}
+    assert records[-1] == {"type": "end", "users": users, "groups": groups, "watermark": WATERMARK}
 
 
 def test_user_records_carry_entry_uuid_dn_and_default_mapped_attributes(agent, slapd):
@@ -190,7 +192,9 @@ def test_small_pages_return_every_entry_exactly_once(agent, slapd):
 
     dns = [r["dn"] for r in records["user"]]
     assert len(dns) == len(set(dns)) == slapd.dataset.users
-    assert records["end"] == [{"type": "end", "users": slapd.dataset.users, "groups": 5}]
+    assert records["end"] == [
+        {"type": "end", "users": slapd.dataset.users, "groups": 5, "watermark": WATERMARK}
+    ]
 
 
 def test_agent_page_size_option_is_used_when_the_request_names_none(agent_factory, slapd):
@@ -297,7 +301,7 @@ def test_records_are_sent_while_the_directory_is_still_being_read(agent, slapd_f
 
     body = received.split(b"\r\n\r\n", 1)[1]
     records = [json.loads(line) for line in body.splitlines()]
-    assert records[-1] == {"type": "end", "users": 20000, "groups": 1}
+    assert records[-1] == {"type": "end", "users": 20000, "groups": 1, "watermark": WATERMARK}
     assert len({r["id"] for r in records if r["type"] == "user"}) == 20000
 
 
@@ -307,7 +311,7 @@ def test_ldaps_with_the_given_ca_certificate_streams_the_directory(agent, slapd_
 
     records = by_type(agent.sync(body))
 
-    assert records["end"] == [{"type": "end", "users": 5, "groups": 1}]
+    assert records["end"] == [{"type": "end", "users": 5, "groups": 1, "watermark": WATERMARK}]
 
 
 def test_starttls_with_the_given_ca_certificate_streams_the_directory(agent, slapd_factory):
@@ -316,4 +320,4 @@ def test_starttls_with_the_given_ca_certificate_streams_the_directory(agent, sla
 
     records = by_type(agent.sync(body))
 
-    assert records["end"] == [{"type": "end", "users": 5, "groups": 1}]
+    assert records["end"] == [{"type": "end", "users": 5, "groups": 1, "watermark": WATERMARK}]

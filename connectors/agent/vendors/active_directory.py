@@ -1,5 +1,5 @@
 """Active Directory (and Samba AD): objectGUID ids, userPrincipalName and the disabled
-flag, group members read in ranges."""
+flag, group members read in ranges; incremental reads by uSNChanged."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from typing import Any
 
 import ldap
 
-from connectors.agent.ldapsource import DirectoryError, DirectorySource, _text
+from connectors.agent.ldapsource import (
+    DirectoryError,
+    DirectorySource,
+    _ldap_message,
+    _text,
+    _values,
+)
+from connectors.protocol.changes import USN
 
 # What Windows AD hands out per range by default; asking for it explicitly also makes
 # Samba (which otherwise returns every value) page through large groups the same way.
@@ -19,6 +26,81 @@ _RANGE_PREFIX = "member;range="
 
 class ActiveDirectorySource(DirectorySource):
     id_attribute = "objectGUID"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Where this read leaves off, read before any entry: what the next read starts from.
+        self._watermark: dict[str, Any] | None = None
+        # Why there is none, when the DC refused to say.
+        self._missing: str | None = None
+        # Update sequence numbers count one DC's database: only a watermark from the DC
+        # serving this read can be compared, so the read is decided once connected.
+        self.decides_when_connected = self.changes_since is not None
+
+    def prepare(self) -> None:
+        """Read the DC's highestCommittedUSN and its database's invocationId before any
+        entry, so every change made during the read has a greater USN; turn an
+        incremental read into a full one when the watermark is from another database."""
+        super().prepare()
+        root = self._base_entry("", ["highestCommittedUSN", "dsServiceName"], "the root DSE")
+        usn = _values(root, "highestcommittedusn")
+        service = _values(root, "dsservicename")
+        invocation = []
+        name = ""
+        if service:
+            name = service[0].decode("utf-8", "replace")
+            invocation = _values(self._base_entry(name, ["invocationId"], name), "invocationid")
+        if usn and usn[0].isdigit() and invocation and len(invocation[0]) == 16:
+            self._watermark = {
+                "kind": USN,
+                "usn": int(usn[0]),
+                "invocation_id": str(uuid.UUID(bytes_le=invocation[0])),
+            }
+        since = self.changes_since
+        if since is None:
+            return
+        if self._watermark is None:
+            self.read = "full"
+            self.reason = self._missing or (
+                f"{self.settings.address} did not give its highestCommittedUSN and the "
+                "invocationId of its database, which an incremental read starts from"
+            )
+        elif self._watermark["invocation_id"] != since["invocation_id"]:
+            self.read = "full"
+            self.reason = (
+                f"the domain controller's invocationId changed (the watermark is from "
+                f"{since['invocation_id']}, {name} has {self._watermark['invocation_id']}): "
+                "this is another domain controller or a restored database, whose update "
+                "sequence numbers cannot be compared with the watermark's"
+            )
+
+    def _base_entry(self, dn: str, attrs: list[str], what: str) -> dict[str, list[bytes]]:
+        conn = self.conn
+        assert conn is not None, "open() first"
+        try:
+            result = conn.search_ext_s(
+                dn, ldap.SCOPE_BASE, "(objectClass=*)", attrs, timeout=self.settings.timeout
+            )
+        except (ldap.SERVER_DOWN, ldap.TIMEOUT) as exc:
+            raise self._error(exc, f"the read of {what}") from None
+        except ldap.LDAPError as exc:
+            # Refused (e.g. no read access to the configuration partition): the read goes
+            # on without a watermark rather than fail a sync that needs none.
+            self._missing = f"{self.settings.address} refused the read of {what}: " + (
+                _ldap_message(exc)
+            )
+            return {}
+        for entry_dn, entry in result:
+            if entry_dn is not None:
+                return entry
+        return {}
+
+    def watermark(self) -> dict[str, Any] | None:
+        return self._watermark
+
+    def changed_filter(self, filterstr: str) -> str:
+        assert self.changes_since is not None
+        return f"(&{filterstr}(uSNChanged>={self.changes_since['usn'] + 1}))"
 
     def decode_id(self, raw: bytes, dn: str) -> str:
         return _guid(raw, dn)
@@ -43,8 +125,9 @@ class ActiveDirectorySource(DirectorySource):
         # Servers answer with their own spelling of attribute names; resolve each
         # spelling once instead of case-folding every attribute of every entry.
         resolved: dict[str, tuple[str, ...]] = {}
+        filterstr = self.read_filter(s.user_filter)
         for base in s.user_dns:
-            for page in self._pages(base, s.user_filter, attrs, "users"):
+            for page in self._pages(base, filterstr, attrs, "users"):
                 for dn, entry in page:
                     if dn is None:
                         continue  # a search continuation reference

@@ -1,0 +1,79 @@
+"""The changes_since / watermark rules the agent and the service share."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from connectors.protocol.changes import (
+    check_changes_since,
+    format_generalized_time,
+    parse_generalized_time,
+    parse_server_time,
+)
+
+INVOCATION_ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+
+def test_no_changes_since_means_a_full_read():
+    assert check_changes_since(None, "ldap") is None
+    assert check_changes_since(None, "ad") is None
+
+
+def test_a_watermark_comes_back_as_it_was_sent():
+    ldap_mark = {"kind": "modify_timestamp", "value": "20240229235959Z"}
+    ad_mark = {"kind": "usn", "usn": 0, "invocation_id": INVOCATION_ID}
+
+    assert check_changes_since(dict(ldap_mark), "ldap") == ldap_mark
+    assert check_changes_since(dict(ad_mark), "ad") == ad_mark
+
+
+def test_an_invocation_id_in_capitals_is_compared_in_its_usual_form():
+    mark = {"kind": "usn", "usn": 9, "invocation_id": INVOCATION_ID.upper()}
+
+    assert check_changes_since(mark, "ad")["invocation_id"] == INVOCATION_ID
+
+
+@pytest.mark.parametrize(
+    ("value", "dtype", "field"),
+    [
+        ([], "ldap", "changes_since must be"),
+        ({"kind": "usn", "usn": 1, "invocation_id": INVOCATION_ID}, "ldap", "changes_since.kind"),
+        ({"kind": "modify_timestamp", "value": "20240101000000Z"}, "ad", "changes_since.kind"),
+        ({"kind": "modify_timestamp", "value": "20230229000000Z"}, "ldap", "changes_since.value"),
+        ({"kind": "modify_timestamp", "value": "20240101000060Z"}, "ldap", "changes_since.value"),
+        ({"kind": "modify_timestamp", "value": " 20240101000000Z"}, "ldap", "changes_since.value"),
+        ({"kind": "modify_timestamp", "value": "20240101000000z"}, "ldap", "changes_since.value"),
+        ({"kind": "usn", "usn": 1.0, "invocation_id": INVOCATION_ID}, "ad", "changes_since.usn"),
+        ({"kind": "usn", "usn": 1, "invocation_id": None}, "ad", "changes_since.invocation_id"),
+        (
+            {"kind": "usn", "usn": 1, "invocation_id": f"{{{INVOCATION_ID}}}"},
+            "ad",
+            "changes_since.invocation_id",
+        ),
+        (
+            {"kind": "usn", "usn": 1, "invocation_id": INVOCATION_ID, "value": "x"},
+            "ad",
+            "changes_since.value is not a field",
+        ),
+    ],
+)
+def test_a_malformed_changes_since_names_its_field(value, dtype, field):
+    with pytest.raises(ValueError, match=field.replace(".", r"\.")):
+        check_changes_since(value, dtype)
+
+
+def test_generalized_time_round_trips_in_utc_whole_seconds():
+    moment = parse_generalized_time("20261204181814Z")
+
+    assert moment == datetime(2026, 12, 4, 18, 18, 14, tzinfo=UTC)
+    assert format_generalized_time(moment.replace(microsecond=999_999)) == "20261204181814Z"
+
+
+def test_a_servers_timestamp_is_read_down_to_the_second_or_not_at_all():
+    assert parse_server_time(b"20261204181814Z") == datetime(2026, 12, 4, 18, 18, 14, tzinfo=UTC)
+    assert parse_server_time(b"20261204181814.25Z") == datetime(2026, 12, 4, 18, 18, 14, tzinfo=UTC)
+    assert parse_server_time(b"20261204181814+0100") is None
+    assert parse_server_time(b"202612041818Z") is None
+    assert parse_server_time(b"20261304181814Z") is None
