@@ -331,6 +331,10 @@ class DirectorySource:
             return self.changed_filter(_parenthesized(filterstr))
         return filterstr
 
+    def group_read_filter(self) -> str:
+        """The filter group records are read with (a vendor may read every group whole)."""
+        return self.read_filter(self.settings.group_filter)
+
     def presence_attributes(self) -> list[str]:
         """What a presence listing asks for: the stable id and nothing else."""
         return [self._id_attr]
@@ -411,7 +415,7 @@ class DirectorySource:
         s = self.settings
         attrs = self.group_attributes()
         id_key = self._id_attr.lower()
-        filterstr = self.read_filter(s.group_filter)
+        filterstr = self.group_read_filter()
         note = self.note_entry
         for base in s.group_dns:
             for page in self._pages(base, filterstr, attrs, "groups"):

@@ -108,7 +108,7 @@ def test_full_read_watermark_is_the_dcs_usn_and_invocation_id_read_before_the_en
     assert end["users"] == len(in_scope(conn, samba_ad.users_ou_dn, USERS_FILTER))
 
 
-def test_incremental_read_sends_the_changed_user_and_the_whole_changed_group(
+def test_incremental_read_sends_the_changed_user_and_every_group_whole(
     ad_agent, samba_ad, own_objects
 ):
     conn = own_objects["conn"]
@@ -142,21 +142,23 @@ def test_incremental_read_sends_the_changed_user_and_the_whole_changed_group(
     assert [r["dn"] for r in got["user"]] == [own_objects["user"]]
     assert got["user"][0]["email"] == "changed@example.test"
     assert got["user"][0]["id"] == users[own_objects["user"]]
-    [group] = got["group"]
-    assert group["dn"] == own_objects["group"]
+    # Every group whole: AD's member links follow renamed, moved and deleted members
+    # without changing the group's uSNChanged.
+    assert sorted(r["dn"] for r in got["group"]) == sorted(groups)
+    group = next(r for r in got["group"] if r["dn"] == own_objects["group"])
     # 1,602 members: more than one ranged read returns, all of them arrive.
     assert sorted(group["members"]) == sorted(
         [own_objects["user"], own_objects["other"], *own_objects["bulk"]]
     )
     end = got["end"][0]
-    assert end["users"] == 1 and end["groups"] == 1
+    assert end["users"] == 1 and end["groups"] == len(groups)
     assert end["present_users"] == len(users) and end["present_groups"] == len(groups)
     assert end["watermark"]["invocation_id"] == since["invocation_id"]
     assert end["watermark"]["usn"] > since["usn"]
 
     # Nothing changed since: the listing alone.
     quiet = by_type(ad_agent.sync(ad_body(samba_ad, end["watermark"])))
-    assert quiet["user"] == quiet["group"] == []
+    assert quiet["user"] == [] and len(quiet["group"]) == len(groups)
     assert quiet["end"][0]["present_users"] == len(users)
 
 

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from directories.models import DirectoryGroup, DirectoryUser
 from directories.sync.fetch import USER_COLUMNS, fingerprint
-from synclog.choices import RunStatus
+from synclog.choices import ReadMode, RunStatus
 from tests.support.fidelity import (
     GROUPS_DN,
     PEOPLE_DN,
@@ -206,6 +206,8 @@ def test_store_equals_the_directory_through_changes_and_a_quiet_resync(
     second = sync(directory)
 
     assert second.status == RunStatus.COMPLETED, second.message
+    # Read incrementally: the changed entries and a listing of every id in scope.
+    assert second.read_mode == ReadMode.INCREMENTAL, second.read_reason
     assert_store_equals_directory(api, directory, second, server)
     assert second.users_deleted == 2
     assert second.memberships_added >= 1 and second.memberships_removed >= 1
@@ -217,6 +219,7 @@ def test_store_equals_the_directory_through_changes_and_a_quiet_resync(
     third = sync(directory)
 
     assert third.status == RunStatus.COMPLETED, third.message
+    assert third.read_mode == ReadMode.INCREMENTAL, third.read_reason
     assert third.changes.count() == 0
     assert (
         third.users_added,

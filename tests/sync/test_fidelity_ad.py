@@ -15,7 +15,8 @@ from rest_framework.test import APIClient
 
 from directories.choices import DirectoryType
 from directories.services import create_directory
-from synclog.choices import RunStatus
+from synclog.choices import ReadMode, RunStatus
+from synclog.models import SyncRun
 from tests.support.fidelity import NAMES, escape, read_ad_directory, spell
 from tests.support.samba_ad import add_entries, add_ou, group_entry, user_entry
 
@@ -173,12 +174,26 @@ def test_active_directory_store_equals_the_directory_through_changes(
     second = sync(directory, timeout=120)
 
     assert second.status == RunStatus.COMPLETED, second.message
+    assert second.read_mode == ReadMode.INCREMENTAL, second.read_reason
     assert second.users_deleted == 1 and second.memberships_removed >= 2
     assert_store_equals_ad(api, directory, second, ad_tree)
 
     third = sync(directory, timeout=120)
 
     assert third.status == RunStatus.COMPLETED, third.message
+    assert third.read_mode == ReadMode.INCREMENTAL, third.read_reason
     assert third.changes.count() == 0
     assert (third.users_updated, third.groups_updated, third.memberships_added) == (0, 0, 0)
     assert_store_equals_ad(api, directory, third, ad_tree)
+
+    # A watermark from another domain controller (another invocationId): the agent reads
+    # in full and says why; nothing changes.
+    watermark = third.read_watermark
+    watermark["agent"]["invocation_id"] = str(uuid.uuid4())
+    SyncRun.objects.filter(pk=third.pk).update(read_watermark=watermark)
+    fourth = sync(directory, timeout=120)
+    assert fourth.status == RunStatus.COMPLETED, fourth.message
+    assert fourth.read_mode == ReadMode.FULL
+    assert "invocationId" in fourth.read_reason
+    assert fourth.changes.count() == 0
+    assert_store_equals_ad(api, directory, fourth, ad_tree)

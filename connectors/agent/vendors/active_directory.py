@@ -102,6 +102,15 @@ class ActiveDirectorySource(DirectorySource):
         assert self.changes_since is not None
         return f"(&{filterstr}(uSNChanged>={self.changes_since['usn'] + 1}))"
 
+    def group_read_filter(self) -> str:
+        """Every group in scope, whole, in incremental reads too.
+
+        AD keeps `member` as links to the entries it names: renaming, moving or deleting a
+        member changes the DNs a group's `member` returns without changing the group's
+        uSNChanged, so a group's member values cannot be taken from an earlier read.
+        """
+        return self.settings.group_filter
+
     def decode_id(self, raw: bytes, dn: str) -> str:
         return _guid(raw, dn)
 
