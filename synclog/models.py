@@ -66,7 +66,7 @@ class SyncRun(models.Model):
     # How the directory was read: in full, or only what changed since the last sync's
     # watermark (with a listing of every id in scope); why, when it was read in full.
     read_mode = models.CharField(max_length=12, choices=ReadMode.choices, blank=True, default="")
-    read_reason = models.CharField(max_length=255, blank=True, default="")
+    read_reason = models.TextField(blank=True, default="")
     # What the agent said to send back as `changes_since` (with the settings it holds for).
     read_watermark = models.JSONField(null=True, blank=True, default=None)
     # The review this sync applies (Apply on a review's page).

@@ -14,6 +14,7 @@ from django.conf import settings
 from connectors import client
 from connectors.client import AgentError
 from connectors.models import Connector
+from connectors.protocol import changes
 from connectors.protocol import dn as dnlib
 from connectors.services import probe
 from directories.choices import DEFAULT_MAPPED_ATTRIBUTES, DirectoryType
@@ -159,7 +160,9 @@ def _read(
     changed merged with what the store holds."""
     stream = _open_stream(connector, body)
     try:
-        return _consume(stream, connector, beat, _username_attribute(directory), base)
+        return _consume(
+            stream, connector, beat, _username_attribute(directory), base, directory.type
+        )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise AgentError(
             "incomplete", f"{connector.name} sent a malformed record ({exc!r}); discarded"
@@ -440,6 +443,19 @@ class _Changes:
         )
 
 
+def _watermark(value: Any, directory_type: str) -> dict | None:
+    """The end record's watermark when it is one this agent protocol accepts back as
+    `changes_since`; None (the next read is full) for anything else, so a bad watermark
+    never makes the next sync's request one the agent refuses."""
+    if value is None:
+        return None
+    try:
+        return changes.check_changes_since(value, directory_type)
+    except ValueError as exc:
+        log.warning("ignoring a watermark the agent sent: %s", exc)
+        return None
+
+
 # Most entries one presence record may list (the agent sends at most a page).
 MAX_LISTED = 100_000
 
@@ -450,6 +466,7 @@ def _consume(
     beat: Heartbeat,
     username_attribute: str,
     base: incremental.Base | None = None,
+    directory_type: str = DirectoryType.LDAP,
 ) -> Received:
     """Read a /sync stream to its `end` record; with `base`, the agent may answer with an
     incremental read, which is merged with `base` into a complete read."""
@@ -491,7 +508,7 @@ def _consume(
                 received.read_mode = ReadMode.INCREMENTAL
             elif base is not None:
                 received.read_reason = _text(
-                    record.get("reason") or "the agent read the directory in full", 200
+                    record.get("reason") or "the agent read the directory in full", 1000
                 )
             continue
         elif kind == "end":
@@ -520,8 +537,7 @@ def _consume(
                     )
                 assert base is not None
                 changes.merge(received, base, username_attribute)
-            watermark = record.get("watermark")
-            received.watermark = watermark if isinstance(watermark, dict) else None
+            received.watermark = _watermark(record.get("watermark"), directory_type)
             beat.entries_received = count
             received.entries = count
             return received

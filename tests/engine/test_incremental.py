@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -66,6 +66,20 @@ class Entry:
     changed: int = 0
 
 
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def moment(clock: int) -> str:
+    """The model's change counter as a modifyTimestamp (one second per change)."""
+    return (EPOCH + timedelta(seconds=clock)).strftime("%Y%m%d%H%M%SZ")
+
+
+def tick(value: str) -> int:
+    return int(
+        (datetime.strptime(value, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC) - EPOCH).total_seconds()
+    )
+
+
 class ModelDirectory:
     """Entries with a change counter; what a full or incremental read of them sends."""
 
@@ -107,7 +121,7 @@ class ModelDirectory:
 
     def answer(self, body: dict) -> list[bytes]:
         since = body.get("changes_since")
-        watermark = {"kind": "modify_timestamp", "value": f"{self.clock + 1:014d}Z"}
+        watermark = {"kind": "modify_timestamp", "value": moment(self.clock + 1)}
         users, groups = self.of("user"), self.of("group")
         if since is None or body["directory"]["id"] in self.full_only:
             return [
@@ -115,7 +129,7 @@ class ModelDirectory:
                 *(record(**self.record(e)) for e in users + groups),
                 record(type="end", users=len(users), groups=len(groups), watermark=watermark),
             ]
-        start = int(since["value"][:-1])
+        start = tick(since["value"])
         lines = [record(type="begin", read="incremental")]
         for kind, entries in (("user", users), ("group", groups)):
             pairs = [[e.id, e.dn] for e in entries]
@@ -309,7 +323,7 @@ def test_the_sync_log_says_how_each_run_read_and_why(twins, settings):
     model.add_user("ann")
     first = run(inc)
     assert (first.read_mode, first.read_reason) == (ReadMode.FULL, "first sync")
-    assert first.read_watermark["agent"] == {"kind": "modify_timestamp", "value": "00000000000002Z"}
+    assert first.read_watermark["agent"] == {"kind": "modify_timestamp", "value": moment(2)}
     assert "changes_since" not in agent.bodies[-1]
 
     second = run(inc)
@@ -445,18 +459,38 @@ def test_an_incremental_answer_is_checked_like_a_full_one():
         )
 
 
+USN = {"kind": "usn", "usn": 7, "invocation_id": "6f5c2f9e-0d0e-4a39-9f3e-1c2b3a4d5e6f"}
+
+
+def full_answer(watermark) -> FakeStream:
+    return FakeStream(
+        [
+            {"type": "begin", "read": "full", "reason": "the invocationId changed"},
+            {"type": "end", "users": 0, "groups": 0, "watermark": watermark},
+        ]
+    )
+
+
 def test_a_full_answer_to_an_incremental_question_says_why():
-    received = _consume(
-        FakeStream(
-            [
-                {"type": "begin", "read": "full", "reason": "the invocationId changed"},
-                {"type": "end", "users": 0, "groups": 0, "watermark": {"kind": "usn", "usn": 7}},
-            ]
-        ),
-        FakeConnector(), FakeBeat(), "uid", stored_ann(),
-    )  # fmt: skip
+    received = _consume(full_answer(USN), FakeConnector(), FakeBeat(), "uid", stored_ann(), "ad")
     assert (received.read_mode, received.read_reason) == (
         ReadMode.FULL,
         "the invocationId changed",
     )
-    assert received.watermark == {"kind": "usn", "usn": 7}
+    assert received.watermark == USN
+
+
+@pytest.mark.parametrize(
+    "watermark",
+    [
+        {"kind": "usn", "usn": 7},
+        {**USN, "usn": -1},
+        {"kind": "modify_timestamp", "value": "20261204120000Z"},
+        "7",
+        [USN],
+    ],
+)
+def test_a_watermark_the_agent_would_refuse_back_is_not_kept(watermark):
+    # Kept, it would make every later request one the agent answers 400: no sync at all.
+    received = _consume(full_answer(watermark), FakeConnector(), FakeBeat(), "uid", None, "ad")
+    assert received.watermark is None
