@@ -33,7 +33,7 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _FORMAT = "%Y%m%d%H%M%S"
 
 
-def parse_generalized_time(text: str) -> datetime:
+def parse_generalized_time(text: Any) -> datetime:
     """``YYYYMMDDHHMMSSZ`` -> an aware UTC datetime; ValueError for anything else."""
     if not isinstance(text, str) or not _GENERALIZED_TIME.fullmatch(text):
         raise ValueError(f"{text!r} is not a GeneralizedTime of the form YYYYMMDDHHMMSSZ")
