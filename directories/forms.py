@@ -112,6 +112,9 @@ class DirectoryAddForm(ClarityFormMixin, forms.ModelForm):
     def mapped_fields(self) -> list[forms.BoundField]:
         return [self[f"map_{name}"] for name in MAPPED_FIELDS]
 
+    def safeguard_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in SAFEGUARD_FIELDS]
+
     def service_fields(self) -> dict:
         """Keyword arguments for directories.services.create_directory."""
         data = dict(self.cleaned_data)

@@ -405,6 +405,9 @@ def test_words_agree_between_the_lists_pages_and_forms(
     expect(page.locator("#id_type option").first).to_have_text("Select a directory type")
     options = page.locator("select option").all_inner_texts()
     assert not [text for text in options if text.strip("- ") == ""]
+    # Its safeguards are the four thresholds at their default, as on the Sync Settings tab.
+    for name in ("users_updated", "users_deleted", "groups_deleted", "members_removed"):
+        expect(page.locator(f"#id_safeguard_{name}_percent")).to_have_value("10")
 
     # The picker offers only connectors not in the list, and drops one once added.
     page.goto(page.base_url + reverse("directories:directory_sync_connectors", args=[directory.pk]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 import pytest
 from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
@@ -61,6 +63,57 @@ def test_list_shows_counts_connector_and_latest_run(admin_client, directory, dir
     assert "Completed" in cells[4] and latest.get_absolute_url() in cells[4]
     assert "Ready" in cells[5]
     assert "Add Directory" in html
+
+
+class _Inputs(HTMLParser):
+    """name -> value of every input, select and textarea a page renders inside its form."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, str] = {}
+        self._select: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in ("input", "textarea") and a.get("name"):
+            if a.get("type") not in ("checkbox", "radio", "submit") or "checked" in a:
+                self.values[a["name"]] = a.get("value") or ""
+        elif tag == "select":
+            self._select = a.get("name")
+            self.values[self._select] = ""
+        elif tag == "option" and self._select and "selected" in a:
+            self.values[self._select] = a.get("value") or ""
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+
+
+def test_add_directory_renders_every_field_and_a_browser_post_keeps_the_default_safeguards(
+    admin_client, connectors
+):
+    from directories.forms import DirectoryAddForm
+
+    html = admin_client.get(reverse("directories:directory_add")).content.decode()
+    page = _Inputs()
+    page.feed(html)
+    assert set(DirectoryAddForm().fields) <= set(page.values), "a form field is not on the page"
+    safeguards = [n for n in page.values if n.startswith("safeguard_")]
+    assert sorted(safeguards) == sorted(
+        [
+            "safeguard_users_updated_percent",
+            "safeguard_users_deleted_percent",
+            "safeguard_groups_deleted_percent",
+            "safeguard_members_removed_percent",
+        ]
+    )
+    # What a browser sends: every rendered value, the typed ones filled in.
+    data = {**page.values, **add_form(connectors[1].pk)}
+    data.pop("csrfmiddlewaretoken", None)
+    response = admin_client.post(reverse("directories:directory_add"), data)
+    assert response.status_code == 302, error_of(response.content.decode(), "__all__")
+    directory = Directory.objects.get(name="branch.example.com")
+    assert [getattr(directory, n) for n in safeguards] == [10, 10, 10, 10]
 
 
 def test_add_directory_creates_it_with_its_sync_connector_as_first_list_entry(
