@@ -128,3 +128,65 @@ def test_each_threshold_is_1_to_100_or_null(directory_api, directory):
     assert body["safeguard_users_deleted_percent"] is None
     assert body["safeguard_members_removed_percent"] == 25
     assert body["safeguard_users_updated_percent"] == 10
+
+
+def test_a_running_run_says_how_far_it_has_read_as_the_console_does(directory_api, directory):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    SyncRun.objects.create(directory=directory, status=RunStatus.COMPLETED, entries_received=400)
+    running = SyncRun.objects.create(
+        directory=directory,
+        status=RunStatus.RUNNING,
+        entries_received=100,
+        started_at=now - timedelta(seconds=30),
+    )
+    progress = directory_api.get(f"/api/v1/sync-runs/{running.pk}/").json()["progress"]
+    assert (progress["percent"], progress["previous_total"]) == (25, 400)
+    # A quarter read in 30 s: the pace points to an end 120 s after the start.
+    from django.utils.dateparse import parse_datetime
+
+    end = parse_datetime(progress["estimated_end"]) - running.started_at
+    assert timedelta(seconds=118) < end < timedelta(seconds=122)
+    done = SyncRun.objects.filter(status=RunStatus.COMPLETED).get()
+    assert directory_api.get(f"/api/v1/sync-runs/{done.pk}/").json()["progress"] is None
+
+
+def test_an_applied_review_says_whether_the_sync_did_what_the_review_listed(
+    directory_api, directory
+):
+    review = SyncRun.objects.create(
+        directory=directory, status=RunStatus.COMPLETED, trigger=Trigger.REVIEW, users_updated=1
+    )
+    applied = SyncRun.objects.create(
+        directory=directory, status=RunStatus.COMPLETED, reviewed_run=review, users_updated=1
+    )
+    same = {"kind": ChangeKind.USER, "action": ChangeAction.UPDATED, "external_id": "u1",
+            "name": "ann", "details": {"email": ["", "ann@example.com"]}}  # fmt: skip
+    SyncChange.objects.create(run=review, **same)
+    SyncChange.objects.create(run=applied, **same)
+
+    def comparison():
+        return directory_api.get(f"/api/v1/sync-runs/{applied.pk}/").json()["review_comparison"]
+
+    got = comparison()
+    assert (got["review"], got["changed"], got["only_reviewed"], got["only_applied"]) == (
+        review.pk, False, 0, 0,
+    )  # fmt: skip
+    assert got["counts"]["users_updated"] == {"reviewed": 1, "applied": 1}
+    assert set(got["counts"]) == {
+        "users_added", "users_updated", "users_deleted", "groups_added", "groups_updated",
+        "groups_deleted", "memberships_added", "memberships_removed",
+    }  # fmt: skip
+
+    # The directory changed in between: the sync also deleted a user.
+    SyncChange.objects.create(
+        run=applied, kind=ChangeKind.USER, action=ChangeAction.DELETED, external_id="u2", name="bo"
+    )
+    SyncRun.objects.filter(pk=applied.pk).update(users_deleted=1)
+    got = comparison()
+    assert (got["changed"], got["only_reviewed"], got["only_applied"]) == (True, 0, 1)
+    assert got["counts"]["users_deleted"] == {"reviewed": 0, "applied": 1}
+    assert directory_api.get(f"/api/v1/sync-runs/{review.pk}/").json()["review_comparison"] is None
