@@ -27,6 +27,7 @@ AREAS = [
     ("agent_ldap", "connectors.agent.vendors.openldap", None),
     ("agent_ldap", "connectors.agent.vendors.active_directory", None),
     ("agent_ldap", "connectors.protocol.records", None),
+    ("agent_ldap", "connectors.protocol.changes", None),
     (
         "safeguards",
         "directories.sync.plan",
@@ -44,6 +45,7 @@ AREAS = [
     ("writer", "directories.sync.bulk", None),
     ("writer", "directories.sync.report", None),
     ("plan", "directories.sync.members", None),
+    ("plan", "directories.sync.incremental", None),
     ("failover", "directories.sync.fetch", FETCHING),
     ("plan", "directories.sync.fetch", None),
     ("failover", "directories.sync.runner", None),
