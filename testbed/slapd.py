@@ -122,6 +122,9 @@ class Dataset:
     With ``member_spellings``, a third of the member values name their user with
     upper-case attribute types and a third with other-case values (slapadd keeps them
     as written): DNs that mean the entry without spelling it the same way.
+    With ``stamped``, a GeneralizedTime, every user and group is written with that
+    createTimestamp and modifyTimestamp (slapadd keeps them): a load that looks long
+    done, so a read of what changed since sees only what was changed after it.
     """
 
     users: int = 50
@@ -131,6 +134,7 @@ class Dataset:
     non_ascii_every: int = 7
     group_class: str = "groupOfNames"
     member_spellings: bool = True
+    stamped: str | None = None
 
     @property
     def member_attribute(self) -> str:
@@ -201,11 +205,14 @@ def write_ldif(path: Path, dataset: Dataset) -> Path:
             f"dn: {PEOPLE_DN}\nobjectClass: organizationalUnit\nou: people\n\n"
             f"dn: {GROUPS_DN}\nobjectClass: organizationalUnit\nou: groups\n\n"
         )
+        stamps = ""
+        if dataset.stamped:
+            stamps = f"createTimestamp: {dataset.stamped}\nmodifyTimestamp: {dataset.stamped}\n"
         for n in range(dataset.users):
             attrs = dataset.user(n)
             chunk = [f"dn: uid=user{n},{PEOPLE_DN}\nobjectClass: inetOrgPerson\n"]
             chunk.extend(_ldif_line(key, value) for key, value in attrs.items())
-            chunk.append("\n")
+            chunk.append(stamps + "\n")
             out.write("".join(chunk))
         member_attr = dataset.member_attribute
         for j in range(dataset.groups):
@@ -217,7 +224,7 @@ def write_ldif(path: Path, dataset: Dataset) -> Path:
             chunk = [f"dn: cn=group{j},{GROUPS_DN}\nobjectClass: {dataset.group_class}\n"]
             chunk.append(f"cn: group{j}\n")
             chunk.extend(f"{member_attr}: {dn}\n" for dn in members)
-            chunk.append("\n")
+            chunk.append(stamps + "\n")
             out.write("".join(chunk))
     return path
 
