@@ -49,7 +49,7 @@ def people(directory, connectors):
     return {"other": other, "zoe": zoe, "ann": ann, "bob": hr_bob, "staff": staff, "admins": admins}
 
 
-def test_users_of_every_directory_filtered_by_directory_and_search(readonly_api, directory, people):
+def test_users_of_every_directory_filtered_by_directory_and_paged(readonly_api, directory, people):
     everyone = readonly_api.get("/api/v1/users/").json()
     assert everyone["count"] == 3
     assert {(u["username"], u["directory_name"]) for u in everyone["results"]} == {
@@ -57,6 +57,9 @@ def test_users_of_every_directory_filtered_by_directory_and_search(readonly_api,
     }  # fmt: skip
     hr = readonly_api.get("/api/v1/users/", {"directory": people["other"].pk}).json()
     assert [u["username"] for u in hr["results"]] == ["bob"]
+    # Search (accent folding, across directories): test_filters_paging_and_idp_removal.py.
+    found = readonly_api.get("/api/v1/users/", {"search": "BOB"}).json()
+    assert [u["username"] for u in found["results"]] == ["bob"]
     paged = readonly_api.get("/api/v1/users/", {"limit": 1, "offset": 1}).json()
     assert paged["count"] == 3 and len(paged["results"]) == 1 and paged["next"]
     bad = readonly_api.get("/api/v1/users/", {"directory": "abc"})

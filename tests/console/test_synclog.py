@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -135,6 +137,36 @@ def test_sync_log_of_all_directories_lists_runs_with_their_directory(admin_clien
     html = admin_client.get(reverse("synclog:syncrun_list")).content.decode()
     assert f'id="run-{finished_run.pk}"' in html
     assert "corp.example.com" in html
+
+
+def test_sync_log_keeps_the_runs_between_from_and_before(admin_client, directory):
+    """The From and Before dates bound the table; a date that is not one says so and shows
+    no run rather than every run."""
+    now = timezone.now()
+    old = make_run(directory, created=now - timedelta(days=10))
+    mid = make_run(directory, created=now - timedelta(days=5))
+    new = make_run(directory, created=now)
+    url = reverse("synclog:syncrun_list")
+
+    def shown(query: dict) -> set[int]:
+        html = admin_client.get(url, query).content.decode()
+        return {run.pk for run in (old, mid, new) if f'id="run-{run.pk}"' in html}
+
+    before = f"{now - timedelta(days=7):%Y-%m-%d}"
+    after = f"{now - timedelta(days=7):%Y-%m-%d}"
+    until = f"{now - timedelta(days=2):%Y-%m-%d}"
+    assert shown({}) == {old.pk, mid.pk, new.pk}
+    assert shown({"created_before": before}) == {old.pk}
+    assert shown({"created_after": after}) == {mid.pk, new.pk}
+    assert shown({"created_after": after, "created_before": until}) == {mid.pk}
+    html = admin_client.get(url, {"created_before": until}).content.decode()
+    assert f'name="created_before" id="f-before" class="clr-input" value="{until}"' in html
+
+    response = admin_client.get(url, {"created_before": "the 5th"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'role="alert"' in html and "Enter a valid date/time." in html
+    assert not {run.pk for run in (old, mid, new) if f'id="run-{run.pk}"' in html}
 
 
 @pytest.fixture
