@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -90,7 +91,7 @@ class _Inputs(HTMLParser):
 
 
 def test_add_directory_renders_every_field_and_a_browser_post_keeps_the_default_safeguards(
-    admin_client, connectors
+    admin_client, connectors, directory
 ):
     from directories.forms import DirectoryAddForm
 
@@ -107,6 +108,15 @@ def test_add_directory_renders_every_field_and_a_browser_post_keeps_the_default_
             "safeguard_members_removed_percent",
         ]
     )
+    # Each threshold reads as it does on the Safeguards tab, with the default shown.
+    tab = admin_client.get(
+        reverse("directories:directory_sync_settings", args=[directory.pk, "safeguards"])
+    ).content.decode()
+    for name in safeguards:
+        label = re.search(rf'<label for="id_{name}"[^>]*>([^<]+)</label>', html)
+        assert label and label.group(1).strip().endswith("(%)"), name
+        assert label.group(0) in tab, name
+        assert re.search(rf'name="{name}" value="10"', html), name
     # What a browser sends: every rendered value, the typed ones filled in.
     data = {**page.values, **add_form(connectors[1].pk)}
     data.pop("csrfmiddlewaretoken", None)

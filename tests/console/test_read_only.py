@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from directories.views.sync_settings import SYNC_SETTINGS_SECTIONS
 from tests.console.test_access import database_state
 
 pytestmark = pytest.mark.django_db
@@ -68,8 +69,9 @@ def test_settings_and_sync_settings_render_read_only(readonly_client, directory)
     d = directory.pk
     pages = [reverse("directories:directory_detail", args=[d])] + [
         reverse("directories:directory_sync_settings", args=[d, section])
-        for section in ("frequency", "users", "groups", "attributes", "safeguards")
+        for section in SYNC_SETTINGS_SECTIONS
     ]
+    assert len(pages) == 7  # Settings and the six Sync Settings tabs, Notifications too
     for url in pages:
         page = readonly_client.get(url).content.decode()
         form = page[page.index('<form method="post" class="clr-form') :]
