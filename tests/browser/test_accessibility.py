@@ -40,11 +40,19 @@ def axe_findings(page) -> list[dict]:
     ]
 
 
-def check_pages(page, base_url: str, urls: list[str]) -> dict[str, list[dict]]:
+def check_pages(
+    page, base_url: str, urls: list[str], statuses: dict[str, int] | None = None
+) -> dict[str, list[dict]]:
+    """axe's findings per URL; a page that answers another status than expected (200 unless
+    `statuses` says otherwise) is a finding too, so an error page is never checked instead."""
     found = {}
     for url in urls:
-        page.goto(base_url + url)
+        response = page.goto(base_url + url)
+        status = response.status if response is not None else None
+        expected = (statuses or {}).get(url, 200)
         findings = axe_findings(page)
+        if status != expected:
+            findings.insert(0, {"rule": "status", "expected": expected, "got": status})
         if findings:
             found[url] = findings
     return found
@@ -74,22 +82,33 @@ def test_every_console_page_has_no_serious_or_critical_axe_finding(
     anonymous = axe_page()
     found = check_pages(anonymous, live_server.url, [reverse("login")])
 
+    missing_directory = reverse("directories:directory_detail", args=[999_999])
     admin = axe_page(super_admin)
     urls = every_page + [
         reverse("directories:users_groups"),
+        reverse("directories:all_users"),
+        reverse("directories:all_groups"),
         reverse("directories:directory_delete", args=[directory.pk]),
         reverse("connectors:connector_delete", args=[connectors[2].pk]),
+        reverse("profile"),
+        # The styled 404: an address that names no directory.
+        missing_directory,
     ]
-    found |= check_pages(admin, live_server.url, urls)
+    found |= check_pages(admin, live_server.url, urls, {missing_directory: 404})
 
     readonly = axe_page(readonly_admin)
     readonly_urls = [
         reverse("directories:directory_list"),
         reverse("directories:directory_detail", args=[directory.pk]),
+        # The styled 403: a page that only changes things, opened by its address.
+        reverse("directories:directory_add"),
+        missing_directory,
+        reverse("profile"),
     ]
+    statuses = {reverse("directories:directory_add"): 403, missing_directory: 404}
     found |= {
         f"{url} (read-only)": f
-        for url, f in check_pages(readonly, live_server.url, readonly_urls).items()
+        for url, f in check_pages(readonly, live_server.url, readonly_urls, statuses).items()
     }
     assert not found, json.dumps(found, indent=1)
 
