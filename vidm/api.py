@@ -424,21 +424,24 @@ class SyncProfileView(DirectoryConfigMixin, VidmView):
         directory = self.directory(config_id)
         body = self.body(request)
         media = wire.media_type(request)
-        key = next(
+        named = next(
             (k for suffix, k in self.KINDS.items() if media == wire.MEDIA + "directory." + suffix),
             None,
-        ) or next((k for k in self.KINDS.values() if k in body), None)
+        )
+        # A vnd media type names one part; in plain JSON each key the body has is set, so
+        # none of them is dropped without a word.
+        keys = [named] if named else [k for k in self.KINDS.values() if k in body]
+        readers = {
+            "identityUserInfo": ("user_dns", wire.selected_user_dns),
+            "identityGroupInfo": ("group_dns", wire.selected_group_dns),
+            "frequency": ("sync_frequency", wire.frequency),
+        }
         try:
-            if key == "identityUserInfo":
-                changes: dict = {"user_dns": wire.selected_user_dns(body)}
-            elif key == "identityGroupInfo":
-                changes = {"group_dns": wire.selected_group_dns(body)}
-            elif key == "frequency":
-                changes = {"sync_frequency": wire.frequency(body)}
-            else:
+            if not keys:
                 raise wire.BadBody(
                     "Send identityUserInfo, identityGroupInfo or frequency, as the media type says."
                 )
+            changes = {readers[k][0]: readers[k][1](body) for k in keys}
         except wire.BadBody as exc:
             return self.bad(exc)
         update = DirectorySerializer(directory, data=changes, partial=True)
