@@ -11,6 +11,7 @@ from django.urls import reverse
 from synclog.choices import ChangeAction, ChangeKind, RunStatus, Trigger
 from synclog.models import SyncChange, SyncRun
 from tests.console.conftest import make_run
+from tests.support.sync_log_rows import run_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +57,35 @@ def test_review_on_the_directory_page_queues_a_review_and_opens_it(
     assert response.status_code == 302 and response.url == run_url(run)
     page = admin_client.get(response.url).content.decode()
     assert "Review: nothing was written." in page and "Review of" in page
+
+
+def test_a_review_is_labelled_review_in_the_sync_log_rows(admin_client, directory):
+    synced = make_run(directory, read_mode="full")
+    admin_client.post(reverse("directories:directory_review", args=[directory.pk]))
+    review = SyncRun.objects.get(directory=directory, trigger=Trigger.REVIEW)
+    pages = (
+        reverse("synclog:syncrun_list"),
+        reverse("directories:directory_sync_log", args=[directory.pk]),
+    )
+
+    for url in pages:
+        rows = run_rows(admin_client.get(url).content.decode())
+        assert list(rows) == [review.pk, synced.pk], url
+        assert rows[review.pk]["Status"].endswith("Queued")  # after a spinner
+        assert rows[review.pk]["Trigger"] == "Review"
+        assert rows[synced.pk]["Trigger"] == "Sync Now"
+
+    # As a worker leaves it: finished, read in full through connector-1.
+    review.status, review.read_mode = RunStatus.COMPLETED, "full"
+    review.connector_used_name = "connector-1"
+    review.save()
+    for url in pages:
+        row = run_rows(admin_client.get(url).content.decode())[review.pk]
+        assert (row["Status"], row["Trigger"], row.notes["Trigger"]) == (
+            "Completed",
+            "Review",
+            "Full read",
+        ), url
 
 
 def test_a_review_while_a_sync_waits_says_so_and_queues_nothing(admin_client, directory):

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from directories.models import DirectoryGroup, DirectoryUser, GroupMembership, GroupNesting
+from directories.models import (
+    DirectoryGroup,
+    DirectoryUser,
+    GroupMembership,
+    GroupNesting,
+    SkippedEntry,
+)
 from directories.sync import runner
 from directories.tasks import start_sync, sync_directory
 from synclog import lifecycle
@@ -51,11 +57,14 @@ AFTER = lines(
 )
 
 
-def table_counts() -> dict[str, int]:
-    return {
-        m.__name__: m.objects.count()
-        for m in (DirectoryUser, DirectoryGroup, GroupMembership, GroupNesting)
-    }
+# Every table a sync writes (the run's own rows, changes and warnings, are not the store).
+STORE = (DirectoryUser, DirectoryGroup, GroupMembership, GroupNesting, SkippedEntry)
+
+
+def store_rows() -> dict[str, list[dict]]:
+    """Every row of every table a sync writes, each column's value: a review must leave
+    them as they were, not only as many (a group's member values and digest included)."""
+    return {m.__name__: list(m.objects.order_by("pk").values()) for m in STORE}
 
 
 def start(directory, trigger=Trigger.MANUAL, **kwargs) -> SyncRun:
@@ -94,7 +103,7 @@ def test_a_review_fails_over_like_a_sync_writes_nothing_and_lists_what_the_sync_
     synced, sent, monkeypatch
 ):
     directory, _agent = synced
-    before = table_counts()
+    before = store_rows()
     monkeypatch.setattr(runner, "write", None)  # a review that called the writer would fail
 
     review = start(directory, Trigger.REVIEW)
@@ -106,7 +115,7 @@ def test_a_review_fails_over_like_a_sync_writes_nothing_and_lists_what_the_sync_
         ("c1", "succeeded"),
     ]
     assert review.snapshot_names == ["c0", "c1"]
-    assert table_counts() == before
+    assert store_rows() == before
     assert review.message.startswith(
         "Review: nothing was written. A sync would pass every safeguard."
     )
@@ -145,7 +154,7 @@ def test_a_review_never_counts_as_the_first_sync(agents, sent):
         "Review: nothing was written. "
         "Safeguards do not apply: this would be the directory's first sync."
     )
-    assert table_counts()["DirectoryUser"] == 0
+    assert store_rows()["DirectoryUser"] == []
 
     first = start(directory)
     assert first.first_sync is True and first.status == RunStatus.COMPLETED
@@ -166,7 +175,7 @@ def test_a_review_lists_each_membership_that_would_change_and_the_sync_records_t
     first = SyncRun.objects.get(directory=directory)
     assert first.first_sync and first.changes.filter(kind="group").exists()
     assert membership_rows(first) == []  # the first sync's group rows count its members
-    before = table_counts()
+    before = store_rows()
 
     review = start(directory, Trigger.REVIEW)
 
@@ -176,7 +185,7 @@ def test_a_review_lists_each_membership_that_would_change_and_the_sync_records_t
         ("deleted", "u1", "user1", "admins", "user"),
         ("deleted", "u2", "user2", "staff", "user"),
     ]
-    assert table_counts() == before
+    assert store_rows() == before
 
     applied = start(directory, reviewed_run=review)
 
@@ -186,6 +195,90 @@ def test_a_review_lists_each_membership_that_would_change_and_the_sync_records_t
         ("admins", "user0"),
         ("team", "user10"),
     }
+
+
+def entries(users: list[tuple[str, str]], groups: list[tuple[str, str, list[str]]], **emails):
+    """An agent's answer: (id, username) users, possibly sharing a username, and
+    (id, name, members) groups whose members name users (uid=) or groups (cn=)."""
+    out = [record(type="begin")]
+    for ext, name in users:
+        fields = {"email": emails[ext]} if ext in emails else {}
+        out.append(record(type="user", id=ext, dn=f"uid={ext},{PEOPLE}", username=name, **fields))
+    for ext, name, members in groups:
+        values = [f"uid={m},{PEOPLE}" if m.startswith("u") else f"cn={m},{GROUPS}" for m in members]
+        out.append(
+            record(type="group", id=ext, dn=f"cn={name},{GROUPS}", name=name, members=values)
+        )
+    out.append(record(type="end", users=len(users), groups=len(groups)))
+    return out
+
+
+def test_a_review_leaves_every_row_a_sync_writes_as_it_was_and_the_sync_then_rewrites_each(
+    agents, sent
+):
+    # u5 and u0 share a username: u5 is skipped. admins holds staff, staff holds u2 and u3.
+    first = entries(
+        [("u0", "user0"), ("u1", "user1"), ("u2", "user2"), ("u3", "user3"), ("u4", "user4")]
+        + [("u5", "user0")],
+        [
+            ("g1", "admins", ["u0", "u1", "staff"]),
+            ("g2", "staff", ["u2", "u3"]),
+            ("g4", "ops", ["u4"]),
+        ],
+    )
+    # u0's email changes, u4 leaves, u6 joins; u7 now clashes with u1 (u5 is gone). admins
+    # loses u1 and staff and gains ops; staff is deleted; ops trades u4 for u6; team is new
+    # and holds ops.
+    then = entries(
+        [("u0", "user0"), ("u1", "user1"), ("u2", "user2"), ("u3", "user3"), ("u6", "user6")]
+        + [("u7", "user1")],
+        [
+            ("g1", "admins", ["u0", "ops"]),
+            ("g4", "ops", ["u6"]),
+            ("g3", "team", ["u2", "ops"]),
+        ],
+        u0="new@example.com",
+    )
+    agent = agents("c1", first)
+    directory = make(for_agent(agent))
+    assert start(directory).status == RunStatus.COMPLETED
+    for name in (
+        "safeguard_users_updated_percent",
+        "safeguard_users_deleted_percent",
+        "safeguard_groups_deleted_percent",
+        "safeguard_members_removed_percent",
+    ):
+        setattr(directory, name, None)
+    directory.save()
+    agent.lines = then
+    before = store_rows()
+    assert [e["external_id"] for e in before["SkippedEntry"]] == ["u5"]
+    assert len(before["GroupNesting"]) == 1
+
+    review = start(directory, Trigger.REVIEW)
+
+    assert review.status == RunStatus.COMPLETED, review.message
+    assert {k: v for k, v in review.counts.items() if v} == {
+        "users_added": 1,
+        "users_updated": 1,
+        "users_deleted": 1,
+        "groups_added": 1,
+        "groups_updated": 2,
+        "groups_deleted": 1,
+        "memberships_added": 4,  # ops+u6, team+u2, and ops into admins and into team
+        "memberships_removed": 5,  # admins-u1, admins-staff, staff-u2, staff-u3, ops-u4
+    }
+    assert review.skipped_entries == 1
+    assert store_rows() == before
+
+    applied = start(directory, reviewed_run=review)
+
+    assert applied.status == RunStatus.COMPLETED, applied.message
+    assert changes(applied) == changes(review)
+    # The review had something to write in every table: the sync rewrote each one.
+    after = store_rows()
+    assert [name for name in before if after[name] == before[name]] == []
+    assert [e["external_id"] for e in after["SkippedEntry"]] == ["u7"]
 
 
 def test_a_review_gives_the_safeguard_verdict(synced, sent):
@@ -206,14 +299,14 @@ def test_sync_without_safeguards_applies_once_is_marked_and_the_next_run_is_guar
     directory, agent = synced
     alice = django_user_model.objects.create_user("alice", password="pw", role="super")
     agent.lines = lines({}, {})  # an emptied base DN
-    before = table_counts()
+    before = store_rows()
 
     stopped = start(directory)
     assert stopped.status == RunStatus.SAFEGUARD
     assert stopped.safeguard_violations == [
         "Users deleted (zero-result guard): 10 of 10 (100%), more than half"
     ]
-    assert table_counts() == before and stopped.changes.count() == 0
+    assert store_rows() == before and stopped.changes.count() == 0
 
     forced = start(directory, user=alice, ignore_safeguards=True)
     assert forced.status == RunStatus.COMPLETED, forced.message

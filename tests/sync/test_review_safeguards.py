@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from directories.models import DirectoryGroup, DirectoryUser, GroupMembership, GroupNesting
+from directories.models import (
+    DirectoryGroup,
+    DirectoryUser,
+    GroupMembership,
+    GroupNesting,
+    SkippedEntry,
+)
 from directories.tasks import start_sync
 from synclog.choices import RunStatus, Trigger
 from synclog.models import SyncAttempt, SyncChange, SyncRun, SyncWarning
@@ -22,10 +28,12 @@ NO_THRESHOLDS = {
 }
 
 
-def every_table() -> dict[str, int]:
+def every_table() -> dict[str, list[dict]]:
+    """Every row of every table a sync writes, each column's value (a group's member values
+    and their digest included): what a review or a stopped sync must leave as it was."""
     return {
-        model.__name__: model.objects.count()
-        for model in (DirectoryUser, DirectoryGroup, GroupMembership, GroupNesting)
+        model.__name__: list(model.objects.order_by("pk").values())
+        for model in (DirectoryUser, DirectoryGroup, GroupMembership, GroupNesting, SkippedEntry)
     }
 
 
@@ -56,6 +64,10 @@ def test_a_review_writes_nothing_and_the_applied_sync_does_what_it_listed(
     s.delete_group("group3")
     newcomer = s.add_user("newcomer")
     s.add_members(f"cn=group0,{s.groups_dn}", [newcomer])
+    # Nesting both ways: group1 leaves group0, group2 joins group4; group2 loses a user.
+    s.remove_members(f"cn=group0,{s.groups_dn}", [f"cn=group1,{s.groups_dn}"])
+    s.add_members(f"cn=group4,{s.groups_dn}", [f"cn=group2,{s.groups_dn}"])
+    s.remove_members(f"cn=group2,{s.groups_dn}", [f"uid=user40,{s.people_dn}"])
     before = every_table()
 
     review = start(directory, Trigger.REVIEW)
@@ -66,6 +78,11 @@ def test_a_review_writes_nothing_and_the_applied_sync_does_what_it_listed(
     assert every_table() == before
     assert (review.users_added, review.users_updated, review.users_deleted) == (1, 1, 1)
     assert review.groups_deleted == 1
+    nesting = {
+        (c.action, c.name, c.details["group"])
+        for c in review.changes.filter(kind="membership", details__member_type="group")
+    }
+    assert nesting == {("deleted", "group1", "group0"), ("added", "group2", "group4")}
     user8 = review.changes.get(kind="user", action="updated")
     assert user8.details["email"][1] == "user8@new.example.com"
 
@@ -77,6 +94,8 @@ def test_a_review_writes_nothing_and_the_applied_sync_does_what_it_listed(
     comparison = review_comparison(applied)
     assert comparison is not None and not comparison.changed
     assert_db_equals_ldap(directory, s)
+    after = every_table()
+    assert [name for name in before if after[name] == before[name]] == ["SkippedEntry"]
 
 
 def test_apply_after_a_change_in_between_says_the_directory_changed(

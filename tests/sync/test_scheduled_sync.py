@@ -7,6 +7,8 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
@@ -16,6 +18,8 @@ from synclog.choices import ACTIVE_STATUSES, RunStatus, Trigger
 from synclog.models import SyncRun
 from testbed.beat import Beat
 from tests.api.conftest import client_for
+from tests.console.conftest import make_run
+from tests.support.sync_log_rows import run_rows
 
 from .conftest import assert_db_equals_ldap, wait_until
 
@@ -99,3 +103,20 @@ def test_a_running_beat_syncs_on_schedule_one_run_at_a_time_and_follows_a_change
     )
     assert listed.json()["count"] == settled
     assert {row["trigger"] for row in listed.json()["results"]} == {"scheduled"}
+
+    # The console's Sync Log, filtered by trigger as a user would, beside a Sync Now run.
+    clicked = make_run(directory, trigger=Trigger.MANUAL)
+    newest_first = [r.pk for r in sorted(runs, key=lambda r: (r.created, r.pk), reverse=True)]
+    console = Client()
+    console.force_login(viewer)
+    sync_log = reverse("synclog:syncrun_list")
+    everything = run_rows(console.get(sync_log, {"directory": directory.pk}).content.decode())
+    assert everything[clicked.pk]["Trigger"] == "Sync Now"
+    page = console.get(sync_log, {"directory": directory.pk, "trigger": "scheduled"})
+    html = page.content.decode()
+    shown = run_rows(html)
+    assert list(shown) == newest_first[:20]  # a page holds 20 runs
+    assert {(row["Trigger"], row["Status"]) for row in shown.values()} == {
+        ("Scheduled", "Completed")
+    }
+    assert '<option value="scheduled" selected>Scheduled</option>' in html
