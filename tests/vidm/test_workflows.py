@@ -26,6 +26,7 @@ from console.models import Role
 from directories.models import Directory
 from synclog.models import SyncRun
 from tests.conftest import PASSWORD
+from tests.support.sync_log_rows import run_rows
 from tests.vidm.conftest import JSON, VND, convert_from_jwt, send
 from vidm.services import add_client
 
@@ -249,6 +250,16 @@ def test_power_validated_solutions_adds_a_directory_and_starts_its_sync(
     assert '<td class="left">API</td>' in row
 
 
+def assert_sync_log_lists(client, user, run: SyncRun) -> None:
+    """The console's Sync Log, as an admin reads it: the run's row says API and Queued."""
+    client.force_login(user)
+    rows = run_rows(client.get("/sync-log/").content.decode())
+    assert list(rows) == [run.pk]
+    assert rows[run.pk]["Trigger"] == "API"
+    assert rows[run.pk]["Status"].endswith("Queued")  # after a spinner
+    assert rows[run.pk]["Directory"] == run.directory.name
+
+
 @pytest.fixture
 def ad_directory(db, connectors):
     from directories.services import create_directory
@@ -337,6 +348,8 @@ def test_ws1_access_admin_api_syncs_a_directory_with_an_oauth_client(
     assert again.status_code == 409, again.content
     assert again.json()["errors"][0]["message"]
     assert SyncRun.objects.count() == 1
+    # The Sync Log lists the one run as an API sync, waiting.
+    assert_sync_log_lists(client, oauth.user, run)
 
 
 def test_ws1_access_admin_api_session_login_decodes_its_token_and_tests_it(
@@ -447,6 +460,7 @@ def test_ps_workspace_one_access_finds_the_directory_and_syncs_it_with_v2(
         False,
     )
     assert run.requested_by == oauth.user and published == [run.pk]
+    assert_sync_log_lists(client, oauth.user, run)
 
 
 def test_power_validated_solutions_adds_a_second_connector_to_the_directory(
