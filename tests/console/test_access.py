@@ -254,6 +254,30 @@ def test_every_page_that_answers_htmx_with_a_fragment_varies_on_hx_request(admin
     assert fragments >= 8
 
 
+def test_htmx_answers_to_list_edits_vary_on_hx_request_too(admin_client, directory, connectors):
+    """The Sync Connectors tab and the WorkspaceIDP connectors answer a POST with a
+    fragment for htmx and the page without it, from the same URL: both vary."""
+    idp = directory.identity_provider
+    edits = [
+        (
+            reverse("directories:directory_sync_connectors", args=[directory.pk]),
+            {"connector": [connectors[0].pk], "action": "add", "add_connector": connectors[1].pk},
+        ),
+        (
+            reverse("directories:identityprovider_detail", args=[idp.pk]),
+            {"connector": [connectors[0].pk], "action": "add", "add_connector": connectors[1].pk},
+        ),
+    ]
+    for url, data in edits:
+        fragment = admin_client.post(url, data, **HTMX)
+        page = admin_client.post(url, data)
+        assert fragment.status_code == page.status_code == 200, url
+        assert b"<html" not in fragment.content and b"<html" in page.content, url
+        for response in (page, fragment):
+            vary = [v.strip() for v in response.get("Vary", "").split(",")]
+            assert "HX-Request" in vary, url
+
+
 def test_a_refused_change_is_a_styled_page_and_one_log_line(readonly_client, directory, caplog):
     import logging
 

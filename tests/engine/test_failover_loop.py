@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from connectors.choices import ActivationState, HealthState
 from connectors.models import Connector
+from directories.failover import sync_connector_list
 from directories.models import Directory, DirectoryUser
 from directories.services import create_directory, save_sync_connectors
 from directories.sync import fetch, runner
@@ -782,6 +783,22 @@ def test_test_connection_is_satisfied_by_the_first_user_or_group(agents, sent, k
     lines = [record(type="begin"), record(type=kind, id="x", dn="cn=x,dc=y"), record(type="end")]
     result = test_connection(make(for_agent(agents("c1", lines))))
     assert result.message.endswith("and found entries.")
+
+
+def test_a_connector_outdated_after_it_was_listed_keeps_the_run_to_the_sync_connector(agents, sent):
+    """An agent in the list that turns out outdated later (reinstalled from an old build):
+    the run does not fail over to it, nor to anything else, and says why."""
+    c1 = connector("c1")  # nothing listens there
+    c2 = for_agent(agents("c2"))
+    directory = make(c1, c2)
+    Connector.objects.filter(pk=c2.pk).update(version="3.3.0.0")
+    done = run(directory)
+
+    assert done.status == RunStatus.FAILED
+    assert "c2 (3.3.0.0)" in done.message
+    assert "its saved list of 2 connector(s) is kept for later" in done.message
+    assert [a.connector_name for a in done.attempts.all()] == ["c1"]
+    assert [c.name for c in sync_connector_list(directory)] == ["c1", "c2"]
 
 
 def test_a_run_kept_to_its_sync_connector_by_the_version_gate_says_so(agents, sent):
