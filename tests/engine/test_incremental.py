@@ -103,9 +103,10 @@ class ModelDirectory:
         self.entries.append(entry)
         return self.touch(entry)
 
-    def add_group(self, members: list[str]) -> Entry:
+    def add_group(self, members: list[str], with_id: bool = True) -> Entry:
         n = next(self.serial)
-        entry = Entry("group", f"g{n}", f"cn=group{n},{GROUPS}", {"name": f"group{n}"}, members)
+        ext = f"g{n}" if with_id else None
+        entry = Entry("group", ext, f"cn=group{n},{GROUPS}", {"name": f"group{n}"}, members)
         self.entries.append(entry)
         return self.touch(entry)
 
@@ -315,6 +316,34 @@ def test_an_incremental_sync_leaves_what_a_full_read_leaves(twins, rounds):
         assert b.read_mode == ReadMode.FULL
         assert store(inc) == store(full)
         assert outcome(a) == outcome(b)
+
+
+def test_a_group_skipped_for_want_of_an_id_is_reported_again_until_it_changes(twins):
+    """A group the directory sends without a stable id is skipped and reported by every
+    sync: an incremental read that did not re-read it reports it as the full read does,
+    and one that re-reads it after a move reports it at its new DN."""
+    model, make = twins
+    (inc, full), _ = make()
+    ann = model.add_user("ann")
+    model.add_group([ann.dn])
+    orphan = model.add_group([ann.dn], with_id=False)
+    first, _ = sync_both(inc, full)
+    assert first.skipped_entries == 1
+
+    model.add_user("bob")  # a change elsewhere: the id-less group is not re-read
+    a, b = sync_both(inc, full)
+    assert a.read_mode == ReadMode.INCREMENTAL, a.read_reason
+    assert store(inc) == store(full)
+    assert outcome(a) == outcome(b)
+    assert store(inc)["skipped"] == [("group", "", orphan.dn)]
+    assert a.skipped_entries == 1
+
+    orphan.dn = f"cn=moved,{GROUPS}"
+    model.touch(orphan)
+    a, b = sync_both(inc, full)
+    assert a.read_mode == ReadMode.INCREMENTAL, a.read_reason
+    assert store(inc) == store(full) and outcome(a) == outcome(b)
+    assert store(inc)["skipped"] == [("group", "", f"cn=moved,{GROUPS}")]
 
 
 def test_the_sync_log_says_how_each_run_read_and_why(twins, settings):
