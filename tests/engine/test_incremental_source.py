@@ -145,6 +145,23 @@ def test_an_incremental_read_lists_every_id_in_scope_and_sends_only_what_changed
     assert watermark == {"kind": "modify_timestamp", "value": format_generalized_time(expected)}
 
 
+@pytest.mark.parametrize("kind, label", [("user", "users"), ("group", "groups")])
+def test_a_listing_of_a_dn_that_is_gone_names_the_users_or_groups_dn(aged, kind, label):
+    """The listing reads the same DNs as a full read: a DN that is gone is named as the
+    users or groups DN it is, as a full read names it."""
+    since = {"kind": "modify_timestamp", "value": TWO_HOURS_AGO}
+    gone = "ou=gone,dc=example,dc=com"
+    scope = {"dns": [gone], "filter": ""}
+    settings = settings_for(aged, since, **{f"{label}": scope})
+    with source_for(settings) as source:
+        source.prepare()
+        assert source.read == "incremental"
+        with pytest.raises(ldapsource.DirectoryError) as refused:
+            list(source.present(kind))
+    assert refused.value.code == "no_such_object"
+    assert str(refused.value) == f"{label} DN {gone} does not exist on {settings.address}"
+
+
 def test_an_entry_changed_exactly_at_the_watermark_is_read_again(aged):
     since = {"kind": "modify_timestamp", "value": ONE_HOUR_AGO}
     _, _, users, groups, _ = read(settings_for(aged, since))
@@ -277,8 +294,12 @@ def test_ad_reads_in_full_when_the_invocation_id_changed():
     source = ad_source(usn_mark(100, other))
     source.prepare()
     assert source.read == "full"
-    assert f"the watermark is from {other}" in source.reason
-    assert f"{SERVICE} has {INVOCATION}" in source.reason
+    # The Sync Log's read reason, word for word.
+    assert source.reason == (
+        f"the domain controller's invocationId changed (the watermark is from {other}, "
+        f"{SERVICE} has {INVOCATION}): this is another domain controller or a restored "
+        "database, whose update sequence numbers cannot be compared with the watermark's"
+    )
     assert source.watermark() == usn_mark(4711)
 
 
@@ -298,6 +319,11 @@ def test_ad_without_a_usn_or_invocation_id_reads_in_full_and_says_why(dc, why):
     source.prepare()
     assert source.read == "full" and source.watermark() is None
     assert source.reason.startswith("dc1.corp.example:389 ") and why in source.reason
+    if why.startswith("did not give"):
+        assert source.reason == (
+            "dc1.corp.example:389 did not give its highestCommittedUSN and the invocationId "
+            "of its database, which an incremental read starts from"
+        )
     full = ad_source(dc=dc)
     full.prepare()
     assert full.read == "full" and full.reason is None and full.watermark() is None

@@ -77,3 +77,59 @@ def test_a_servers_timestamp_is_read_down_to_the_second_or_not_at_all():
     assert parse_server_time(b"20261204181814+0100") is None
     assert parse_server_time(b"202612041818Z") is None
     assert parse_server_time(b"20261304181814Z") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "dtype", "message"),
+    [
+        ([], "ldap", "changes_since must be a JSON object"),
+        (
+            {"kind": "modify_timestamp", "value": "2024"},
+            "ldap",
+            "changes_since.value must be a UTC GeneralizedTime in whole seconds, "
+            "YYYYMMDDHHMMSSZ (e.g. 20240131235959Z)",
+        ),
+        (
+            {"kind": "usn", "usn": 1, "invocation_id": "nope"},
+            "ad",
+            "changes_since.invocation_id must be a UUID string "
+            "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+        ),
+        (
+            {"kind": "modify_timestamp", "value": "20240101000000Z", "usn": 1},
+            "ldap",
+            "changes_since.usn is not a field of a modify_timestamp watermark "
+            "(fields: kind, value)",
+        ),
+    ],
+)
+def test_a_refused_changes_since_says_exactly_what_to_send(value, dtype, message):
+    """The agent answers a 400 with this text: it is what an operator reads."""
+    with pytest.raises(ValueError) as refused:
+        check_changes_since(value, dtype)
+    assert str(refused.value) == message
+
+
+def test_the_largest_usn_is_taken_and_one_more_is_refused():
+    largest = {"kind": "usn", "usn": 2**63 - 1, "invocation_id": INVOCATION_ID}
+    assert check_changes_since(largest, "ad")["usn"] == 2**63 - 1
+    with pytest.raises(ValueError, match="between 0 and 9223372036854775807"):
+        check_changes_since({**largest, "usn": 2**63}, "ad")
+
+
+def test_a_moment_in_another_zone_is_written_in_utc():
+    from zoneinfo import ZoneInfo
+
+    paris = datetime(2026, 12, 4, 19, 18, 14, tzinfo=ZoneInfo("Europe/Paris"))
+    assert format_generalized_time(paris) == "20261204181814Z"
+
+
+def test_a_timestamp_that_is_not_ascii_is_no_timestamp():
+    assert parse_server_time("2026120418181\u00e9Z".encode()) is None
+    assert parse_server_time(b"\xff\xfe") is None
+
+
+def test_a_malformed_generalized_time_is_named_in_the_error():
+    with pytest.raises(ValueError) as refused:
+        parse_generalized_time("2024-01-01")
+    assert str(refused.value) == "'2024-01-01' is not a GeneralizedTime of the form YYYYMMDDHHMMSSZ"
