@@ -30,7 +30,13 @@ from directories.models import (
 )
 from directories.services import create_directory
 from directories.sync.fetch import _consume
-from directories.sync.incremental import Base
+from directories.sync.incremental import (
+    Base,
+    NeedFullRead,
+    listed_entries,
+    merge_groups,
+    merge_users,
+)
 from directories.tasks import sync_directory
 from synclog.choices import ReadMode, RunStatus, Trigger
 from synclog.lifecycle import LeaseLost
@@ -523,3 +529,83 @@ def test_a_watermark_the_agent_would_refuse_back_is_not_kept(watermark):
     # Kept, it would make every later request one the agent answers 400: no sync at all.
     received = _consume(full_answer(watermark), FakeConnector(), FakeBeat(), "uid", None, "ad")
     assert received.watermark is None
+
+
+ANN = f"uid=ann,{PEOPLE}"
+TEAM = f"cn=team,{GROUPS}"
+
+
+def stored_team(member_values: list[str] | None = None) -> Base:
+    base = stored_ann()
+    base.groups["g1"] = (TEAM, "team", [ANN] if member_values is None else member_values)
+    base.group_fps["g1"] = "gfp"
+    return base
+
+
+def merged(kind: str, listed: list, base: Base, changed: dict | None = None) -> list:
+    """What the merge gives, in order: ("take", record) or ("keep", id, values, fp)."""
+    out: list = []
+    merge = merge_users if kind == "user" else merge_groups
+    merge(
+        listed,
+        dict(changed or {}),
+        base,
+        lambda record: out.append(("take", record)),
+        lambda ext, values, fp: out.append(("keep", ext, values, fp)),
+    )
+    return out
+
+
+def test_the_merge_keeps_what_did_not_change_and_takes_what_did():
+    base = stored_team()
+    renamed = {"type": "group", "id": "g1", "dn": TEAM, "name": "team", "members": []}
+    assert merged("user", [("u1", ANN)], base) == [("keep", "u1", base.users["u1"], "fp")]
+    assert merged("group", [("g1", TEAM)], base) == [("keep", "g1", (TEAM, "team", [ANN]), "gfp")]
+    assert merged("group", [("g1", TEAM)], base, {"g1": renamed}) == [("take", renamed)]
+    # An entry created after the listing passed it comes last.
+    late = {"type": "user", "id": "u9", "dn": f"uid=late,{PEOPLE}", "username": "late"}
+    assert merged("user", [("u1", ANN)], base, {"u9": late})[-1] == ("take", late)
+
+
+@pytest.mark.parametrize(
+    "kind, listed, base, reason",
+    [
+        ("user", [("u1", ANN), ("u1", f"uid=copy,{PEOPLE}")], stored_ann(),
+         "two user entries in scope have the id u1"),
+        ("group", [("g1", TEAM), ("g1", f"cn=copy,{GROUPS}")], stored_team(),
+         "two group entries in scope have the id g1"),
+        ("user", [("u1", f"uid=ann2,{PEOPLE}")], stored_ann(),
+         f"uid=ann2,{PEOPLE} moved or was renamed without a change to read"),
+        ("group", [("g1", f"cn=team2,{GROUPS}")], stored_team(),
+         f"cn=team2,{GROUPS} moved or was renamed without a change to read"),
+        ("group", [("g1", TEAM)], Base(),
+         f"{TEAM} is in scope but was neither read nor synced before"),
+        ("user", [(None, ANN)], stored_ann(),
+         f"{ANN} is in scope but was neither read nor synced before"),
+    ],
+)  # fmt: skip
+def test_a_listing_the_store_cannot_complete_says_why_it_reads_in_full(kind, listed, base, reason):
+    """The reason is the one the Sync Log gives for the full read that follows."""
+    with pytest.raises(NeedFullRead) as refused:
+        merged(kind, listed, base)
+    assert str(refused.value) == reason
+
+
+def test_a_group_whose_member_values_are_not_kept_yet_is_read_in_full():
+    base = stored_team()
+    base.groups["g1"] = (TEAM, "team", None)
+    with pytest.raises(NeedFullRead) as refused:
+        merged("group", [("g1", TEAM)], base)
+    assert str(refused.value) == f"the member values of {TEAM} are not kept yet"
+
+
+def test_a_presence_record_is_a_page_of_id_and_dn_pairs():
+    record = {"type": "present", "kind": "user", "entries": [["u1", ANN], [None, TEAM]]}
+    assert listed_entries(record, 2) == [("u1", ANN), (None, TEAM)]
+    with pytest.raises(ValueError) as refused:
+        listed_entries(record, 1)
+    assert str(refused.value) == "a presence record's entries are not a list of at most a page"
+    for item in (["u1"], ["u1", ANN, "x"], "u1", ["u1", ""], [1, ANN]):
+        with pytest.raises(ValueError) as refused:
+            listed_entries({**record, "entries": [item]}, 2)
+        assert str(refused.value) == f"presence entry {item!r} is not an [id, DN] pair"
