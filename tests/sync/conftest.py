@@ -93,13 +93,13 @@ def wait_for_run(run: SyncRun, timeout: float = 60.0) -> SyncRun:
     raise AssertionError(f"sync run {run.pk} still {run.status} after {timeout:g} s")
 
 
-def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
+def wait_until(predicate, timeout: float = 30.0, what: str = "condition", interval: float = 0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(0.05)
+        time.sleep(interval)
     raise AssertionError(f"{what} not reached within {timeout:g} s")
 
 

@@ -74,7 +74,9 @@ def test_worker_killed_inside_the_apply_transaction_leaves_nothing_applied(
         ended = run.status not in (RunStatus.QUEUED, RunStatus.RUNNING)
         return run if run.phase == RunPhase.APPLYING or ended else None
 
-    reached = wait_until(applying_or_ended, timeout=120, what="the apply step")
+    # Polled closely: the apply step is short, and on a busy machine a poll every 50 ms
+    # once missed it (the run had completed by the next look).
+    reached = wait_until(applying_or_ended, timeout=120, what="the apply step", interval=0.005)
     assert reached.phase == RunPhase.APPLYING, (reached.status, reached.message)
 
     worker.kill()
