@@ -275,12 +275,12 @@ def user_check(server, directory) -> dict[str, int]:
             attrs["sn"][0].decode(),
         )
     conn.unbind_s()
-    have = dict(
-        (ext, (username, last))
+    have = {
+        ext: (username, last)
         for ext, username, last in DirectoryUser.objects.filter(directory=directory)
         .values_list("external_id", "username", "last_name")
         .iterator(chunk_size=10_000)
-    )
+    }
     both = want.keys() & have.keys()
     return {
         "missing": len(want.keys() - have.keys()),

@@ -409,6 +409,12 @@ class SyncProfileView(DirectoryConfigMixin, VidmView):
         "sync.profile.groups+json": "identityGroupInfo",
         "sync.profile.syncschedule+json": "frequency",
     }
+    # Each part of a profile body: the directory field it sets and how it is read.
+    PARTS = {
+        "identityUserInfo": ("user_dns", wire.selected_user_dns),
+        "identityGroupInfo": ("group_dns", wire.selected_group_dns),
+        "frequency": ("sync_frequency", wire.frequency),
+    }
 
     def profile(self, directory: Directory) -> dict:
         return {
@@ -431,17 +437,12 @@ class SyncProfileView(DirectoryConfigMixin, VidmView):
         # A vnd media type names one part; in plain JSON each key the body has is set, so
         # none of them is dropped without a word.
         keys = [named] if named else [k for k in self.KINDS.values() if k in body]
-        readers = {
-            "identityUserInfo": ("user_dns", wire.selected_user_dns),
-            "identityGroupInfo": ("group_dns", wire.selected_group_dns),
-            "frequency": ("sync_frequency", wire.frequency),
-        }
         try:
             if not keys:
                 raise wire.BadBody(
                     "Send identityUserInfo, identityGroupInfo or frequency, as the media type says."
                 )
-            changes = {readers[k][0]: readers[k][1](body) for k in keys}
+            changes = {self.PARTS[k][0]: self.PARTS[k][1](body) for k in keys}
         except wire.BadBody as exc:
             return self.bad(exc)
         update = DirectorySerializer(directory, data=changes, partial=True)

@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from directories.failover import sync_connector_list
 from directories.models import Directory
-from directories.services import create_directory, update_directory
+from directories.services import update_directory
 from synclog.choices import AttemptOutcome, RunStatus
 from synclog.models import SyncAttempt
 from tests.browser.conftest import shoot
-from tests.console.conftest import make_run
+from tests.console.conftest import daily_branch, make_run
 
 THRESHOLDS = (
     "safeguard_users_updated_percent",
@@ -95,17 +95,7 @@ def test_collision_warnings_name_the_pair_and_the_remedies_before_save_and_go_on
 
     directory.identity_provider.connectors.add(*connectors)
     update_directory(directory, {"sync_frequency": "daily", "sync_time": "02:00"})
-    create_directory(
-        name="branch.example.com",
-        type="ldap",
-        sync_connector=connectors[1],
-        host="10.0.0.2",
-        base_dn="dc=branch",
-        bind_dn="cn=admin,dc=branch",
-        sync_frequency="daily",
-        sync_time="02:00",
-        sync_time_zone="UTC",
-    )
+    daily_branch(connectors[1])
     remedies = [
         "Move corp.example.com's daily sync from 02:00 to 02:15 "
         "(UTC; no finished sync yet, so about 5 minutes is assumed).",

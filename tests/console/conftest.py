@@ -16,6 +16,7 @@ from directories.models import (
     GroupMembership,
     GroupNesting,
 )
+from directories.services import create_directory
 from synclog.choices import AttemptOutcome, ChangeAction, ChangeKind, RunStatus, Trigger
 from synclog.models import SyncAttempt, SyncChange, SyncRun
 
@@ -43,6 +44,22 @@ def make_run(directory: Directory, status: str = RunStatus.COMPLETED, **fields: 
         "finished_at": now if status not in (RunStatus.QUEUED, RunStatus.RUNNING) else None,
     }
     return SyncRun.objects.create(directory=directory, status=status, **{**defaults, **fields})
+
+
+def daily_branch(sync_connector) -> Directory:
+    """branch.example.com, synced by `sync_connector` alone, daily at 02:00 UTC: the
+    corp directory's partner in the sync plan's collisions."""
+    return create_directory(
+        name="branch.example.com",
+        type="ldap",
+        sync_connector=sync_connector,
+        host="10.0.0.2",
+        base_dn="dc=branch",
+        bind_dn="cn=admin,dc=branch",
+        sync_frequency="daily",
+        sync_time="02:00",
+        sync_time_zone="UTC",
+    )
 
 
 @pytest.fixture

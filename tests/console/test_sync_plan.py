@@ -16,7 +16,7 @@ from directories.models import Directory
 from directories.services import create_directory, update_directory
 from synclog.choices import AttemptOutcome, RunStatus
 from synclog.models import SyncAttempt
-from tests.console.conftest import HTMX, make_run
+from tests.console.conftest import HTMX, daily_branch, make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -32,17 +32,7 @@ def daily(directory: Directory, at: str = "02:00") -> Directory:
 @pytest.fixture
 def branch(connectors) -> Directory:
     """A second directory synced by connector-2 alone, daily at 02:00 UTC."""
-    return create_directory(
-        name="branch.example.com",
-        type="ldap",
-        sync_connector=connectors[1],
-        host="10.0.0.2",
-        base_dn="dc=branch",
-        bind_dn="cn=admin,dc=branch",
-        sync_frequency="daily",
-        sync_time="02:00",
-        sync_time_zone="UTC",
-    )
+    return daily_branch(connectors[1])
 
 
 def finished(directory: Directory, minutes: int, entries: int = 0) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from directories.models import (
+    SAFEGUARD_FIELDS,
     DirectoryGroup,
     DirectoryUser,
     GroupMembership,
@@ -82,19 +83,19 @@ def changes(run: SyncRun) -> set[tuple]:
     }
 
 
+def thresholds_off(directory) -> None:
+    """Every safeguard threshold blank: the plans here are large on purpose."""
+    for name in SAFEGUARD_FIELDS:
+        setattr(directory, name, None)
+    directory.save()
+
+
 @pytest.fixture
 def synced(agents):
     agent = agents("c1", BEFORE)
     directory = make(connector("c0"), for_agent(agent))
     assert start(directory).status == RunStatus.COMPLETED
-    for name in (
-        "safeguard_users_updated_percent",
-        "safeguard_users_deleted_percent",
-        "safeguard_groups_deleted_percent",
-        "safeguard_members_removed_percent",
-    ):
-        setattr(directory, name, None)
-    directory.save()
+    thresholds_off(directory)
     agent.lines = AFTER
     return directory, agent
 
@@ -242,14 +243,7 @@ def test_a_review_leaves_every_row_a_sync_writes_as_it_was_and_the_sync_then_rew
     agent = agents("c1", first)
     directory = make(for_agent(agent))
     assert start(directory).status == RunStatus.COMPLETED
-    for name in (
-        "safeguard_users_updated_percent",
-        "safeguard_users_deleted_percent",
-        "safeguard_groups_deleted_percent",
-        "safeguard_members_removed_percent",
-    ):
-        setattr(directory, name, None)
-    directory.save()
+    thresholds_off(directory)
     agent.lines = then
     before = store_rows()
     assert [e["external_id"] for e in before["SkippedEntry"]] == ["u5"]

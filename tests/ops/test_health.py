@@ -5,14 +5,13 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from testbed.slapd import free_port
+from tests.support.database import database_unreachable
 
 from .conftest import beat_sent_heartbeat
 
@@ -64,24 +63,6 @@ def test_readyz_is_open_to_anonymous_clients_whatever_the_login_rule(client, fre
 
 
 # --- /readyz: the database -----------------------------------------------------------
-
-
-@contextmanager
-def database_unreachable():
-    """The default database's address replaced by one nothing answers at, on a fresh
-    connection; restored (and reconnected) afterwards."""
-    saved = dict(connection.settings_dict)
-    connection.close()
-    if connection.vendor == "sqlite":
-        connection.settings_dict["NAME"] = "/nonexistent-folder/console.sqlite3"
-    else:
-        connection.settings_dict.update(HOST="127.0.0.1", PORT=str(free_port()))
-    try:
-        yield
-    finally:
-        connection.close()
-        connection.settings_dict.clear()
-        connection.settings_dict.update(saved)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import base64
 import json
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -25,6 +23,7 @@ from directories.models import Directory, DirectoryGroup, DirectoryUser
 from synclog import lifecycle
 from synclog.models import SyncRun
 from tests.conftest import make_directory
+from tests.support.database import database_unreachable
 from tests.vidm.conftest import JSON, VND, send
 from vidm.services import add_client, directory_id
 
@@ -310,24 +309,6 @@ def test_one_identity_provider_has_its_directories_and_connectors(
 
 
 # ---- 4. system/health -----------------------------------------------------------------
-
-
-@contextmanager
-def database_unreachable():
-    """The default database's address replaced by one nothing answers at, on a fresh
-    connection; the test database itself is untouched and reconnected afterwards."""
-    saved = dict(connection.settings_dict)
-    connection.close()
-    if connection.vendor == "sqlite":
-        connection.settings_dict["NAME"] = "/nonexistent-folder/console.sqlite3"
-    else:
-        connection.settings_dict.update(HOST="127.0.0.1", PORT="9")
-    try:
-        yield
-    finally:
-        connection.close()
-        connection.settings_dict.clear()
-        connection.settings_dict.update(saved)
 
 
 @pytest.mark.django_db(transaction=True)
