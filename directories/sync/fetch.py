@@ -237,8 +237,9 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
 
 
 def _user_record(ext: str, values: tuple) -> dict:
-    """The record a user's kept values came from (for a skipped entry kept for next time)."""
-    return {"type": "user", "id": ext, **dict(zip(USER_COLUMNS, values, strict=True))}
+    """What `_take_user` reads of the record a user's kept values came from (for a skipped
+    entry kept for next time)."""
+    return {"id": ext, **dict(zip(USER_COLUMNS, values, strict=True))}
 
 
 def _confirm_unresolved(received: Received, connector: Connector, directory: Directory) -> None:

@@ -184,7 +184,7 @@ def merge_users(
         if record is not None:
             take(record)
             continue
-        values = base.users.get(key) if isinstance(key, str) else None
+        values = base.users.get(key)  # stored users are keyed by their ids alone
         if values is not None:
             if values[0] != dn:
                 raise NeedFullRead(f"{dn} moved or was renamed without a change to read")
@@ -218,7 +218,7 @@ def merge_groups(
         if record is not None:
             take(record)
             continue
-        stored = base.groups.get(key) if isinstance(key, str) else None
+        stored = base.groups.get(key)
         if stored is not None:
             stored_dn, name, member_values = stored
             if stored_dn != dn:

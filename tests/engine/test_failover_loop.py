@@ -526,7 +526,8 @@ def test_test_connection_of_an_unsaved_directory_goes_through_its_sync_connector
     from directories.services import new_directory
     from directories.sync.fetch import test_connection
 
-    chosen = for_agent(agents("c2"))
+    agent = agents("c2")
+    chosen = for_agent(agent)
     typed = new_directory(
         name="new.example.com", type="ldap", sync_connector=chosen, host="127.0.0.1",
         base_dn="dc=example,dc=com", bind_dn="cn=admin,dc=example,dc=com", bind_password="pw",
@@ -534,6 +535,12 @@ def test_test_connection_of_an_unsaved_directory_goes_through_its_sync_connector
     result = test_connection(typed)
     assert result.ok is True, result.message
     assert result.message.startswith("c2 bound to 127.0.0.1:389")
+    # The agent binds with what was typed: the request carries it.
+    (asked,) = agent.bodies
+    assert asked["connection"]["host"] == "127.0.0.1"
+    assert asked["connection"]["bind_dn"] == "cn=admin,dc=example,dc=com"
+    assert asked["connection"]["bind_password"] == "pw"
+    assert asked["directory"]["name"] == "new.example.com"
     assert typed.pk is None and not Directory.objects.filter(name="new.example.com").exists()
 
 

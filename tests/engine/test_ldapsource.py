@@ -152,6 +152,12 @@ def test_given_settings_are_kept_and_scopes_pruned_by_meaning():
         ({"page_size": 0}, "page_size must be an integer between 1 and 100000"),
         ({"page_size": 100_001}, "page_size must be an integer between 1 and 100000"),
         ({"page_size": True}, "page_size must be an integer between 1 and 100000"),
+        ({"changes_since": []}, "changes_since must be a JSON object"),
+        (
+            {"changes_since": {"kind": "usn", "usn": 1}},
+            "changes_since.kind must be 'modify_timestamp' for a directory of type 'ldap', "
+            "not 'usn'",
+        ),
     ],
 )
 def test_malformed_requests_are_refused_naming_the_problem(parts, message):
@@ -363,6 +369,53 @@ def test_object_guids_are_read_as_little_endian_uuids():
     assert _guid(raw, "cn=x") == "03020100-0504-0706-0809-0a0b0c0d0e0f"
     with pytest.raises(DirectoryError, match="objectGUID of cn=x is 15 bytes, not 16"):
         _guid(raw[:15], "cn=x")
+
+
+def test_an_ad_user_takes_the_attributes_asked_for_as_the_dc_spells_them():
+    """What a DC's page of users becomes: values of attributes named in any case, the
+    rule for several values, account flags; an attribute the read did not ask for (a
+    proxy in front of the DC may add some) fills nothing."""
+    settings = SyncSettings.from_request(
+        body(directory={"id": 1, "type": "ad"}, connection={"base_dn": "dc=corp,dc=example"})
+    )
+    source = source_for(settings)
+    dn = "CN=Ann Lee,OU=People,DC=corp,DC=example"
+    guid = bytes(range(16))
+    page = [
+        (None, ["ldap://elsewhere"]),
+        (
+            dn,
+            {
+                "objectGUID": [guid],
+                "SAMACCOUNTNAME": [b"ann"],
+                "givenName": [b"Ann"],
+                "mail": [b"ann@corp.example", b"a.lee@corp.example"],
+                "userAccountControl": [b"514"],
+                "proxyAddresses": [b"smtp:x@corp.example"],
+            },
+        ),
+    ]
+    asked = []
+
+    def pages(base, filterstr, attrs, what):
+        asked.append((base, attrs, what))
+        yield page
+
+    source._pages = pages
+    (user,) = source.users()
+    assert user == {
+        "type": "user",
+        "id": "03020100-0504-0706-0809-0a0b0c0d0e0f",
+        "dn": dn,
+        "username": "ann",
+        "first_name": "Ann",
+        "last_name": None,
+        "email": "ann@corp.example",
+        "display_name": None,
+        "upn": None,
+        "disabled": True,
+    }
+    assert "proxyAddresses" not in asked[0][1]
 
 
 def test_ranges_and_account_flags_are_parsed():

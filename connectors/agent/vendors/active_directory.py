@@ -16,6 +16,7 @@ from connectors.agent.ldapsource import (
     _text,
     _values,
 )
+from connectors.agent.request import SyncSettings
 from connectors.protocol.changes import USN
 
 # What Windows AD hands out per range by default; asking for it explicitly also makes
@@ -27,8 +28,8 @@ _RANGE_PREFIX = "member;range="
 class ActiveDirectorySource(DirectorySource):
     id_attribute = "objectGUID"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, settings: SyncSettings) -> None:
+        super().__init__(settings)
         # Where this read leaves off, read before any entry: what the next read starts from.
         self._watermark: dict[str, Any] | None = None
         # Why there is none, when the DC refused to say.

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from connectors.agent.ldapsource import DirectorySource, _text, _values
+from connectors.agent.request import SyncSettings
 from connectors.protocol.changes import (
     MODIFY_TIMESTAMP,
     format_generalized_time,
@@ -29,8 +30,8 @@ OVERLAP = 60
 class OpenLDAPSource(DirectorySource):
     id_attribute = "entryUUID"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, settings: SyncSettings) -> None:
+        super().__init__(settings)
         # The greatest modifyTimestamp seen so far; GeneralizedTime values of one form
         # compare as byte strings, so the hot loops keep the raw value.
         self.newest = b""
