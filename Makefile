@@ -22,7 +22,7 @@ test: deps
 bench: deps
 	$(PY) bench/sync_benchmark.py $(BENCH_ARGS)
 
-# Mutation testing of the modules whose mistakes cost data (not part of CI; about 50
+# Mutation testing of the modules whose mistakes cost data (not part of CI; 50 to 90
 # minutes on two cores). Ends with one mutation_score_<area>=<percent> line per area. The
 # writer's survivors are tried again on PostgreSQL (its COPY path and case-sensitive
 # names), when PostgreSQL answers at MUTATION_DATABASE_URL.

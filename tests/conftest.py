@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import sqlite3
-from collections import Counter
 from contextlib import closing
 from pathlib import Path
 
@@ -46,55 +45,16 @@ def pytest_configure(config: pytest.Config) -> None:
         gc.freeze()
 
 
-# Under `make mutation`: which test caught each mutant, one JSON line per mutant, in
-# mutmut's working folder (so a new `make mutation` starts without it).
-KILLS = "mutation-kills.jsonl"
-
-
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `make mutation`, a mutant's tests run in the order most likely to end soon
-    (pytest stops at the first failure): first the tests that caught other mutants of the
-    same function, most catches first, then the rest fastest first by the durations
-    mutmut measured. mutmut runs the mutants of one function one after another, so from
-    the second on most are caught by their first test."""
+    """Under `make mutation`, a mutant's tests run fastest first (pytest stops at the first
+    failure), by the durations mutmut measured; pytest-django's grouping by kind of test,
+    which runs after this, keeps that order within each group."""
     if not MUTATION:
         return
     durations = _mutation_test_durations()
-    function = _mutated_function()
-    catches = _catches_in(function) if function else Counter()
-    items.sort(key=lambda item: (-catches[item.nodeid], durations.get(item.nodeid, float("inf"))))
-
-
-def _mutated_function() -> str:
-    """`module.x_function` of the mutant under test ("" outside a mutant's run)."""
-    function, marker, _ = os.environ.get("MUTANT_UNDER_TEST", "").rpartition("__mutmut_")
-    return function if marker else ""
-
-
-def _catches_in(function: str) -> Counter:
-    catches: Counter = Counter()
-    try:
-        with open(KILLS, encoding="utf-8") as lines:
-            for line in lines:
-                try:
-                    caught = json.loads(line)
-                except ValueError:
-                    continue  # a line another mutant's run is still writing
-                if caught.get("function") == function:
-                    catches[caught.get("test")] += 1
-    except OSError:
-        pass
-    return catches
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    function = _mutated_function() if MUTATION else ""
-    if function and report.failed:
-        line = json.dumps({"function": function, "test": report.nodeid}) + "\n"
-        # One short append per caught mutant: concurrent runs do not interleave it.
-        with open(KILLS, "a", encoding="utf-8") as kills:
-            kills.write(line)
+    if durations:
+        items.sort(key=lambda item: durations.get(item.nodeid, float("inf")))
 
 
 _durations: dict[str, float] = {}
