@@ -24,8 +24,9 @@ bench: deps
 
 # Mutation testing of the modules whose mistakes cost data (not part of CI; 50 to 90
 # minutes on two cores). Ends with one mutation_score_<area>=<percent> line per area. The
-# writer's survivors are tried again on PostgreSQL (its COPY path and case-sensitive
-# names), when PostgreSQL answers at MUTATION_DATABASE_URL.
+# writer's survivors, and its PostgreSQL-only functions (COPY, ANY, unnest) that no test
+# reaches on SQLite, are tried again on PostgreSQL when it answers at
+# MUTATION_DATABASE_URL, with which tests reach which function measured again there.
 # A mutant's tests spend part of their time waiting on scripted agents and servers, so
 # three run at once on two cores.
 MUTATION_CHILDREN ?= 3
@@ -36,6 +37,7 @@ mutation: deps
 	HYPOTHESIS_PROFILE=mutation $(VENV)/bin/mutmut run --max-children $(MUTATION_CHILDREN) > var/mutmut.log 2>&1
 	survivors=$$($(PY) tools/mutation_scores.py --survivors writer); \
 	if [ -n "$$survivors" ] && pg_isready -q -d "$(MUTATION_DATABASE_URL)"; then \
+	  rm -f mutants/mutmut-stats.json; \
 	  DATABASE_URL="$(MUTATION_DATABASE_URL)" HYPOTHESIS_PROFILE=mutation \
 	    $(VENV)/bin/mutmut run --max-children 1 $$survivors >> var/mutmut.log 2>&1; \
 	fi
