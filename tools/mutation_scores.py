@@ -1,6 +1,8 @@
 """Mutation scores per area from mutmut's results: one `mutation_score_<area>=<percent>` line each.
 
-`-v` lists the missed mutants; `--survivors AREA...` prints only their names.
+`-v` lists the missed mutants, each with the reason it is equivalent to the original
+(`tools/mutation_equivalents.py`) or as not explained; `--markdown` writes that list as
+Markdown; `--survivors AREA...` prints only the missed mutants' names.
 
 An area is a set of functions whose mistakes cost data. A mutant counts as caught when a
 test failed on it (or it hung past the timeout); it is missed when every test passed or
@@ -9,11 +11,15 @@ no fast test reaches its function.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from collections import Counter, defaultdict
+from fnmatch import fnmatchcase
 from pathlib import Path
+
+from mutation_equivalents import RULES, Rule
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,7 +74,69 @@ def area_of(mutant: str) -> str | None:
     return None
 
 
+def function_of(mutant: str) -> str:
+    """`module.Class.function` (the module without its package), as the rules name it."""
+    match = NAME.match(mutant)
+    assert match is not None, mutant
+    parts = [match["module"].rpartition(".")[2], match["cls"], match["func"]]
+    return ".".join(part for part in parts if part)
+
+
+def edit_of(mutant: str) -> tuple[str, str]:
+    """The original's changed lines and the mutant's, each joined and stripped."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    match = NAME.match(mutant)
+    assert match is not None, mutant
+    path = match["module"].replace(".", "/") + ".py"
+    removed, added = [], []
+    for line in get_diff_for_mutant(mutant, path=path).splitlines():
+        if line.startswith("-") and not line.startswith("---"):
+            removed.append(line[1:].strip())
+        elif line.startswith("+") and not line.startswith("+++"):
+            added.append(line[1:].strip())
+    return "\n".join(removed), "\n".join(added)
+
+
+def rule_for(mutant: str) -> Rule | None:
+    function = function_of(mutant)
+    candidates = [rule for rule in RULES if fnmatchcase(function, rule.where)]
+    if not candidates:
+        return None
+    removed, added = edit_of(mutant)
+    return next((rule for rule in candidates if rule.matches(function, removed, added)), None)
+
+
+def markdown(missed: dict[str, list[str]]) -> str:
+    lines = [
+        "# Mutants left alive",
+        "",
+        "Written by `tools/mutation_scores.py --markdown` after `make mutation`: every mutant",
+        "the fast tests leave alive, by area, under the reason no test can tell it from the",
+        "original (the rules are `tools/mutation_equivalents.py`). Names as mutmut gives them.",
+    ]
+    for area in ORDER:
+        if not missed[area]:
+            continue
+        lines += ["", f"## `{area}`", ""]
+        grouped: dict[str, list[str]] = defaultdict(list)
+        for entry in missed[area]:
+            name = entry.split(" ")[0]
+            rule = rule_for(name)
+            grouped[rule.reason if rule else "**Not explained.**"].append(name)
+        for reason, names in grouped.items():
+            lines.append(f"- {reason}")
+            lines += [f"  - `{name}`" for name in names]
+    return "\n".join(lines) + "\n"
+
+
+def wrong_rules(caught: list[str]) -> list[str]:
+    """Caught mutants that a rule calls equivalent: that rule's reason is wrong."""
+    return [f"{name}: {rule.reason}" for name in caught if (rule := rule_for(name))]
+
+
 def main() -> int:
+    os.chdir(ROOT)  # mutmut reads its mutants relative to the working directory
     out = subprocess.run(
         [str(ROOT / ".venv/bin/mutmut"), "results", "--all", "true"],
         cwd=ROOT,
@@ -78,6 +146,7 @@ def main() -> int:
     ).stdout
     counts: dict[str, Counter] = defaultdict(Counter)
     missed: dict[str, list[str]] = defaultdict(list)
+    caught: list[str] = []
     for line in out.splitlines():
         name, _, status = line.strip().rpartition(": ")
         area = area_of(name)
@@ -86,6 +155,8 @@ def main() -> int:
         counts[area]["caught" if status in CAUGHT else "missed"] += 1
         if status in MISSED:
             missed[area].append(f"{name} ({status})")
+        else:
+            caught.append(name)
     if "--survivors" in sys.argv:
         # Names only, for a second `mutmut run` of those mutants (e.g. on PostgreSQL).
         wanted = sys.argv[sys.argv.index("--survivors") + 1 :] or ORDER
@@ -93,14 +164,27 @@ def main() -> int:
             for name in missed[area]:
                 print(name.split(" ")[0])
         return 0
-    if "-v" in sys.argv:
-        for area in ORDER:
-            for name in missed[area]:
-                print(f"# missed in {area}: {name}")
+    if "--markdown" in sys.argv:
+        print(markdown(missed), end="")
+        return 0
+    unexplained: Counter = Counter()
+    for area in ORDER:
+        for entry in missed[area]:
+            rule = rule_for(entry.split(" ")[0])
+            unexplained[area] += rule is None
+            if "-v" in sys.argv:
+                why = f"equivalent: {rule.reason}" if rule else "not explained"
+                print(f"# missed in {area}: {entry} {why}")
+    for wrong in wrong_rules(caught):
+        print(f"# a test caught a mutant a rule calls equivalent: {wrong}")
     for area in ORDER:
         total = counts[area]["caught"] + counts[area]["missed"]
         score = 100.0 * counts[area]["caught"] / total if total else 0.0
-        print(f"# {area}: {counts[area]['caught']} of {total} mutants caught")
+        print(
+            f"# {area}: {counts[area]['caught']} of {total} mutants caught, "
+            f"{len(missed[area]) - unexplained[area]} missed as equivalent, "
+            f"{unexplained[area]} missed and not explained"
+        )
         print(f"mutation_score_{area}={score:.1f}")
     return 0
 

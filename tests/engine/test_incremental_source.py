@@ -245,6 +245,8 @@ class FakeDC:
             raise ldap.INSUFFICIENT_ACCESS({"desc": "Insufficient access"})
         if self.refuse == "down":
             raise ldap.SERVER_DOWN({"desc": "Can't contact LDAP server"})
+        if self.refuse == "silent":
+            raise ldap.TIMEOUT({"desc": "Timed out"})
         return [(None, ["ldap://elsewhere"]), (dn, self.entries[dn])]
 
 
@@ -335,3 +337,58 @@ def test_ad_unreachable_while_reading_the_root_dse_is_a_directory_error():
         source.prepare()
     assert caught.value.code == "unreachable"
     assert caught.value.message.startswith("cannot reach LDAP server dc1.corp.example:389")
+
+
+def test_ad_silent_while_reading_the_root_dse_says_what_it_was_reading():
+    source = ad_source(usn_mark(100), FakeDC(refuse="silent"))
+    with pytest.raises(ldapsource.DirectoryError) as caught:
+        source.prepare()
+    assert caught.value.code == "unreachable"
+    assert caught.value.message == (
+        "LDAP server dc1.corp.example:389 did not answer within 7 s (the read of the root DSE)"
+    )
+
+
+PEOPLE = "OU=People,DC=corp,DC=example"
+
+
+def test_a_listing_takes_the_id_as_the_server_spells_it_past_references_and_entries_without_one():
+    """A server may return the id attribute in another case than asked; a search
+    continuation reference in a page ends nothing; an entry without an id is listed by its
+    DN alone, for the service to report."""
+    source = ad_source(usn_mark(100))
+    first, second = uuid.uuid4(), uuid.uuid4()
+    page = [
+        (f"CN=Ann,{PEOPLE}", {"objectguid": [first.bytes_le]}),
+        (None, ["ldap://elsewhere.corp.example/DC=elsewhere"]),
+        (f"CN=Bob,{PEOPLE}", {"OBJECTGUID": [second.bytes_le]}),
+        (f"CN=Cy,{PEOPLE}", {}),
+    ]
+    asked = []
+
+    def pages(base, filterstr, attrs, what):
+        asked.append((base, filterstr, attrs, what))
+        yield page
+
+    source._pages = pages
+    assert list(source.present("user")) == [
+        {
+            "type": "present",
+            "kind": "user",
+            "entries": [
+                [str(first), f"CN=Ann,{PEOPLE}"],
+                [str(second), f"CN=Bob,{PEOPLE}"],
+                [None, f"CN=Cy,{PEOPLE}"],
+            ],
+        }
+    ]
+    assert source.present_counts["user"] == 3
+    assert [(attrs, what) for _, _, attrs, what in asked] == [(["objectGUID"], "users")]
+
+
+def test_a_listed_id_that_is_not_a_guid_names_its_entry():
+    source = ad_source(usn_mark(100))
+    source._pages = lambda *_: iter([[(f"CN=Dee,{PEOPLE}", {"objectGUID": [b"short"]})]])
+    with pytest.raises(ldapsource.DirectoryError) as caught:
+        list(source.present("user"))
+    assert caught.value.message == f"objectGUID of CN=Dee,{PEOPLE} is 5 bytes, not 16"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -122,6 +123,22 @@ def test_a_moment_in_another_zone_is_written_in_utc():
 
     paris = datetime(2026, 12, 4, 19, 18, 14, tzinfo=ZoneInfo("Europe/Paris"))
     assert format_generalized_time(paris) == "20261204181814Z"
+
+
+@pytest.fixture
+def machine_in_new_york(monkeypatch):
+    """The agent's host set to another zone than UTC (its TZ variable)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_moment_is_written_in_utc_whatever_the_machines_zone(machine_in_new_york):
+    assert time.localtime(0).tm_hour == 19  # the zone took effect
+    moment = datetime(2026, 12, 4, 18, 18, 14, tzinfo=UTC)
+    assert format_generalized_time(moment) == "20261204181814Z"
 
 
 def test_a_timestamp_that_is_not_ascii_is_no_timestamp():
