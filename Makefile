@@ -22,11 +22,11 @@ test: deps
 bench: deps
 	$(PY) bench/sync_benchmark.py $(BENCH_ARGS)
 
-# Mutation testing of the modules whose mistakes cost data (not part of CI; 50 to 90
-# minutes on two cores). Ends with one mutation_score_<area>=<percent> line per area. The
-# writer's survivors, and its PostgreSQL-only functions (COPY, ANY, unnest) that no test
-# reaches on SQLite, are tried again on PostgreSQL when it answers at
-# MUTATION_DATABASE_URL, with which tests reach which function measured again there.
+# Mutation testing of the modules whose mistakes cost data (not part of CI; about 40
+# minutes on two cores, docs/testing.md). Ends with one mutation_score_<area>=<percent>
+# line per area. The writer's survivors, and its PostgreSQL-only functions (COPY, ANY,
+# unnest) that no test reaches on SQLite, are tried again on PostgreSQL when it answers
+# at MUTATION_DATABASE_URL, with which tests reach which function measured again there.
 # A mutant's tests spend part of their time waiting on scripted agents and servers, so
 # three run at once on two cores.
 MUTATION_CHILDREN ?= 3

@@ -48,8 +48,8 @@ def handler_dropped(codec: str) -> list[tuple[str, str]]:
 ALWAYS_DECODES = (
     "The decoding error handler is only looked up on a byte that does not decode, and "
     "these values always decode: object class names and entryUUID are ASCII by schema, "
-    "and Active Directory stores DNs (dsServiceName, member values whole or ranged) in "
-    "Unicode, so they are valid UTF-8."
+    "and Active Directory stores DNs (dsServiceName) in Unicode, so they are valid "
+    "UTF-8."
 )
 CA_FILE = (
     "The CA file's name prefix and suffix, and its text encoding (None: the locale's, "
@@ -259,15 +259,13 @@ RULES: list[Rule] = [
     ),
     *each(
         [
-            "active_directory.ActiveDirectorySource.collect_members",
-            "active_directory.ActiveDirectorySource.more_members",
             "active_directory.ActiveDirectorySource.prepare",
-            "openldap.OpenLDAPSource.decode_id",
             "ldapsource.DirectorySource._lookup_result",
         ],
-        handler_dropped("utf-8") + handler_dropped("ascii"),
+        handler_dropped("utf-8"),
         ALWAYS_DECODES,
     ),
+    *each("openldap.OpenLDAPSource.decode_id", handler_dropped("ascii"), ALWAYS_DECODES),
     *each(
         "ldapsource.DirectorySource._write_ca",
         [
@@ -340,5 +338,71 @@ RULES: list[Rule] = [
         "active_directory.ActiveDirectorySource.prepare",
         [('name = ""', 'name = "XXXX"')],
         "The DC's name before it is read: only used when the DC gave it.",
+    ),
+    *each(
+        "ldapsource.DirectorySource.__init__",
+        [
+            ("self._ca_path: str | None = None", 'self._ca_path: str | None = ""'),
+            ("self.started: float | None = None", 'self.started: float | None = ""'),
+        ],
+        FALSY_START + " (`_ca_path` is read for its truth; `open()` sets `started`, and "
+        "only a read after `open()` uses it.)",
+    ),
+    *each(
+        "ldapsource.DirectorySource._remove_ca_file",
+        [("self._ca_path = None", 'self._ca_path = ""')],
+        FALSY_START,
+    ),
+    *each(
+        "ldapsource._ldap_message",
+        [("info = None", 'info = ""')],
+        FALSY_START + " (`info` is then read for its truth alone.)",
+    ),
+    *each(
+        "request.SyncSettings.from_request",
+        [("strip=False", "strip=None")],
+        FALSY_START + " (`_string` reads `strip` for its truth alone.)",
+    ),
+    *each(
+        "openldap.OpenLDAPSource.__init__",
+        [("self.unstamped = False", "self.unstamped = None")],
+        FALSY_START,
+    ),
+    *each(
+        "ldapsource.DirectorySource.open",
+        [("ldap.OPT_REFERRALS, 0", "ldap.OPT_REFERRALS, None")],
+        "`OPT_REFERRALS` set to None: python-ldap reads the option as a truth value, so "
+        "None is off like 0.",
+    ),
+    *each(
+        "ldapsource.DirectorySource._error",
+        [('what: str = ""', 'what: str = "XXXX"')],
+        "`_error`'s default `what`: only the bind and StartTLS leave it out, and neither "
+        "answers no-such-object, a filter error or a size limit, the only messages that "
+        "use it.",
+    ),
+    *each(
+        "incremental.Base.load",
+        [
+            ("chunk_size=10_000", "chunk_size=None"),
+            ("chunk_size=10_000", "chunk_size=10001"),
+            ("chunk_size=2_000", "chunk_size=None"),
+            ("chunk_size=2_000", "chunk_size=2001"),
+        ],
+        "The chunk size of a read of the store: every row is read whatever the size.",
+    ),
+    *each(
+        "incremental.Base.load",
+        [('*USER_VALUES, "disabled")', "*USER_VALUES, )")],
+        "A kept user's values are the store's, with the store's fingerprint, so the plan "
+        "never writes them, and it always wins a username clash (its stored username is "
+        "the name, and every sync leaves one stored user per username), so they never "
+        "become a skipped record: their last value, `disabled`, is never read.",
+    ),
+    *each(
+        "bulk._delete_in_chunks",
+        [("range(0, len(values), CHUNK)", "range(0, len(values), )")],
+        "A step of 1 instead of CHUNK: the slices overlap, but each still names rows to "
+        "delete and together they name the same rows, so the same rows go.",
     ),
 ]

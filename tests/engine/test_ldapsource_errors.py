@@ -230,6 +230,19 @@ def test_large_ad_groups_are_read_range_by_range_to_the_end():
     assert conn.calls[0][3] == ("objectGUID", "cn", f"member;range=0-{step - 1}")
 
 
+def test_ranged_member_values_that_are_not_utf8_are_decoded_leniently_in_every_range():
+    first, later = b"CN=Caf\xc3 \xff", b"CN=\xfeNull"
+    dn, attrs = group_entry("Odd", [first, *members(0, 1)], ranged="0-1")
+    conn = ScriptedAD(
+        {GROUPS: Paged([[(dn, attrs)]])},
+        {(dn, 2): ranged(dn, 2, "*", [later])},
+    )
+
+    [group] = list(source_with(conn).groups())
+
+    assert group["members"] == ["CN=Caf\ufffd \ufffd", f"CN=User 0,{USERS}", "CN=\ufffdNull"]
+
+
 def test_a_group_read_whole_at_once_needs_no_more_ranges():
     dn, attrs = group_entry("Small", members(0, 3), ranged="0-*")
     conn = ScriptedAD({GROUPS: Paged([[(dn, attrs)]])}, {})

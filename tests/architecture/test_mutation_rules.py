@@ -1,0 +1,66 @@
+"""Each rule that calls a kind of mutant equivalent still names code that exists, and a rule
+matches only the exact edit it names."""
+
+from __future__ import annotations
+
+import ast
+import sys
+import tomllib
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from mutation_equivalents import RULES, Rule  # noqa: E402
+
+
+def mutated_functions() -> dict[str, str]:
+    """`module.Class.function` -> its source lines, stripped, for every mutated module."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    functions: dict[str, str] = {}
+    for path in config["tool"]["mutmut"]["only_mutate"]:
+        source = (ROOT / path).read_text(encoding="utf-8")
+        module = Path(path).stem
+        lines = source.splitlines()
+
+        def visit(node: ast.AST, prefix: str) -> None:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.ClassDef):
+                    visit(child, f"{prefix}{child.name}.")
+                elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    body = lines[child.lineno - 1 : child.end_lineno]
+                    functions[f"{prefix}{child.name}"] = "\n".join(line.strip() for line in body)
+
+        visit(ast.parse(source), f"{module}.")
+    return functions
+
+
+def test_every_rule_names_a_function_that_holds_the_text_it_replaces():
+    functions = mutated_functions()
+    assert "ldapsource.DirectorySource.open" in functions  # the code was read
+    stale = [
+        f"{rule.where}: {rule.before!r}"
+        for rule in RULES
+        if not any(
+            fnmatchcase(name, rule.where) and rule.before in body
+            for name, body in functions.items()
+        )
+    ]
+    assert stale == []
+
+
+def test_a_rule_matches_its_own_edit_and_no_other():
+    rule = Rule("ldapsource.DirectorySource.open", "OPT_REFERRALS, 0", "OPT_REFERRALS, None", "")
+    original = "conn.set_option(ldap.OPT_REFERRALS, 0)"
+    where = "ldapsource.DirectorySource.open"
+    assert rule.matches(where, original, "conn.set_option(ldap.OPT_REFERRALS, None)")
+    assert not rule.matches(where, original, "conn.set_option(ldap.OPT_REFERRALS, 1)")
+    assert not rule.matches(where, original, "conn.set_option(None, 0)")
+    assert not rule.matches("ldapsource.DirectorySource.close", original,
+                            "conn.set_option(ldap.OPT_REFERRALS, None)")  # fmt: skip
+    # The text replaced once, wherever it stands, and nothing else changed.
+    twice = Rule("m.f", "0", "1", "")
+    assert twice.matches("m.f", "f(0, 0)", "f(0, 1)")
+    assert twice.matches("m.f", "f(0, 0)", "f(1, 0)")
+    assert not twice.matches("m.f", "f(0, 0)", "f(1, 1)")
