@@ -21,19 +21,17 @@ def mutated_functions() -> dict[str, str]:
     functions: dict[str, str] = {}
     for path in config["tool"]["mutmut"]["only_mutate"]:
         source = (ROOT / path).read_text(encoding="utf-8")
-        module = Path(path).stem
-        lines = source.splitlines()
-
-        def visit(node: ast.AST, prefix: str) -> None:
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, ast.ClassDef):
-                    visit(child, f"{prefix}{child.name}.")
-                elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    body = lines[child.lineno - 1 : child.end_lineno]
-                    functions[f"{prefix}{child.name}"] = "\n".join(line.strip() for line in body)
-
-        visit(ast.parse(source), f"{module}.")
+        _collect(ast.parse(source), source.splitlines(), f"{Path(path).stem}.", functions)
     return functions
+
+
+def _collect(node: ast.AST, lines: list[str], prefix: str, into: dict[str, str]) -> None:
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.ClassDef):
+            _collect(child, lines, f"{prefix}{child.name}.", into)
+        elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = lines[child.lineno - 1 : child.end_lineno]
+            into[f"{prefix}{child.name}"] = "\n".join(line.strip() for line in body)
 
 
 def test_every_rule_names_a_function_that_holds_the_text_it_replaces():
