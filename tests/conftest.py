@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import json
 import os
 import shutil
 import sqlite3
@@ -21,8 +20,6 @@ from console.models import Role, User
 from directories.choices import DirectoryType
 from directories.services import create_directory
 
-pytest_plugins = ["tests.support.fixtures_ldap", "tests.support.fixtures_ad"]
-
 PASSWORD = "correct-horse-battery"
 
 # `make mutation` runs the fast tests once per mutant: the same examples every time, and
@@ -37,38 +34,17 @@ hypothesis_settings.register_profile(
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 MUTATION = os.environ.get("HYPOTHESIS_PROFILE") == "mutation"
 
+pytest_plugins = ["tests.support.fixtures_ldap", "tests.support.fixtures_ad"]
+if MUTATION:
+    # The order of a mutant's tests, and a stop for a hung one.
+    pytest_plugins.append("tests.support.mutation_order")
+
 
 def pytest_configure(config: pytest.Config) -> None:
     if MUTATION:
         # Each mutant's tests run in a process forked with everything imported: the
         # collector need not walk those objects again on every collection.
         gc.freeze()
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `make mutation`, a mutant's tests run fastest first (pytest stops at the first
-    failure), by the durations mutmut measured; pytest-django's grouping by kind of test,
-    which runs after this, keeps that order within each group."""
-    if not MUTATION:
-        return
-    durations = _mutation_test_durations()
-    if durations:
-        items.sort(key=lambda item: durations.get(item.nodeid, float("inf")))
-
-
-_durations: dict[str, float] = {}
-
-
-def _mutation_test_durations() -> dict[str, float]:
-    # Read once per process that has them (mutmut writes them after its first test run).
-    if not _durations:
-        try:
-            with open("mutmut-stats.json", encoding="utf-8") as stats:
-                _durations.update(json.load(stats).get("duration_by_test", {}))
-        except (OSError, ValueError):
-            pass
-    return _durations
 
 
 @pytest.fixture(scope="session")
