@@ -22,7 +22,7 @@ test: deps
 bench: deps
 	$(PY) bench/sync_benchmark.py $(BENCH_ARGS)
 
-# Mutation testing of the modules whose mistakes cost data (not part of CI; about 40
+# Mutation testing of the modules whose mistakes cost data (not part of CI; about 25
 # minutes on two cores, docs/testing.md). Ends with one mutation_score_<area>=<percent>
 # line per area. The writer's survivors, and its PostgreSQL-only functions (COPY, ANY,
 # unnest) that no test reaches on SQLite, are tried again on PostgreSQL when it answers
