@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
+from mutmut.utils.format_utils import mangled_name_from_mutant_name
 
-# Both written in mutmut's working directory (`mutants/`), which `make mutation` clears.
+# All written in mutmut's working directory (`mutants/`), which `make mutation` clears.
 COSTS = Path("mutation-test-costs.json")
 KILLERS = Path("mutation-killers")
+HUNG = Path("mutation-hung")
 
 HANG_FACTOR = 10
 HANG_GRACE_S = {"setup": 10.0, "call": 4.0, "teardown": 4.0}
@@ -46,10 +47,6 @@ def _mutant() -> str:
 
 def _running_a_mutant() -> bool:
     return "__mutmut_" in _mutant()
-
-
-def _function(mutant: str) -> str:
-    return re.sub(r"__mutmut_\d+$", "", mutant)
 
 
 _measured: dict[str, dict[str, float]] = defaultdict(dict)
@@ -85,7 +82,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if not _running_a_mutant():
         return
     costs = _load_costs()
-    killers = _killers(_function(_mutant()))
+    killers = _killers(mangled_name_from_mutant_name(_mutant()))
 
     def key(item: pytest.Item) -> tuple[bool, float]:
         cost = _total(costs.get(item.nodeid))
@@ -104,7 +101,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         KILLERS.mkdir(exist_ok=True)
         # The mutant too: a mutant a rule calls equivalent yet caught can be traced to
         # the test that failed on it.
-        _append(KILLERS / _function(mutant), f"{report.nodeid}\t{mutant}")
+        _append(KILLERS / mangled_name_from_mutant_name(mutant), f"{report.nodeid}\t{mutant}")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -116,9 +113,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     partial = COSTS.with_suffix(f".{os.getpid()}.partial")
     partial.write_text(json.dumps(costs), encoding="utf-8")
     os.replace(partial, COSTS)
-
-
-HUNG = Path("mutation-hung")
 
 
 def _raise_hung(signum: int, frame: Any) -> None:
