@@ -259,11 +259,19 @@ class Slapd:
     groups_dn = GROUPS_DN
 
     def __init__(
-        self, workdir: Path | str, dataset: Dataset | None = None, *, tls: bool = False
+        self,
+        workdir: Path | str,
+        dataset: Dataset | None = None,
+        *,
+        tls: bool = False,
+        syncprov: bool = False,
     ) -> None:
         self.workdir = Path(workdir)
         self.dataset = dataset if dataset is not None else Dataset()
         self.tls = tls
+        # The content-synchronization provider (RFC 4533), as a server set up to be
+        # replicated runs it: a session log lets a refresh name deleted entries.
+        self.syncprov = syncprov
         self.port: int | None = None
         self.tls_port: int | None = None
         self.certificates: dict[str, Path] = {}
@@ -314,6 +322,7 @@ class Slapd:
             f"argsfile {self.workdir / 'slapd.args'}\n"
             f"modulepath {MODULE_DIR}\n"
             "moduleload back_mdb\n"
+            f"{'moduleload syncprov' + chr(10) if self.syncprov else ''}"
             f"{self._tls_config()}"
             # Paged reads of the whole directory by a non-root account must not be cut.
             "sizelimit unlimited\n"
@@ -327,6 +336,11 @@ class Slapd:
             "index objectClass eq\n"
             "index entryUUID,modifyTimestamp eq\n"
             "index uid,cn eq\n"
+            + (
+                "index entryCSN eq\noverlay syncprov\nsyncprov-sessionlog 1000000\n"
+                if self.syncprov
+                else ""
+            )
         )
 
     def _tls_config(self) -> str:

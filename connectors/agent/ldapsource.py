@@ -5,8 +5,9 @@ starts from) is in a subclass: `openldap.OpenLDAPSource`,
 `active_directory.ActiveDirectorySource`; `source_for` picks one.
 
 A read is full (every user and group) or, when the request carries ``changes_since``,
-incremental: a presence listing of every entry in scope (ids and DNs only), then the
-user and group records of the entries changed since then. Either ends with a watermark
+incremental: a presence listing of every entry in scope (ids and DNs only), or where the
+server can name them the ids of the entries that left the scope, then the user and
+group records of the entries changed since then. Either ends with a watermark
 the service sends back as the next ``changes_since``.
 """
 
@@ -60,6 +61,8 @@ class DirectorySource:
         self.reason: str | None = None
         # Entries each presence listing named, by kind ("user", "group").
         self.present_counts = {"user": 0, "group": 0}
+        # Ids each list of departures named, by kind (reads that name departures only).
+        self.departed_counts = {"user": 0, "group": 0}
         # When the first search was sent (the agent's monotonic clock).
         self.started: float | None = None
 
@@ -334,6 +337,17 @@ class DirectorySource:
     def group_read_filter(self) -> str:
         """The filter group records are read with (a vendor may read every group whole)."""
         return self.read_filter(self.settings.group_filter)
+
+    @property
+    def names_departures(self) -> bool:
+        """Whether this incremental read names the entries that left the scope
+        (``deleted`` records) instead of listing every entry in it."""
+        return False
+
+    def scope(self, kind: str) -> Iterator[dict[str, Any]]:
+        """What tells the service which entries of `kind` are in scope in an incremental
+        read: the presence listing, unless the vendor names the departures."""
+        return self.present(kind)
 
     def presence_attributes(self) -> list[str]:
         """What a presence listing asks for: the stable id and nothing else."""

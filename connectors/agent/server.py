@@ -301,8 +301,8 @@ class AgentHandler(BaseHTTPRequestHandler):
             if not began:
                 began = self._begin(write, settings, source)
             if source.read == "incremental":
-                _send_records(write, source.present("user"))
-                _send_records(write, source.present("group"))
+                _send_records(write, source.scope("user"))
+                _send_records(write, source.scope("group"))
             users = _send_records(write, source.users())
             groups = _send_records(write, source.groups())
             watermark = source.watermark()
@@ -323,7 +323,12 @@ class AgentHandler(BaseHTTPRequestHandler):
         finally:
             source.close()
         end: dict[str, Any] = {"type": "end", "users": users, "groups": groups}
-        if source.read == "incremental":
+        if source.read == "incremental" and source.names_departures:
+            departed = source.departed_counts
+            end["deleted_users"] = departed["user"]
+            end["deleted_groups"] = departed["group"]
+            self._note += f" incremental deleted={departed['user']}+{departed['group']}"
+        elif source.read == "incremental":
             present = source.present_counts
             end["present_users"] = present["user"]
             end["present_groups"] = present["group"]
@@ -343,6 +348,9 @@ class AgentHandler(BaseHTTPRequestHandler):
         }
         if source.reason:
             begin["reason"] = source.reason
+        if source.read == "incremental":
+            # How the scope is told: every entry listed, or the ids that left it named.
+            begin["scope"] = "deleted" if source.names_departures else "listed"
         write(_line(begin))
         return True
 

@@ -7,6 +7,10 @@ Django-free. A watermark is what the service sends back unchanged as the next re
 - ``ldap``: ``{"kind": "modify_timestamp", "value": "YYYYMMDDHHMMSSZ"}``, a UTC
   GeneralizedTime in whole seconds; the next read lists entries whose modifyTimestamp
   is at or after it.
+- ``ldap`` on a server offering content synchronization (RFC 4533, OpenLDAP's
+  ``syncprov``): ``{"kind": "sync_cookie", "cookies": {"<base DN>": "<cookie>"}}``, the
+  cookie each user and group base's server gave before the read; the next read asks the
+  server, per base, for the entries changed and the ids deleted since it.
 - ``ad``: ``{"kind": "usn", "usn": N, "invocation_id": "<uuid>"}``: the domain
   controller's highestCommittedUSN and the invocationId of its database; the next read
   lists entries whose uSNChanged is above N, on that same database only.
@@ -20,9 +24,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 MODIFY_TIMESTAMP = "modify_timestamp"
+SYNC_COOKIE = "sync_cookie"
 USN = "usn"
-# The one kind of changes_since each directory type reads by.
-KINDS = {"ldap": MODIFY_TIMESTAMP, "ad": USN}
+# The kinds of changes_since each directory type reads by.
+KINDS = {"ldap": (MODIFY_TIMESTAMP, SYNC_COOKIE), "ad": (USN,)}
+FIELDS = {
+    MODIFY_TIMESTAMP: ("kind", "value"),
+    SYNC_COOKIE: ("kind", "cookies"),
+    USN: ("kind", "usn", "invocation_id"),
+}
+# A sync cookie is opaque printable ASCII (OpenLDAP: ``rid=000,csn=...``); one per
+# base DN, and a request names at most 200 bases of each kind.
+MAX_COOKIE = 1024
+MAX_COOKIES = 400
 # USNs are 64-bit signed integers in Active Directory.
 MAX_USN = 2**63 - 1
 
@@ -69,13 +83,13 @@ def check_changes_since(value: Any, directory_type: str) -> dict[str, Any] | Non
     if not isinstance(value, dict):
         raise ValueError("changes_since must be a JSON object")
     kind = value.get("kind")
-    expected = KINDS.get(directory_type)
-    if kind != expected:
+    expected = KINDS.get(directory_type, ())
+    if kind not in expected:
         raise ValueError(
-            f"changes_since.kind must be {expected!r} for a directory of type "
-            f"{directory_type!r}, not {kind!r}"
+            f"changes_since.kind must be {' or '.join(map(repr, expected))} for a directory "
+            f"of type {directory_type!r}, not {kind!r}"
         )
-    known = ("kind", "value") if kind == MODIFY_TIMESTAMP else ("kind", "usn", "invocation_id")
+    known = FIELDS[kind]
     for key in value:
         if key not in known:
             raise ValueError(
@@ -92,6 +106,8 @@ def check_changes_since(value: Any, directory_type: str) -> dict[str, Any] | Non
                 "YYYYMMDDHHMMSSZ (e.g. 20240131235959Z)"
             ) from None
         return {"kind": kind, "value": stamp}
+    if kind == SYNC_COOKIE:
+        return {"kind": kind, "cookies": check_cookies(value.get("cookies"))}
     usn = value.get("usn")
     if isinstance(usn, bool) or not isinstance(usn, int) or not 0 <= usn <= MAX_USN:
         raise ValueError(f"changes_since.usn must be an integer between 0 and {MAX_USN}")
@@ -102,3 +118,25 @@ def check_changes_since(value: Any, directory_type: str) -> dict[str, Any] | Non
             "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"
         )
     return {"kind": kind, "usn": usn, "invocation_id": str(uuid.UUID(invocation_id))}
+
+
+def check_cookies(cookies: Any) -> dict[str, str]:
+    """The ``cookies`` of a sync_cookie watermark: base DN -> cookie; ValueError if not."""
+    if not isinstance(cookies, dict) or not 0 < len(cookies) <= MAX_COOKIES:
+        raise ValueError(
+            f"changes_since.cookies must be an object of 1 to {MAX_COOKIES} base DNs, "
+            "each with the sync cookie its server gave"
+        )
+    for base, cookie in cookies.items():
+        if not (
+            isinstance(cookie, str)
+            and 0 < len(cookie) <= MAX_COOKIE
+            and cookie.isascii()
+            and cookie.isprintable()
+            and len(base) <= MAX_COOKIE
+        ):
+            raise ValueError(
+                f"changes_since.cookies[{base[:100]!r}] must be a sync cookie: printable "
+                f"ASCII, 1 to {MAX_COOKIE} characters"
+            )
+    return dict(cookies)

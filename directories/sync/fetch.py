@@ -399,17 +399,34 @@ def _take_group(received: Received, record: dict) -> None:
 
 
 class _Changes:
-    """What an incremental read sends before its end: the listing and the changed records."""
+    """What an incremental read sends before its end: the listing (or the ids that left
+    the scope) and the changed records."""
 
-    def __init__(self) -> None:
+    def __init__(self, names_departures: bool = False) -> None:
+        self.names_departures = names_departures
         self.listed: dict[str, list] = {"user": [], "group": []}
+        self.departed: dict[str, set[str]] = {"user": set(), "group": set()}
+        # Ids the departure records named, duplicates included (what the end announces).
+        self.departures = {"user": 0, "group": 0}
         self.changed: dict[str, dict] = {"user": {}, "group": {}}
 
     def add_listing(self, record: dict) -> None:
         kind = record.get("kind")
         if kind not in self.listed:
             raise ValueError(f"presence record of kind {kind!r}")
+        if self.names_departures:
+            raise ValueError("a presence listing in a read that names departures")
         self.listed[kind] += incremental.listed_entries(record, MAX_LISTED)
+
+    def add_departures(self, record: dict) -> None:
+        kind = record.get("kind")
+        if kind not in self.departed:
+            raise ValueError(f"deleted record of kind {kind!r}")
+        if not self.names_departures:
+            raise ValueError("a deleted record in a read that lists every entry")
+        ids = incremental.departed_ids(record, MAX_LISTED)
+        self.departed[kind].update(ids)
+        self.departures[kind] += len(ids)
 
     def change(self, kind: str, record: dict) -> None:
         changed = self.changed[kind]
@@ -420,6 +437,10 @@ class _Changes:
         changed[key] = record
 
     def merge(self, received: Received, base: incremental.Base, username_attribute: str) -> None:
+        if self.names_departures:
+            for kind in ("user", "group"):
+                self.listed[kind] = base.remaining(kind, self.departed[kind])
+
         def keep_user(ext: str, values: tuple, fp: str) -> None:
             received.users[ext] = values
             received.user_fps[ext] = fp
@@ -490,10 +511,13 @@ def _consume(
                 _take_group(received, record)
             else:
                 changes.change("group", record)
-        elif kind == "present":
+        elif kind == "present" or kind == "deleted":
             if changes is None:
-                raise ValueError("a presence listing in a full read")
-            changes.add_listing(record)
+                raise ValueError(f"a {kind} record in a full read")
+            if kind == "present":
+                changes.add_listing(record)
+            else:
+                changes.add_departures(record)
             if beat.lost:
                 raise LeaseLost
             continue
@@ -505,7 +529,10 @@ def _consume(
                         "incomplete",
                         f"{connector.name} sent an incremental read that was not asked for",
                     )
-                changes = _Changes()
+                scope = record.get("scope", "listed")
+                if scope not in ("listed", "deleted"):
+                    raise ValueError(f"incremental read scope {scope!r}")
+                changes = _Changes(names_departures=scope == "deleted")
                 received.read_mode = ReadMode.INCREMENTAL
             elif base is not None:
                 received.read_reason = _text(
@@ -524,7 +551,16 @@ def _consume(
                     f"{connector.name} announced {expected[0]} users and {expected[1]} groups "
                     f"but sent {sent['user']} and {sent['group']}; the stream was discarded",
                 )
-            if changes is not None:
+            if changes is not None and changes.names_departures:
+                named = (int(record["deleted_users"]), int(record["deleted_groups"]))
+                if named != (changes.departures["user"], changes.departures["group"]):
+                    raise AgentError(
+                        "incomplete",
+                        f"{connector.name} announced {named[0]} users and {named[1]} groups "
+                        f"deleted but named {changes.departures['user']} and "
+                        f"{changes.departures['group']}; the stream was discarded",
+                    )
+            elif changes is not None:
                 listed = (
                     int(record.get("present_users", -1)),
                     int(record.get("present_groups", -1)),
@@ -536,6 +572,7 @@ def _consume(
                         f"in scope but listed {len(changes.listed['user'])} and "
                         f"{len(changes.listed['group'])}; the stream was discarded",
                     )
+            if changes is not None:
                 assert base is not None
                 changes.merge(received, base, username_attribute)
             received.watermark = _watermark(record.get("watermark"), directory_type)

@@ -1,14 +1,16 @@
 """Incremental reads: when a sync may read only what changed, and how what changed plus
 what the store holds becomes the same complete read a full read would have given.
 
-The agent sends a listing of every entry in scope (stable id and DN) and the records of
-the entries changed since the last completed sync's watermark. Every listed entry that
-did not change is taken from the store as that sync wrote it: users with their values,
-groups with the member values the directory sent then, and entries that sync skipped as
-the agent sent them. Anything that does not add up (an entry listed that is neither read
-nor stored, a DN that moved without a change, an id listed twice) makes the worker read
-the directory in full instead: an incremental read is a shortcut to the result of a full
-read, never a different result.
+The agent sends a listing of every entry in scope (stable id and DN), or where the server
+can name them (RFC 4533 content synchronization) the ids of the entries that left the
+scope, and the records of the entries changed since the last completed sync's watermark.
+Named departures stand for the listing of what the store holds less those ids. Every
+listed entry that did not change is taken from the store as that sync wrote it: users
+with their values, groups with the member values the directory sent then, and entries
+that sync skipped as the agent sent them. Anything that does not add up (an entry listed
+that is neither read nor stored, a DN that moved without a change, an id listed twice)
+makes the worker read the directory in full instead: an incremental read is a shortcut
+to the result of a full read, never a different result.
 """
 
 from __future__ import annotations
@@ -155,6 +157,20 @@ class Base:
             base.skipped[(kind, ext or ("dn", dn))] = record
         return base
 
+    def remaining(self, kind: str, departed: set[str]) -> list[tuple[str, str]]:
+        """The listing a read that names departures stands for: every stored (and skipped)
+        entry of `kind` as the store knows it, less the ids that left the scope."""
+        stored = self.users if kind == "user" else self.groups
+        out = [(ext, values[0]) for ext, values in stored.items() if ext not in departed]
+        for (skipped_kind, key), record in self.skipped.items():
+            if skipped_kind != kind or key in departed:
+                continue
+            if not isinstance(key, str):
+                # Skipped for want of an id: nothing names its departure.
+                raise NeedFullRead(f"{record.get('dn')} has no id to follow it by")
+            out.append((key, record.get("dn")))
+        return out
+
 
 def entry_key(ext: Any, dn: str) -> Any:
     """How a listed or read entry is known: its stable id, else its DN."""
@@ -250,3 +266,14 @@ def listed_entries(record: dict, limit: int) -> list[tuple[Any, str]]:
             raise ValueError(f"presence entry {item!r} is not an [id, DN] pair")
         out.append((ext or None, dn))
     return out
+
+
+def departed_ids(record: dict, limit: int) -> list[str]:
+    """The ids of one ``deleted`` record; ValueError when malformed."""
+    ids = record.get("ids")
+    if not isinstance(ids, list) or len(ids) > limit:
+        raise ValueError("a deleted record's ids are not a list of at most a page")
+    for ext in ids:
+        if not isinstance(ext, str) or not 0 < len(ext) <= 64:
+            raise ValueError(f"deleted id {ext!r} is not an entryUUID/objectGUID")
+    return ids

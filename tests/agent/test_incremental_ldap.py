@@ -201,8 +201,9 @@ def test_incremental_read_lists_what_is_in_scope_and_sends_only_changed_entries(
 
 def test_a_change_made_while_a_read_is_under_way_is_in_the_next_incremental_read(agent, aged):
     dataset = aged.dataset
-    # Hold the agent's search for the second page: it streams the first page, then waits.
-    relay = GatedRelay(aged.port, hold_at=3)
+    # Hold the agent's search for the second page (after the bind, the root DSE read and
+    # the first page's search): it streams the first page, then waits.
+    relay = GatedRelay(aged.port, hold_at=4)
     try:
         conn, response = agent.open_sync(sync_body(aged, port=relay.port, page_size=5, timeout=30))
         try:

@@ -4,9 +4,12 @@ stores, runs and warnings are equal.
 
 The directory here is a model that answers the agent protocol the way the agent does: a
 full read, or (asked with `changes_since`) a listing of every entry in scope and the
-entries changed since. Its member values name DNs as written and are never rewritten
-when an entry is renamed or deleted (a server without referential integrity), so an
-unchanged group may name a DN that moved.
+entries changed since; or, as a server offering content synchronization does, the
+entries changed since a cookie and the ids of the entries removed since (of either
+kind, as slapd names every entry deleted under a search base whatever the filter). Its
+member values name DNs as written and are never rewritten when an entry is renamed or
+deleted (a server without referential integrity), so an unchanged group may name a DN
+that moved.
 """
 
 from __future__ import annotations
@@ -99,6 +102,16 @@ class ModelDirectory:
         self.serial = itertools.count(1)
         # Directory ids whose reads are always full, whatever they ask.
         self.full_only: set[int] = set()
+        # Answer by sync cookie (every entry then has an id, as every entry of slapd has
+        # an entryUUID); the ids removed, with the change counter at their removal.
+        self.by_cookie = False
+        self.removed: list[tuple[str, int]] = []
+
+    def remove(self, entry: Entry) -> None:
+        self.entries.remove(entry)
+        self.clock += 1
+        if entry.id is not None:
+            self.removed.append((entry.id, self.clock))
 
     def touch(self, entry: Entry) -> Entry:
         self.clock += 1
@@ -106,6 +119,7 @@ class ModelDirectory:
         return entry
 
     def add_user(self, name: str | None, with_id: bool = True) -> Entry:
+        with_id = with_id or self.by_cookie
         n = next(self.serial)
         uid = name or f"nameless{n}"
         fields = {"username": name or "", "first_name": f"First {n}", "email": f"{uid}@x.org"}
@@ -133,6 +147,9 @@ class ModelDirectory:
     def answer(self, body: dict) -> list[bytes]:
         since = body.get("changes_since")
         watermark = {"kind": "modify_timestamp", "value": moment(self.clock + 1)}
+        if self.by_cookie:
+            cookie = f"csn={self.clock + 1}"
+            watermark = {"kind": "sync_cookie", "cookies": {PEOPLE: cookie, GROUPS: cookie}}
         users, groups = self.of("user"), self.of("group")
         if since is None or body["directory"]["id"] in self.full_only:
             return [
@@ -140,6 +157,8 @@ class ModelDirectory:
                 *(record(**self.record(e)) for e in users + groups),
                 record(type="end", users=len(users), groups=len(groups), watermark=watermark),
             ]
+        if since["kind"] == "sync_cookie":
+            return self.answer_by_cookie(int(since["cookies"][PEOPLE][4:]), watermark)
         start = tick(since["value"])
         lines = [record(type="begin", read="incremental")]
         for kind, entries in (("user", users), ("group", groups)):
@@ -156,6 +175,27 @@ class ModelDirectory:
                 groups=sum(e.kind == "group" for e in changed),
                 present_users=len(users),
                 present_groups=len(groups),
+                watermark=watermark,
+            )
+        )
+        return lines
+
+    def answer_by_cookie(self, start: int, watermark: dict) -> list[bytes]:
+        gone = [ext for ext, clock in self.removed if clock >= start]
+        lines = [record(type="begin", read="incremental", scope="deleted")]
+        for kind in ("user", "group"):
+            # Two ids per record, so the departures span several.
+            for i in range(0, len(gone), 2):
+                lines.append(record(type="deleted", kind=kind, ids=gone[i : i + 2]))
+        changed = [e for e in self.entries if e.changed >= start]
+        lines += [record(**self.record(e)) for e in changed]
+        lines.append(
+            record(
+                type="end",
+                users=sum(e.kind == "user" for e in changed),
+                groups=sum(e.kind == "group" for e in changed),
+                deleted_users=len(gone),
+                deleted_groups=len(gone),
                 watermark=watermark,
             )
         )
@@ -290,7 +330,7 @@ def apply(model: ModelDirectory, op: tuple) -> None:
             entry.dn = f"{rdn}r,{rest}"
             model.touch(entry)
         elif name == "delete":
-            model.entries.remove(entry)
+            model.remove(entry)
         else:
             other = users[op[2] % len(users)]
             if other.fields["username"] and other is not entry:
@@ -299,7 +339,7 @@ def apply(model: ModelDirectory, op: tuple) -> None:
     elif name in ("members", "delete_group") and groups:
         entry = groups[op[1] % len(groups)]
         if name == "delete_group":
-            model.entries.remove(entry)
+            model.remove(entry)
         else:
             entry.members = [member_value(model, i) for i in op[2]]
             model.touch(entry)
@@ -311,8 +351,10 @@ def apply(model: ModelDirectory, op: tuple) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(rounds=st.lists(st.lists(operation, min_size=1, max_size=5), min_size=1, max_size=4))
-def test_an_incremental_sync_leaves_what_a_full_read_leaves(twins, rounds):
+@pytest.mark.parametrize("by_cookie", [False, True], ids=["listing", "cookie"])
+def test_an_incremental_sync_leaves_what_a_full_read_leaves(twins, rounds, by_cookie):
     model, make = twins
+    model.by_cookie = by_cookie
     (inc, full), _ = make()
     model.add_user("first")
     model.add_group([model.entries[0].dn])
@@ -477,7 +519,7 @@ def test_an_incremental_answer_is_checked_like_a_full_one():
             incremental_stream([LISTED], **{**COUNTS_OK, "present_users": 2}),
             FakeConnector(), FakeBeat(), "uid", stored_ann(),
         )  # fmt: skip
-    with pytest.raises(ValueError, match="presence listing in a full read"):
+    with pytest.raises(ValueError, match="a present record in a full read"):
         _consume(FakeStream([{"type": "begin"}, LISTED]), FakeConnector(), FakeBeat(), "uid")
     for entries in ([["u1"]], [[1, "uid=a"]], [["u1", ""]], "u1"):
         with pytest.raises(ValueError):
@@ -496,6 +538,72 @@ def test_an_incremental_answer_is_checked_like_a_full_one():
         _consume(
             incremental_stream([LISTED], **COUNTS_OK), FakeConnector(), lost, "uid", stored_ann()
         )
+
+
+DEPARTED = {"type": "deleted", "kind": "user", "ids": ["u1", "someone-never-stored"]}
+DEPARTED_OK = {"users": 0, "groups": 0, "deleted_users": 2, "deleted_groups": 0}
+
+
+def departures_stream(records: list[dict], **end) -> FakeStream:
+    begin = {"type": "begin", "read": "incremental", "scope": "deleted"}
+    return FakeStream([begin, *records, {"type": "end", **end}])
+
+
+def test_named_departures_stand_for_the_store_less_those_ids_and_are_checked():
+    kept = _consume(
+        departures_stream([], **{**DEPARTED_OK, "deleted_users": 0}),
+        FakeConnector(), FakeBeat(), "uid", stored_ann(),
+    )  # fmt: skip
+    assert kept.users == {"u1": stored_ann().users["u1"]}
+    gone = _consume(departures_stream([DEPARTED], **DEPARTED_OK), FakeConnector(), FakeBeat(),
+                    "uid", stored_ann())  # fmt: skip
+    assert (gone.users, gone.read_mode) == ({}, ReadMode.INCREMENTAL)
+
+    with pytest.raises(AgentError, match="announced 3 users and 0 groups deleted but named 2"):
+        _consume(
+            departures_stream([DEPARTED], **{**DEPARTED_OK, "deleted_users": 3}),
+            FakeConnector(), FakeBeat(), "uid", stored_ann(),
+        )  # fmt: skip
+    with pytest.raises(KeyError):
+        _consume(
+            departures_stream([DEPARTED], users=0, groups=0), FakeConnector(), FakeBeat(), "uid",
+            stored_ann(),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="a deleted record in a full read"):
+        _consume(FakeStream([{"type": "begin"}, DEPARTED]), FakeConnector(), FakeBeat(), "uid")
+    with pytest.raises(ValueError, match="a deleted record in a read that lists every entry"):
+        _consume(
+            incremental_stream([DEPARTED], **COUNTS_OK), FakeConnector(), FakeBeat(), "uid",
+            stored_ann(),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="a presence listing in a read that names departures"):
+        _consume(
+            departures_stream([LISTED], **DEPARTED_OK), FakeConnector(), FakeBeat(), "uid",
+            stored_ann(),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="scope 'some'"):
+        _consume(
+            FakeStream([{"type": "begin", "read": "incremental", "scope": "some"}]),
+            FakeConnector(), FakeBeat(), "uid", stored_ann(),
+        )  # fmt: skip
+    for bad in ({**DEPARTED, "kind": "users"}, {**DEPARTED, "ids": "u1"},
+                {**DEPARTED, "ids": [1]}, {**DEPARTED, "ids": [""]},
+                {**DEPARTED, "ids": ["x" * 65]}):  # fmt: skip
+        with pytest.raises(ValueError):
+            _consume(
+                departures_stream([bad], **DEPARTED_OK), FakeConnector(), FakeBeat(), "uid",
+                stored_ann(),
+            )  # fmt: skip
+
+
+def test_an_entry_skipped_for_want_of_an_id_makes_departures_read_in_full():
+    base = stored_ann()
+    base.skipped[("user", ("dn", f"uid=x,{PEOPLE}"))] = {"dn": f"uid=x,{PEOPLE}", "id": None}
+    with pytest.raises(NeedFullRead, match="has no id to follow it by"):
+        base.remaining("user", set())
+    assert base.remaining("group", set()) == []
+    assert stored_ann().remaining("user", {"u1"}) == []
+    assert stored_ann().remaining("user", {"u2"}) == [("u1", f"uid=ann,{PEOPLE}")]
 
 
 USN = {"kind": "usn", "usn": 7, "invocation_id": "6f5c2f9e-0d0e-4a39-9f3e-1c2b3a4d5e6f"}

@@ -202,6 +202,7 @@ def test_an_entry_without_a_timestamp_leaves_no_watermark():
     source = OpenLDAPSource.__new__(OpenLDAPSource)
     source.newest, source.unstamped = b"", False
     source.read, source.changes_since, source.started = "full", None, 0.0
+    source.cookies = {}  # a server without content synchronization
     source.note_entry({"ModifyTimestamp": [b"20260101000000Z"]})
     assert source.newest == b"20260101000000Z" and not source.unstamped
     source.note_entry({"modifyTimestamp": [b"20250101000000Z"]})
@@ -215,6 +216,7 @@ def test_a_timestamp_that_is_not_utc_generalized_time_leaves_no_watermark():
     source = OpenLDAPSource.__new__(OpenLDAPSource)
     source.newest, source.unstamped = b"", False
     source.read, source.changes_since, source.started = "full", None, 0.0
+    source.cookies = {}  # a server without content synchronization
     source.note_entry({"modifyTimestamp": [b"20260101000000+0200"]})
     assert source.watermark() is None
 

@@ -155,8 +155,8 @@ def test_given_settings_are_kept_and_scopes_pruned_by_meaning():
         ({"changes_since": []}, "changes_since must be a JSON object"),
         (
             {"changes_since": {"kind": "usn", "usn": 1}},
-            "changes_since.kind must be 'modify_timestamp' for a directory of type 'ldap', "
-            "not 'usn'",
+            "changes_since.kind must be 'modify_timestamp' or 'sync_cookie' for a directory "
+            "of type 'ldap', not 'usn'",
         ),
     ],
 )

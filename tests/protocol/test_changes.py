@@ -15,6 +15,7 @@ from connectors.protocol.changes import (
 )
 
 INVOCATION_ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+COOKIE = "rid=000,csn=20261206201122.917056Z#000000#000#000000"
 
 
 def test_no_changes_since_means_a_full_read():
@@ -25,8 +26,10 @@ def test_no_changes_since_means_a_full_read():
 def test_a_watermark_comes_back_as_it_was_sent():
     ldap_mark = {"kind": "modify_timestamp", "value": "20240229235959Z"}
     ad_mark = {"kind": "usn", "usn": 0, "invocation_id": INVOCATION_ID}
+    cookie_mark = {"kind": "sync_cookie", "cookies": {"ou=people,dc=x": COOKIE}}
 
     assert check_changes_since(dict(ldap_mark), "ldap") == ldap_mark
+    assert check_changes_since(dict(cookie_mark), "ldap") == cookie_mark
     assert check_changes_since(dict(ad_mark), "ad") == ad_mark
 
 
@@ -57,6 +60,25 @@ def test_an_invocation_id_in_capitals_is_compared_in_its_usual_form():
             {"kind": "usn", "usn": 1, "invocation_id": INVOCATION_ID, "value": "x"},
             "ad",
             "changes_since.value is not a field",
+        ),
+        ({"kind": "sync_cookie", "cookies": {"dc=x": COOKIE}}, "ad", "changes_since.kind"),
+        ({"kind": "sync_cookie", "cookies": {}}, "ldap", "changes_since.cookies"),
+        ({"kind": "sync_cookie", "cookies": [COOKIE]}, "ldap", "changes_since.cookies"),
+        ({"kind": "sync_cookie"}, "ldap", "changes_since.cookies"),
+        ({"kind": "sync_cookie", "cookies": {"dc=x": ""}}, "ldap", "changes_since.cookies"),
+        ({"kind": "sync_cookie", "cookies": {"dc=x": 5}}, "ldap", "changes_since.cookies"),
+        ({"kind": "sync_cookie", "cookies": {"dc=x": "csn=ä"}}, "ldap", "changes_since.cookies"),
+        ({"kind": "sync_cookie", "cookies": {"dc=x": "a\nb"}}, "ldap", "changes_since.cookies"),
+        ({"kind": "sync_cookie", "cookies": {"dc=x": "c" * 1025}}, "ldap", "changes_since.cookies"),
+        (
+            {"kind": "sync_cookie", "cookies": {f"dc={n}": COOKIE for n in range(401)}},
+            "ldap",
+            "changes_since.cookies",
+        ),
+        (
+            {"kind": "sync_cookie", "cookies": {"dc=x": COOKIE}, "value": "20240101000000Z"},
+            "ldap",
+            "changes_since.value is not a field of a sync_cookie watermark",
         ),
     ],
 )

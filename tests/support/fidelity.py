@@ -424,6 +424,7 @@ def read_directory(
     server: Slapd,
     user_bases: tuple[str, ...] = (PEOPLE_DN,),
     group_bases: tuple[str, ...] = (GROUPS_DN,),
+    user_filter: str = "(objectClass=inetOrgPerson)",
 ) -> DirectoryView:
     """Read users and groups with python-ldap; resolve every member value by asking slapd."""
     conn = server.connect()
@@ -435,7 +436,7 @@ def read_directory(
         for dn, attrs in conn.search_s(
             base,
             ldap.SCOPE_SUBTREE,
-            "(objectClass=inetOrgPerson)",
+            user_filter,
             ["entryUUID", "uid", "givenName", "sn", "mail", "displayName"],
         ):
             ext = _first(attrs, "entryUUID")

@@ -19,13 +19,17 @@ __all__ = ["agent", "agent_factory", "slapd", "slapd_factory"]
 def slapd_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Slapd]]:
     """Build and start slapd servers: ``slapd_factory(users=..., groups=...,
     members_per_group=..., nested=..., non_ascii_every=..., group_class=..., tls=...,
-    start=True)``. Every server is stopped and removed at teardown."""
+    syncprov=..., start=True)``. Every server is stopped and removed at teardown."""
     if not slapd_available():
         missing("OpenLDAP slapd", "slapd/slapadd or its schemas are not installed")
     servers: list[Slapd] = []
 
-    def build(*, tls: bool = False, start: bool = True, **dataset: Any) -> Slapd:
-        server = Slapd(tmp_path_factory.mktemp("slapd"), Dataset(**dataset), tls=tls)
+    def build(
+        *, tls: bool = False, syncprov: bool = False, start: bool = True, **dataset: Any
+    ) -> Slapd:
+        server = Slapd(
+            tmp_path_factory.mktemp("slapd"), Dataset(**dataset), tls=tls, syncprov=syncprov
+        )
         servers.append(server)
         return server.start() if start else server
 

@@ -157,6 +157,7 @@ def assert_db_equals_ldap(directory: Directory, server: Slapd) -> None:
         server,
         user_bases=tuple(directory.user_dns or [directory.base_dn]),
         group_bases=tuple(directory.group_dns or [directory.base_dn]),
+        user_filter=directory.user_filter,
     )
     have = store_state(directory)
     assert have["users"] == want.users

@@ -1,5 +1,6 @@
 """OpenLDAP and other standard LDAP servers: entryUUID ids, text fields, member and
-uniqueMember values in full; incremental reads by modifyTimestamp."""
+uniqueMember values in full; incremental reads by content synchronization (RFC 4533)
+where the server offers it, else by modifyTimestamp."""
 
 from __future__ import annotations
 
@@ -9,10 +10,22 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from connectors.agent.ldapsource import DirectorySource, _text, _values
+import ldap
+
+from connectors.agent import contentsync
+from connectors.agent.contentsync import Refresh, RefreshRequired
+from connectors.agent.ldapsource import (
+    DirectoryError,
+    DirectorySource,
+    _ldap_message,
+    _text,
+    _values,
+)
 from connectors.agent.request import SyncSettings
 from connectors.protocol.changes import (
     MODIFY_TIMESTAMP,
+    SYNC_COOKIE,
+    check_cookies,
     format_generalized_time,
     parse_server_time,
 )
@@ -25,6 +38,8 @@ STAMP = "modifyTimestamp"
 # whose timestamp was taken just before the read began but committed during it.
 # Entries changed in this window are read once more; that costs little.
 OVERLAP = 60
+# How many entryUUIDs one search for entries that left a base looks up at once.
+UUID_BATCH = 200
 
 
 class OpenLDAPSource(DirectorySource):
@@ -37,6 +52,176 @@ class OpenLDAPSource(DirectorySource):
         self.newest = b""
         # An entry in scope had no modifyTimestamp (a server with lastmod off).
         self.unstamped = False
+        # The sync cookie of each base as the read began, when the server offers
+        # content synchronization: the next read's starting point.
+        self.cookies: dict[str, str] = {}
+        # Reading by cookie: the ids that left the scope, by kind, and the entries under
+        # which every entry is read again (containers renamed, moved in or changed).
+        self.by_cookie = False
+        self.departed: dict[str, set[str]] = {"user": set(), "group": set()}
+        self.roots: dict[str, list[str]] = {}
+        # Whether a cookie can be followed is only known once connected.
+        self.decides_when_connected = (
+            self.changes_since is not None and self.changes_since["kind"] == SYNC_COOKIE
+        )
+
+    def prepare(self) -> None:
+        """Take each base's sync cookie before any entry is read; with a cookie watermark,
+        ask the server what left the scope since, or read in full when it cannot say."""
+        super().prepare()
+        s = self.settings
+        bases = list(dict.fromkeys((*s.user_dns, *s.group_dns)))
+        contexts = self._root_dse()
+        if contexts is not None:
+            try:
+                self.cookies = {
+                    base: contentsync.current_cookie(self.conn, base, s.timeout) for base in bases
+                }
+                check_cookies(self.cookies)
+            except (RefreshRequired, ValueError, ldap.LDAPError):
+                self.cookies = {}
+        since = self.changes_since
+        if since is None or since["kind"] != SYNC_COOKIE:
+            return
+        missing = [base for base in bases if base not in since["cookies"]]
+        if contexts is None or not self.cookies:
+            self._read_in_full(
+                f"{s.address} no longer offers content synchronization (RFC 4533), "
+                "which the last sync's watermark reads from"
+            )
+        elif missing:
+            self._read_in_full(f"the last sync's watermark has no sync cookie for {missing[0]}")
+        elif unknown := [b for b in bases if not contentsync.names_a_state(since["cookies"][b])]:
+            self._read_in_full(
+                f"the last sync's sync cookie for {unknown[0]} is not one {s.address} gives "
+                "(it names no change sequence number)"
+            )
+        else:
+            try:
+                self._departures(since["cookies"], contexts)
+            except RefreshRequired as exc:
+                self._read_in_full(str(exc))
+                return
+            self.by_cookie = True
+
+    def _read_in_full(self, reason: str) -> None:
+        self.read = "full"
+        self.reason = reason
+
+    def _root_dse(self) -> list[str] | None:
+        """The server's naming contexts when it offers content synchronization, else None."""
+        conn = self.conn
+        assert conn is not None, "open() first"
+        try:
+            result = conn.search_ext_s(
+                "",
+                ldap.SCOPE_BASE,
+                "(objectClass=*)",
+                ["supportedControl", "namingContexts"],
+                timeout=self.settings.timeout,
+            )
+        except (ldap.SERVER_DOWN, ldap.TIMEOUT) as exc:
+            raise self._error(exc, "the read of the root DSE") from None
+        except ldap.LDAPError:
+            return None
+        for dn, entry in result:
+            if dn is not None:
+                controls = _values(entry, "supportedcontrol")
+                if contentsync.SYNC_REQUEST_OID.encode() in controls:
+                    return [v.decode("utf-8", "replace") for v in _values(entry, "namingcontexts")]
+        return None
+
+    def _departures(self, cookies: dict[str, str], contexts: list[str]) -> None:
+        """What left each kind's scope since `cookies`, before any record is sent.
+
+        Per base, a refresh over every entry tells which containers changed (their
+        entries are read again: a renamed container renames what is under it without
+        changing those entries) and which entries left the base; a container among them
+        that still exists elsewhere took its entries out of scope with it. A refresh
+        with each kind's filter adds the entries that no longer match it.
+        """
+        s = self.settings
+        conn = self.conn
+        assert conn is not None
+        left: dict[str, set[str]] = {}
+        for base in dict.fromkeys((*s.user_dns, *s.group_dns)):
+            done = Refresh()
+            roots = self.roots[base] = []
+            try:
+                for dn, _, entry in contentsync.refresh(
+                    conn,
+                    base,
+                    "(objectClass=*)",
+                    ["hasSubordinates"],
+                    cookies[base],
+                    s.timeout,
+                    into=done,
+                ):
+                    if _values(entry, "hassubordinates")[:1] == [b"TRUE"]:
+                        roots.append(dn)
+            except (ldap.UNWILLING_TO_PERFORM, ldap.PROTOCOL_ERROR) as exc:
+                raise RefreshRequired(
+                    f"{s.address} refused the cookie for {base}: {_ldap_message(exc)}"
+                ) from None
+            except ldap.LDAPError as exc:
+                raise self._error(exc, "search", base, "entries") from None
+            if done.present:
+                raise self._log_lost(base)
+            left[base] = set(done.deleted) | self._taken_along(done.deleted, contexts)
+        for kind, bases, filterstr in (
+            ("user", s.user_dns, s.user_filter),
+            ("group", s.group_dns, s.group_filter),
+        ):
+            for base in bases:
+                done = Refresh()
+                try:
+                    for _ in contentsync.refresh(
+                        conn, base, filterstr, ["1.1"], cookies[base], s.timeout, into=done
+                    ):
+                        pass
+                except ldap.LDAPError as exc:
+                    raise self._error(exc, "search", base, f"{kind}s") from None
+                if done.present:
+                    raise self._log_lost(base)
+                self.departed[kind].update(done.deleted, left[base])
+
+    def _log_lost(self, base: str) -> RefreshRequired:
+        """The server answered in present mode: it lists what is there, not what left."""
+        return RefreshRequired(
+            f"{self.settings.address} cannot name the entries deleted under {base} since the "
+            "last sync (its session log was lost in a restart or does not reach back that far)"
+        )
+
+    def _taken_along(self, gone: list[str], contexts: list[str]) -> set[str]:
+        """The ids of every entry under each container among `gone` that still exists
+        (moved out of the base): they left the scope with it."""
+        conn = self.conn
+        assert conn is not None
+        timeout = self.settings.timeout
+        taken: set[str] = set()
+        for start in range(0, len(gone), UUID_BATCH):
+            ids = "".join(f"(entryUUID={uuid})" for uuid in gone[start : start + UUID_BATCH])
+            for context in contexts:
+                try:
+                    found = conn.search_ext_s(
+                        context,
+                        ldap.SCOPE_SUBTREE,
+                        f"(|{ids})",
+                        ["hasSubordinates"],
+                        timeout=timeout,
+                    )
+                except ldap.NO_SUCH_OBJECT:
+                    continue
+                except ldap.LDAPError as exc:
+                    raise self._error(exc, "search", context, "entries") from None
+                for dn, entry in found:
+                    if dn is None or _values(entry, "hassubordinates")[:1] != [b"TRUE"]:
+                        continue
+                    for page in super()._pages(dn, "(objectClass=*)", ["entryUUID"], "entries"):
+                        for _, below in page:
+                            ids = _values(below, "entryuuid")
+                            taken.update(v.decode("ascii", "replace") for v in ids)
+        return taken
 
     def presence_attributes(self) -> list[str]:
         return [self.id_attribute, STAMP]
@@ -56,7 +241,71 @@ class OpenLDAPSource(DirectorySource):
 
     def changed_filter(self, filterstr: str) -> str:
         assert self.changes_since is not None
+        if self.by_cookie:
+            return filterstr  # the cookie, not the filter, narrows the read
         return f"(&{filterstr}({STAMP}>={self.changes_since['value']}))"
+
+    @property
+    def names_departures(self) -> bool:
+        return self.by_cookie
+
+    def scope(self, kind: str) -> Iterator[dict[str, Any]]:
+        """By cookie: ``deleted`` records naming the ids that left the scope (at most
+        page_size per record); else the presence listing."""
+        if not self.by_cookie:
+            yield from self.present(kind)
+            return
+        ids = sorted(self.departed[kind])
+        size = self.settings.page_size
+        for start in range(0, len(ids), size):
+            chunk = ids[start : start + size]
+            self.departed_counts[kind] += len(chunk)
+            yield {"type": "deleted", "kind": kind, "ids": chunk}
+
+    def _pages(self, base: str, filterstr: str, attrs: list[str], what: str) -> Iterator[list]:
+        """By cookie: the entries changed under `base` since its cookie, then every entry
+        under the containers that changed; else the paged search."""
+        if not self.by_cookie:
+            yield from super()._pages(base, filterstr, attrs, what)
+            return
+        assert self.conn is not None and self.changes_since is not None
+        s = self.settings
+        size = s.page_size
+        sent: set[str] = set()
+        page: list[tuple[str, dict]] = []
+        try:
+            for dn, uuid, entry in contentsync.refresh(
+                self.conn,
+                base,
+                filterstr,
+                attrs,
+                self.changes_since["cookies"][base],
+                s.timeout,
+            ):
+                sent.add(uuid)
+                page.append((dn, entry))
+                if len(page) >= size:
+                    yield page
+                    page = []
+        except RefreshRequired as exc:
+            raise DirectoryError("ldap_error", f"{exc} (it could a moment ago)") from None
+        except ldap.LDAPError as exc:
+            raise self._error(exc, "search", base, what) from None
+        for root in self.roots.get(base, ()):
+            for found in super()._pages(root, filterstr, attrs, what):
+                for dn, entry in found:
+                    if dn is None:
+                        continue
+                    ids = _values(entry, "entryuuid")
+                    uuid = ids[0].decode("ascii", "replace") if ids else dn
+                    if uuid not in sent:
+                        sent.add(uuid)
+                        page.append((dn, entry))
+                if len(page) >= size:
+                    yield page
+                    page = []
+        if page:
+            yield page
 
     def watermark(self) -> dict[str, Any] | None:
         """The greatest modifyTimestamp read (W), less the read's duration (d) and OVERLAP.
@@ -66,6 +315,8 @@ class OpenLDAPSource(DirectorySource):
         the read ended, which is S + d, so S >= W - d: every such change is at or after
         W - d, and the next read, asking for modifyTimestamp >= W - d - OVERLAP, sees it.
         """
+        if self.cookies:
+            return {"kind": SYNC_COOKIE, "cookies": dict(self.cookies)}
         if self.unstamped:
             return None  # some entry would never look changed: only full reads are safe
         if not self.newest:
