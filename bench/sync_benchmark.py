@@ -349,6 +349,14 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=None, help="default: users / 50")
     parser.add_argument("--members", type=int, default=50, help="members per group")
     parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument(
+        "--incremental",
+        choices=("cookie", "timestamp"),
+        default="cookie",
+        help="how slapd is read incrementally: by sync cookie (syncprov with a session log, "
+        "as a server set up for replication runs) or by modifyTimestamp with a listing of "
+        "every entry in scope (a server without syncprov)",
+    )
     args = parser.parse_args()
     if args.groups is None:
         args.groups = max(1, args.users // 50)
@@ -411,6 +419,7 @@ def main() -> None:
             # sync sees only the bench's own changes, not the whole load.
             stamped="20200101000000Z",
         ),
+        syncprov=args.incremental == "cookie",
     ).start()
     load_s = time.perf_counter() - t0
     say(
@@ -536,6 +545,7 @@ def main() -> None:
         figures = {
             "users": str(args.users),
             "groups": str(args.groups),
+            "incremental_by": args.incremental,
             "slapd_load_s": f"{load_s:.1f}",
             "raw_read_s": f"{read_s:.2f}",
             "raw_limit_s": f"{raw_limit:.2f}",

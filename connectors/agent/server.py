@@ -300,11 +300,17 @@ class AgentHandler(BaseHTTPRequestHandler):
             source.prepare()
             if not began:
                 began = self._begin(write, settings, source)
-            if source.read == "incremental":
+            incremental = source.read == "incremental"
+            # A presence listing comes first; departures named by the server come last,
+            # read along with the changed records.
+            if incremental and not source.names_departures:
                 _send_records(write, source.scope("user"))
                 _send_records(write, source.scope("group"))
             users = _send_records(write, source.users())
             groups = _send_records(write, source.groups())
+            if incremental and source.names_departures:
+                _send_records(write, source.scope("user"))
+                _send_records(write, source.scope("group"))
             watermark = source.watermark()
         except DirectoryError as exc:
             if not began:

@@ -60,6 +60,8 @@ class OpenLDAPSource(DirectorySource):
         self.by_cookie = False
         self.departed: dict[str, set[str]] = {"user": set(), "group": set()}
         self.roots: dict[str, list[str]] = {}
+        # The ids under the containers that left each base.
+        self.taken: dict[str, set[str]] = {}
         # Whether a cookie can be followed is only known once connected.
         self.decides_when_connected = (
             self.changes_since is not None and self.changes_since["kind"] == SYNC_COOKIE
@@ -132,18 +134,18 @@ class OpenLDAPSource(DirectorySource):
         return None
 
     def _departures(self, cookies: dict[str, str], contexts: list[str]) -> None:
-        """What left each kind's scope since `cookies`, before any record is sent.
+        """Before any record is sent: per base, a refresh over every entry since its
+        cookie (ids and hasSubordinates only) says whether the server can name what left
+        the scope since (else the read is full), which containers changed (the entries
+        under them are read again: a renamed container renames what is under it without
+        changing those entries), and which containers left the base: one that still
+        exists elsewhere took the entries under it out of scope, unnamed by the server.
 
-        Per base, a refresh over every entry tells which containers changed (their
-        entries are read again: a renamed container renames what is under it without
-        changing those entries) and which entries left the base; a container among them
-        that still exists elsewhere took its entries out of scope with it. A refresh
-        with each kind's filter adds the entries that no longer match it.
-        """
+        The entries that left the scope themselves are named by the refresh each kind's
+        records are read with (`_pages`)."""
         s = self.settings
         conn = self.conn
         assert conn is not None
-        left: dict[str, set[str]] = {}
         for base in dict.fromkeys((*s.user_dns, *s.group_dns)):
             done = Refresh()
             roots = self.roots[base] = []
@@ -167,23 +169,7 @@ class OpenLDAPSource(DirectorySource):
                 raise self._error(exc, "search", base, "entries") from None
             if done.present:
                 raise self._log_lost(base)
-            left[base] = set(done.deleted) | self._taken_along(done.deleted, contexts)
-        for kind, bases, filterstr in (
-            ("user", s.user_dns, s.user_filter),
-            ("group", s.group_dns, s.group_filter),
-        ):
-            for base in bases:
-                done = Refresh()
-                try:
-                    for _ in contentsync.refresh(
-                        conn, base, filterstr, ["1.1"], cookies[base], s.timeout, into=done
-                    ):
-                        pass
-                except ldap.LDAPError as exc:
-                    raise self._error(exc, "search", base, f"{kind}s") from None
-                if done.present:
-                    raise self._log_lost(base)
-                self.departed[kind].update(done.deleted, left[base])
+            self.taken[base] = self._taken_along(done.deleted, contexts)
 
     def _log_lost(self, base: str) -> RefreshRequired:
         """The server answered in present mode: it lists what is there, not what left."""
@@ -251,7 +237,8 @@ class OpenLDAPSource(DirectorySource):
 
     def scope(self, kind: str) -> Iterator[dict[str, Any]]:
         """By cookie: ``deleted`` records naming the ids that left the scope (at most
-        page_size per record); else the presence listing."""
+        page_size per record), known once the records are read; else the presence
+        listing."""
         if not self.by_cookie:
             yield from self.present(kind)
             return
@@ -273,6 +260,7 @@ class OpenLDAPSource(DirectorySource):
         size = s.page_size
         sent: set[str] = set()
         page: list[tuple[str, dict]] = []
+        done = Refresh()
         try:
             for dn, uuid, entry in contentsync.refresh(
                 self.conn,
@@ -281,6 +269,7 @@ class OpenLDAPSource(DirectorySource):
                 attrs,
                 self.changes_since["cookies"][base],
                 s.timeout,
+                into=done,
             ):
                 sent.add(uuid)
                 page.append((dn, entry))
@@ -291,6 +280,9 @@ class OpenLDAPSource(DirectorySource):
             raise DirectoryError("ldap_error", f"{exc} (it could a moment ago)") from None
         except ldap.LDAPError as exc:
             raise self._error(exc, "search", base, what) from None
+        if done.present:
+            raise DirectoryError("ldap_error", f"{self._log_lost(base)} (it could a moment ago)")
+        self.departed[what[:-1]].update(done.deleted, self.taken[base])
         for root in self.roots.get(base, ()):
             for found in super()._pages(root, filterstr, attrs, what):
                 for dn, entry in found:
