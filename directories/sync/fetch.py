@@ -80,6 +80,9 @@ class Received:
     watermark: dict | None = None
     # The skipped entries as the agent sent them: (kind, stable id or "", DN, record).
     skipped_records: list[tuple[str, str, str, dict]] = field(default_factory=list)
+    # Whether `users` is in the order the directory returns its entries: not when an
+    # incremental read named departures (unchanged entries come in the store's order).
+    in_directory_order: bool = True
 
 
 def request_body(directory: Directory) -> dict:
@@ -131,17 +134,18 @@ def fetch(
         try:
             received = _read(connector, directory, body, beat, base)
             received.read_reason = received.read_reason or choice.reason
+            settle(received, directory)
         except incremental.NeedFullRead as exc:
             del body["changes_since"]
             beat.entries_received = 0
             received = _read(connector, directory, body, beat, None)
             received.read_reason = f"the incremental read could not stand for a full one: {exc}"
+            settle(received, directory)
         received.watermark = (
             {"agent": received.watermark, "scope": incremental.scope_digest(body)}
             if received.watermark
             else None
         )
-        settle(received, directory)
         _confirm_unresolved(received, connector, directory)
         return received
     finally:
@@ -191,7 +195,10 @@ def settle(received: Received, directory: Directory) -> None:
 
 def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
     """One entry per username (compared without case): the one already stored keeps it,
-    else the first the directory returned; the others are skipped, named in the run."""
+    else the first the directory returned; the others are skipped, named in the run.
+
+    NeedFullRead when no contender holds the username and the read does not give the
+    directory's order."""
     first: dict[str, str] = {}
     clashes: dict[str, list[str]] = defaultdict(list)
     for ext, values in received.users.items():
@@ -212,9 +219,14 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
     attribute = _username_attribute(directory)
     for name, exts in clashes.items():
         contenders = [first[name], *exts]
-        winner = next(
-            (e for e in contenders if (stored.get(e) or "").casefold() == name), contenders[0]
-        )
+        winner = next((e for e in contenders if (stored.get(e) or "").casefold() == name), None)
+        if winner is None:
+            if not received.in_directory_order:
+                raise incremental.NeedFullRead(
+                    f"entries claim the username {name!r}, which none of them held: the one "
+                    "the directory returns first keeps it, which only a full read says"
+                )
+            winner = contenders[0]
         winner_dn = received.users[winner][0]
         for ext in contenders:
             if ext == winner:
@@ -533,6 +545,7 @@ def _consume(
                 if scope not in ("listed", "deleted"):
                     raise ValueError(f"incremental read scope {scope!r}")
                 changes = _Changes(names_departures=scope == "deleted")
+                received.in_directory_order = not changes.names_departures
                 received.read_mode = ReadMode.INCREMENTAL
             elif base is not None:
                 received.read_reason = _text(

@@ -82,6 +82,8 @@ class OpenLDAPSource(DirectorySource):
                 check_cookies(self.cookies)
             except (RefreshRequired, ValueError, ldap.LDAPError):
                 self.cookies = {}
+            if not all(map(contentsync.names_a_state, self.cookies.values())):
+                self.cookies = {}  # cookies this agent could not follow: read by timestamp
         since = self.changes_since
         if since is None or since["kind"] != SYNC_COOKIE:
             return
@@ -111,7 +113,8 @@ class OpenLDAPSource(DirectorySource):
         self.reason = reason
 
     def _root_dse(self) -> list[str] | None:
-        """The server's naming contexts when it offers content synchronization, else None."""
+        """The server's naming contexts when it offers content synchronization and names
+        them, else None."""
         conn = self.conn
         assert conn is not None, "open() first"
         try:
@@ -129,8 +132,11 @@ class OpenLDAPSource(DirectorySource):
         for dn, entry in result:
             if dn is not None:
                 controls = _values(entry, "supportedcontrol")
-                if contentsync.SYNC_REQUEST_OID.encode() in controls:
-                    return [v.decode("utf-8", "replace") for v in _values(entry, "namingcontexts")]
+                contexts = [v.decode("utf-8", "replace") for v in _values(entry, "namingcontexts")]
+                # Without the naming contexts a container moved out of a base cannot be
+                # looked for: such a server is read by timestamp.
+                if contentsync.SYNC_REQUEST_OID.encode() in controls and contexts:
+                    return contexts
         return None
 
     def _departures(self, cookies: dict[str, str], contexts: list[str]) -> None:
