@@ -166,40 +166,36 @@ class ModelDirectory:
             # Two entries per presence record, so a listing spans several.
             for i in range(0, len(pairs), 2):
                 lines.append(record(type="present", kind=kind, entries=pairs[i : i + 2]))
-        changed = [e for e in users + groups if e.changed >= start]
-        lines += [record(**self.record(e)) for e in changed]
+        lines += self.changed_since(start)
         lines.append(
-            record(
-                type="end",
-                users=sum(e.kind == "user" for e in changed),
-                groups=sum(e.kind == "group" for e in changed),
-                present_users=len(users),
-                present_groups=len(groups),
-                watermark=watermark,
-            )
+            self.end(start, watermark, present_users=len(users), present_groups=len(groups))
         )
         return lines
 
     def answer_by_cookie(self, start: int, watermark: dict) -> list[bytes]:
+        """As the agent answers by sync cookie: the changed records, then the ids removed
+        since (of either kind, under both kinds)."""
         gone = [ext for ext, clock in self.removed if clock >= start]
         lines = [record(type="begin", read="incremental", scope="deleted")]
+        lines += self.changed_since(start)
         for kind in ("user", "group"):
             # Two ids per record, so the departures span several.
             for i in range(0, len(gone), 2):
                 lines.append(record(type="deleted", kind=kind, ids=gone[i : i + 2]))
-        changed = [e for e in self.entries if e.changed >= start]
-        lines += [record(**self.record(e)) for e in changed]
-        lines.append(
-            record(
-                type="end",
-                users=sum(e.kind == "user" for e in changed),
-                groups=sum(e.kind == "group" for e in changed),
-                deleted_users=len(gone),
-                deleted_groups=len(gone),
-                watermark=watermark,
-            )
-        )
+        lines.append(self.end(start, watermark, deleted_users=len(gone), deleted_groups=len(gone)))
         return lines
+
+    def changed_since(self, start: int) -> list[bytes]:
+        """The records of the entries changed since `start`, users first."""
+        changed = [e for e in self.of("user") + self.of("group") if e.changed >= start]
+        return [record(**self.record(e)) for e in changed]
+
+    def end(self, start: int, watermark: dict, **counts: int) -> bytes:
+        changed = [e for e in self.entries if e.changed >= start]
+        users = sum(e.kind == "user" for e in changed)
+        return record(
+            type="end", users=users, groups=len(changed) - users, watermark=watermark, **counts
+        )
 
 
 def store(directory) -> dict:
