@@ -214,11 +214,12 @@ def refresh(
                 raise
             if rtype == ldap.RES_SEARCH_RESULT:
                 msgid = None
-                for control in rctrls or ():
-                    if control.controlType == _DONE_OID:
-                        done.cookie = control.cookie or done.cookie
-                        if not control.refreshDeletes:
-                            done.present = True
+                ended = next((c for c in rctrls or () if c.controlType == _DONE_OID), None)
+                # Without the Sync Done control nothing says the deletions were named.
+                if ended is None or not ended.refreshDeletes:
+                    done.present = True
+                if ended is not None and ended.cookie:
+                    done.cookie = ended.cookie
                 return
             if rtype == ldap.RES_INTERMEDIATE:
                 for name, value, _ in rdata or ():

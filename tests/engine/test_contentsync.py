@@ -4,13 +4,27 @@ anything else."""
 
 from __future__ import annotations
 
+import ldap
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from ldap.syncrepl import SyncInfoMessage, SyncInfoValue, SyncStateControl, SyncStateValue
+from ldap.syncrepl import (
+    SyncDoneControl,
+    SyncInfoMessage,
+    SyncInfoValue,
+    SyncStateControl,
+    SyncStateValue,
+)
 from pyasn1.codec.ber import encoder
 
-from connectors.agent.contentsync import decode_info, decode_state, names_a_state
+from connectors.agent.contentsync import (
+    Refresh,
+    _State,
+    decode_info,
+    decode_state,
+    names_a_state,
+    refresh,
+)
 
 cookies = st.one_of(st.none(), st.text(st.characters(min_codepoint=32, max_codepoint=126)))
 uuids = st.binary(min_size=16, max_size=16)
@@ -117,3 +131,88 @@ def test_a_sync_state_outside_the_structure_is_refused(value):
 )
 def test_only_a_cookie_naming_a_change_sequence_number_is_followed(cookie, names):
     assert names_a_state(cookie) is names
+
+
+class ScriptedConnection:
+    """Answers one refresh with the given result4 tuples, and notes abandons."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.abandoned = []
+
+    def search_ext(self, base, scope, filterstr, attrs, serverctrls):
+        return 7
+
+    def result4(self, msgid, **_):
+        return self.answers.pop(0)
+
+    def abandon_ext(self, msgid):
+        self.abandoned.append(msgid)
+
+
+def entry(dn, state="add", entry_uuid=bytes(range(16))):
+    control = _State()
+    control.controlType = _State.controlType
+    control.decodeControlValue(state_value(["present", "add", "modify", "delete"].index(state),
+                                           entry_uuid, None))  # fmt: skip
+    return (ldap.RES_SEARCH_ENTRY, [(dn, {"uid": [b"x"]}, [control])], 7, [], None, None)
+
+
+def result(refresh_deletes=None, cookie="rid=000,csn=c"):
+    controls = []
+    if refresh_deletes is not None:
+        done = SyncDoneControl()
+        done.controlType, done.cookie, done.refreshDeletes = (
+            SyncDoneControl.controlType, cookie, refresh_deletes
+        )  # fmt: skip
+        controls.append(done)
+    return (ldap.RES_SEARCH_RESULT, [], 7, controls, None, None)
+
+
+def ids_message(*ids):
+    value = info_value("syncIdSet", None, True, list(ids))
+    return (ldap.RES_INTERMEDIATE, [(SyncInfoMessage.responseName, value, [])], 7, [], None, None)
+
+
+def run(answers):
+    conn = ScriptedConnection(answers)
+    done = Refresh()
+    got = list(refresh(conn, "ou=people,dc=x", "(uid=*)", ["uid"], "c", 5.0, into=done))
+    return got, done, conn
+
+
+def test_a_refresh_yields_changes_and_collects_departures_until_sync_done():
+    gone = bytes(range(16, 32))
+    got, done, conn = run([entry("uid=a,dc=x"), ids_message(gone), result(True)])
+    assert got == [("uid=a,dc=x", "00010203-0405-0607-0809-0a0b0c0d0e0f", {"uid": [b"x"]})]
+    assert done.deleted == ["10111213-1415-1617-1819-1a1b1c1d1e1f"]
+    assert (done.present, done.cookie, conn.abandoned) == (False, "rid=000,csn=c", [])
+    _, done, _ = run([entry("uid=a,dc=x", state="delete"), result(True)])
+    assert done.deleted == ["00010203-0405-0607-0809-0a0b0c0d0e0f"] and not done.present
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        [result(None)],  # no Sync Done control: nothing says the deletions were named
+        [result(False)],  # present mode
+        [entry("uid=a,dc=x", state="present"), result(True)],
+    ],
+)
+def test_a_refresh_that_does_not_name_its_departures_says_so(answers):
+    assert run(answers)[1].present
+
+
+def test_a_refresh_without_sync_states_or_with_a_malformed_message_fails():
+    bare = (ldap.RES_SEARCH_ENTRY, [("uid=a,dc=x", {}, [])], 7, [], None, None)
+    with pytest.raises(ldap.PROTOCOL_ERROR):
+        run([bare, result(True)])
+    bad = (ldap.RES_INTERMEDIATE, [(SyncInfoMessage.responseName, b"\xa3\x05", [])], 7, [],
+           None, None)  # fmt: skip
+    with pytest.raises(ldap.PROTOCOL_ERROR):
+        run([bad, result(True)])
+    conn = ScriptedConnection([entry("uid=a,dc=x"), entry("uid=b,dc=x"), result(True)])
+    pages = refresh(conn, "ou=people,dc=x", "(uid=*)", ["uid"], "c", 5.0)
+    next(pages)
+    pages.close()  # the caller stopped early: the server is told to drop the search
+    assert conn.abandoned == [7]
