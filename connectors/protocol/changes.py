@@ -25,6 +25,9 @@ from typing import Any
 
 MODIFY_TIMESTAMP = "modify_timestamp"
 SYNC_COOKIE = "sync_cookie"
+# The code of the error record with which an incremental read that can no longer go on
+# asks the service to read the directory in full instead.
+REFRESH_REQUIRED = "refresh_required"
 USN = "usn"
 # The kinds of changes_since each directory type reads by.
 KINDS = {"ldap": (MODIFY_TIMESTAMP, SYNC_COOKIE), "ad": (USN,)}

@@ -16,6 +16,7 @@ from connectors.client import AgentError
 from connectors.models import Connector
 from connectors.protocol import changes
 from connectors.protocol import dn as dnlib
+from connectors.protocol.changes import REFRESH_REQUIRED
 from connectors.services import probe
 from directories.choices import DEFAULT_MAPPED_ATTRIBUTES, DirectoryType
 from directories.failover import effective_sync_connectors
@@ -593,6 +594,8 @@ def _consume(
             received.entries = count
             return received
         elif kind == "error":
+            if changes is not None and record.get("code") == REFRESH_REQUIRED:
+                raise incremental.NeedFullRead(_text(record.get("message"), 1000))
             raise AgentError(
                 "directory_error",
                 f"{connector.name} could not read the directory: "

@@ -8,6 +8,7 @@ Each test checks the agent's stream against the test's own python-ldap reads of 
 
 from __future__ import annotations
 
+import ldap
 import pytest
 
 from testbed.agents import sync_body
@@ -86,7 +87,7 @@ def test_a_read_ends_with_each_bases_cookie_and_the_next_names_what_left(agent, 
     [
         ("other base", "the last sync's watermark has no sync cookie for ou=groups"),
         ("no state", "is not one 127.0.0.1"),
-        ("future", "refused the cookie for ou=people"),
+        ("future", "consumer state is newer than provider"),
         ("old", "cannot name the entries deleted under ou=people"),
     ],
 )
@@ -127,3 +128,35 @@ def test_a_cookie_for_a_server_without_content_synchronization_is_read_in_full(
     assert got["begin"][0]["read"] == "full"
     assert "no longer offers content synchronization" in got["begin"][0]["reason"]
     assert got["end"][0]["watermark"]["kind"] == "modify_timestamp"
+
+
+def test_a_refresh_refused_once_the_read_began_asks_for_a_full_read(provider, monkeypatch):
+    """E.g. a size limit on the bind DN that the changes since the cookie exceed: the
+    stream ends with a refresh_required error, which the service answers with a full
+    read, instead of failing every sync."""
+    from connectors.agent import contentsync
+    from connectors.agent.ldapsource import DirectoryError
+    from connectors.agent.request import SyncSettings
+    from connectors.agent.vendors import source_for
+
+    body = sync_body(provider)
+    first = source_for(SyncSettings.from_request(body))
+    with first:
+        first.prepare()
+        body["changes_since"] = first.watermark()
+    provider.modify_user("user2", mail="two@new.example.com")
+    source = source_for(SyncSettings.from_request(body))
+    with source:
+        source.prepare()
+        assert (source.read, source.names_departures) == ("incremental", True)
+
+        def refused(*args, **kwargs):
+            raise ldap.SIZELIMIT_EXCEEDED({"desc": "Size limit exceeded"})
+            yield  # a generator, as the real refresh
+
+        monkeypatch.setattr(contentsync, "refresh", refused)
+        with pytest.raises(DirectoryError) as stopped:
+            list(source.users())
+    assert stopped.value.code == "refresh_required"
+    assert "Size limit exceeded" in stopped.value.message
+    assert "read in full instead" in stopped.value.message

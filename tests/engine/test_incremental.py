@@ -106,6 +106,8 @@ class ModelDirectory:
         # an entryUUID); the ids removed, with the change counter at their removal.
         self.by_cookie = False
         self.removed: list[tuple[str, int]] = []
+        # The next read by cookie stops with refresh_required once it has begun.
+        self.refuse_refresh = False
 
     def remove(self, entry: Entry) -> None:
         self.entries.remove(entry)
@@ -178,6 +180,10 @@ class ModelDirectory:
         gone = [ext for ext, clock in self.removed if clock >= start]
         lines = [record(type="begin", read="incremental", scope="deleted")]
         lines += self.changed_since(start)
+        if self.refuse_refresh:
+            self.refuse_refresh = False
+            message = "size limit exceeded; the directory is read in full instead"
+            return [*lines, record(type="error", code="refresh_required", message=message)]
         for kind in ("user", "group"):
             # Two ids per record, so the departures span several.
             for i in range(0, len(gone), 2):
@@ -615,6 +621,31 @@ def test_a_username_claimed_anew_by_two_entries_is_settled_by_a_full_read_by_coo
     assert a.read_mode == ReadMode.FULL
     assert "claim the username 'dee', which none of them held" in a.read_reason
     assert (store(inc), outcome(a)) == (store(full), outcome(b))
+
+
+def test_a_read_by_cookie_that_stops_asking_for_a_full_read_gets_one(twins):
+    model, make = twins
+    model.by_cookie = True
+    (inc, full), (agent, _) = make()
+    model.add_user("ann")
+    sync_both(inc, full)
+    model.remove(model.of("user")[0])
+    model.refuse_refresh = True
+    a, b = sync_both(inc, full)
+    assert a.read_mode == ReadMode.FULL
+    assert a.read_reason == (
+        "the incremental read could not stand for a full one: size limit exceeded; the "
+        "directory is read in full instead"
+    )
+    assert "changes_since" not in agent.bodies[-1]
+    assert (store(inc), outcome(a)) == (store(full), outcome(b))
+    # The same error in a full read is the agent's failure, as any other.
+    with pytest.raises(AgentError, match="could not read the directory: size limit"):
+        _consume(
+            FakeStream([{"type": "begin", "read": "full"},
+                        {"type": "error", "code": "refresh_required", "message": "size limit"}]),
+            FakeConnector(), FakeBeat(), "uid",
+        )  # fmt: skip
 
 
 def test_an_entry_skipped_for_want_of_an_id_makes_departures_read_in_full():

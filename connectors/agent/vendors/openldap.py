@@ -24,6 +24,7 @@ from connectors.agent.ldapsource import (
 from connectors.agent.request import SyncSettings
 from connectors.protocol.changes import (
     MODIFY_TIMESTAMP,
+    REFRESH_REQUIRED,
     SYNC_COOKIE,
     check_cookies,
     format_generalized_time,
@@ -167,12 +168,15 @@ class OpenLDAPSource(DirectorySource):
                 ):
                     if _values(entry, "hassubordinates")[:1] == [b"TRUE"]:
                         roots.append(dn)
-            except (ldap.UNWILLING_TO_PERFORM, ldap.PROTOCOL_ERROR) as exc:
-                raise RefreshRequired(
-                    f"{s.address} refused the cookie for {base}: {_ldap_message(exc)}"
-                ) from None
-            except ldap.LDAPError as exc:
+            except (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.NO_SUCH_OBJECT) as exc:
                 raise self._error(exc, "search", base, "entries") from None
+            except ldap.LDAPError as exc:
+                # A cookie refused (a state newer than the server's), a size limit, the
+                # control not allowed to this bind DN: a full read may still succeed.
+                raise RefreshRequired(
+                    f"{s.address} refused the refresh under {base} since the last sync's "
+                    f"cookie: {_ldap_message(exc)}"
+                ) from None
             if done.present:
                 raise self._log_lost(base)
             self.taken[base] = self._taken_along(done.deleted, contexts)
@@ -283,11 +287,16 @@ class OpenLDAPSource(DirectorySource):
                     yield page
                     page = []
         except RefreshRequired as exc:
-            raise DirectoryError("ldap_error", f"{exc} (it could a moment ago)") from None
-        except ldap.LDAPError as exc:
+            raise _refresh_required(exc) from None
+        except (ldap.SERVER_DOWN, ldap.TIMEOUT) as exc:
             raise self._error(exc, "search", base, what) from None
+        except ldap.LDAPError as exc:
+            # E.g. a size limit a paged full read would not meet.
+            raise _refresh_required(
+                f"{s.address} refused the refresh of the {what} under {base}: {_ldap_message(exc)}"
+            ) from None
         if done.present:
-            raise DirectoryError("ldap_error", f"{self._log_lost(base)} (it could a moment ago)")
+            raise _refresh_required(self._log_lost(base))
         self.departed[what[:-1]].update(done.deleted, self.taken[base])
         for root in self.roots.get(base, ()):
             for found in super()._pages(root, filterstr, attrs, what):
@@ -378,3 +387,9 @@ class OpenLDAPSource(DirectorySource):
                         record[target] = record[source]
                     yield record
                 self.newest = newest
+
+
+def _refresh_required(reason: object) -> DirectoryError:
+    """The server stopped following the cookie once the read had begun: the service reads
+    the directory again in full (its ``refresh_required`` error)."""
+    return DirectoryError(REFRESH_REQUIRED, f"{reason}; the directory is read in full instead")
