@@ -22,6 +22,7 @@ from connectors.agent.ldapsource import (
     _values,
 )
 from connectors.agent.request import SyncSettings
+from connectors.protocol import dn as dnlib
 from connectors.protocol.changes import (
     MODIFY_TIMESTAMP,
     REFRESH_REQUIRED,
@@ -179,7 +180,7 @@ class OpenLDAPSource(DirectorySource):
                 ) from None
             if done.present:
                 raise self._log_lost(base)
-            self.taken[base] = self._taken_along(done.deleted, contexts)
+            self.taken[base] = self._taken_along(base, done.deleted, contexts)
 
     def _log_lost(self, base: str) -> RefreshRequired:
         """The server answered in present mode: it lists what is there, not what left."""
@@ -188,12 +189,16 @@ class OpenLDAPSource(DirectorySource):
             "last sync (its session log was lost in a restart or does not reach back that far)"
         )
 
-    def _taken_along(self, gone: list[str], contexts: list[str]) -> set[str]:
+    def _taken_along(self, base: str, gone: list[str], contexts: list[str]) -> set[str]:
         """The ids of every entry under each container among `gone` that still exists
-        (moved out of the base): they left the scope with it."""
+        apart from `base` (moved out of it): they left the scope with it.
+
+        slapd also names entries changed outside the base, among them the base's own
+        ancestors: a container that holds the base (or lies in it) took nothing out."""
         conn = self.conn
         assert conn is not None
         timeout = self.settings.timeout
+        base_key = dnlib.key(base)
         taken: set[str] = set()
         for start in range(0, len(gone), UUID_BATCH):
             ids = "".join(f"(entryUUID={uuid})" for uuid in gone[start : start + UUID_BATCH])
@@ -212,6 +217,9 @@ class OpenLDAPSource(DirectorySource):
                     raise self._error(exc, "search", context, "entries") from None
                 for dn, entry in found:
                     if dn is None or _values(entry, "hassubordinates")[:1] != [b"TRUE"]:
+                        continue
+                    where = dnlib.key(dn)
+                    if dnlib.within(base_key, where) or dnlib.within(where, base_key):
                         continue
                     for page in super()._pages(dn, "(objectClass=*)", ["entryUUID"], "entries"):
                         for _, below in page:
