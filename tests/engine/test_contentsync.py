@@ -216,3 +216,13 @@ def test_a_refresh_without_sync_states_or_with_a_malformed_message_fails():
     next(pages)
     pages.close()  # the caller stopped early: the server is told to drop the search
     assert conn.abandoned == [7]
+
+
+def test_an_entry_whose_subordinates_cannot_be_read_counts_as_a_container():
+    """Rereading a leaf's subtree costs one entry; missing a renamed container would
+    leave its entries under their old DNs."""
+    from connectors.agent.vendors.openldap import _may_hold_entries
+
+    assert _may_hold_entries({"hasSubordinates": [b"TRUE"]})
+    assert _may_hold_entries({})
+    assert not _may_hold_entries({"hassubordinates": [b"FALSE"]})

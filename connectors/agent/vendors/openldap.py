@@ -167,7 +167,7 @@ class OpenLDAPSource(DirectorySource):
                     s.timeout,
                     into=done,
                 ):
-                    if _values(entry, "hassubordinates")[:1] == [b"TRUE"]:
+                    if _may_hold_entries(entry):
                         roots.append(dn)
             except (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.NO_SUCH_OBJECT) as exc:
                 raise self._error(exc, "search", base, "entries") from None
@@ -216,7 +216,7 @@ class OpenLDAPSource(DirectorySource):
                 except ldap.LDAPError as exc:
                     raise self._error(exc, "search", context, "entries") from None
                 for dn, entry in found:
-                    if dn is None or _values(entry, "hassubordinates")[:1] != [b"TRUE"]:
+                    if dn is None or not _may_hold_entries(entry):
                         continue
                     where = dnlib.key(dn)
                     if dnlib.within(base_key, where) or dnlib.within(where, base_key):
@@ -401,3 +401,8 @@ def _refresh_required(reason: object) -> DirectoryError:
     """The server stopped following the cookie once the read had begun: the service reads
     the directory again in full (its ``refresh_required`` error)."""
     return DirectoryError(REFRESH_REQUIRED, f"{reason}; the directory is read in full instead")
+
+
+def _may_hold_entries(entry: dict[str, list[bytes]]) -> bool:
+    """Whether an entry has entries under it, or may (hasSubordinates not readable)."""
+    return _values(entry, "hassubordinates")[:1] != [b"FALSE"]
