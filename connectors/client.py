@@ -22,6 +22,14 @@ class AgentError(Exception):
         self.message = message
 
 
+class RequestRefused(AgentError):
+    """The agent answered 400: it refused the request, naming the problem (`detail`)."""
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__("unavailable", message)
+        self.detail = detail
+
+
 @dataclass(frozen=True)
 class Health:
     name: str
@@ -160,7 +168,10 @@ class SyncStream:
                 raise AgentError("unauthorized", f"{url} refused the connector secret (401)")
             if status == 409:
                 raise AgentError("busy", f"{url} is already running a sync")
-            raise AgentError("unavailable", f"{url} answered /sync with HTTP {status}: {detail}")
+            message = f"{url} answered /sync with HTTP {status}: {detail}"
+            if status == 400:
+                raise RequestRefused(message, detail)
+            raise AgentError("unavailable", message)
         if sock is not None:
             sock.settimeout(read_timeout)
 

@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 
 from connectors import client
-from connectors.client import AgentError
+from connectors.client import AgentError, RequestRefused
 from connectors.models import Connector
 from connectors.protocol import changes
 from connectors.protocol import dn as dnlib
@@ -136,11 +136,18 @@ def fetch(
             received = _read(connector, directory, body, beat, base)
             received.read_reason = received.read_reason or choice.reason
             settle(received, directory)
-        except incremental.NeedFullRead as exc:
+        except (incremental.NeedFullRead, RequestRefused) as exc:
+            if isinstance(exc, RequestRefused) and not _refused_watermark(exc, body):
+                raise
             del body["changes_since"]
             beat.entries_received = 0
             received = _read(connector, directory, body, beat, None)
-            received.read_reason = f"the incremental read could not stand for a full one: {exc}"
+            received.read_reason = (
+                f"{connector.name} does not read changes since this watermark "
+                f"({_text(exc.detail, 500)}); it read the directory in full"
+                if isinstance(exc, RequestRefused)
+                else f"the incremental read could not stand for a full one: {exc}"
+            )
             settle(received, directory)
         received.watermark = (
             {"agent": received.watermark, "scope": incremental.scope_digest(body)}
@@ -174,6 +181,13 @@ def _read(
         ) from exc
     finally:
         stream.close()
+
+
+def _refused_watermark(exc: RequestRefused, body: dict) -> bool:
+    """Whether the agent refused the request for its ``changes_since`` (an agent older
+    than the watermark's kind, e.g. one without sync cookies, after an upgrade of some
+    connectors): that connector reads in full instead of failing every sync."""
+    return "changes_since" in body and "changes_since" in exc.detail
 
 
 def _username_attribute(directory: Directory) -> str:

@@ -648,6 +648,37 @@ def test_a_read_by_cookie_that_stops_asking_for_a_full_read_gets_one(twins):
         )  # fmt: skip
 
 
+OLDER_AGENT = (
+    "changes_since.kind must be 'modify_timestamp' for a directory of type 'ldap', "
+    "not 'sync_cookie'"
+)
+
+
+def test_an_agent_that_refuses_the_watermark_reads_in_full_instead(twins):
+    """Some connectors upgraded, some not: one that does not know the watermark's kind
+    answers 400, and reads the directory in full instead of failing every sync."""
+    model, make = twins
+    model.by_cookie = True
+    (inc, full), (agent, _) = make()
+    model.add_user("ann")
+    sync_both(inc, full)
+    agent.refuse = lambda body: OLDER_AGENT if "changes_since" in body else None
+    model.add_user("bob")
+    a, b = sync_both(inc, full)
+    assert a.read_mode == ReadMode.FULL
+    assert a.read_reason == (
+        f"{agent.name} does not read changes since this watermark "
+        f'({{"error": "{OLDER_AGENT}"}}); it read the directory in full'
+    )
+    assert [("changes_since" in body) for body in agent.bodies[-2:]] == [True, False]
+    assert (store(inc), outcome(a)) == (store(full), outcome(b))
+    # A request refused for anything else fails the attempt, as before.
+    agent.refuse = lambda body: "page_size must be an integer between 1 and 100000"
+    failed = run_past_safeguards(inc)
+    assert failed.status == RunStatus.FAILED
+    assert "HTTP 400: " in failed.message and "page_size must be" in failed.message
+
+
 def test_an_entry_skipped_for_want_of_an_id_makes_departures_read_in_full():
     base = stored_ann()
     base.skipped[("user", ("dn", f"uid=x,{PEOPLE}"))] = {"dn": f"uid=x,{PEOPLE}", "id": None}

@@ -33,6 +33,9 @@ class ScriptedAgent:
         self.lookup_delay = 0.0
         # How many /sync requests are answered 409 (busy) before one is served.
         self.busy_times = 0
+        # A function of the /sync body: an error text to answer 400 with (a request this
+        # agent refuses), or None to serve it.
+        self.refuse: Callable[[dict], str | None] | None = None
         self.secret = f"secret-of-{name}"
         self.sync_requests = 0
         # The /sync request bodies, in order.
@@ -66,6 +69,9 @@ class ScriptedAgent:
                 if agent.busy_times > 0:
                     agent.busy_times -= 1
                     return self._json(409, {"error": "busy"})
+                refused = agent.refuse(agent.bodies[-1]) if agent.refuse else None
+                if refused:
+                    return self._json(400, {"error": refused})
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-ndjson")
                 self.send_header("Connection", "close")
