@@ -4,6 +4,8 @@ python-ldap read of the directory."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ldap.modlist
 import pytest
 
@@ -27,6 +29,28 @@ def unguarded(directory):
     return directory
 
 
+def each_kind_of_change(s, alumni: str) -> list[tuple[str, Callable[[], object]]]:
+    """(what, change) of the changes every incremental read is checked against, in order:
+    to users, memberships and groups; `alumni` is an OU outside the synced DNs."""
+
+    def group(n: int) -> str:
+        return f"cn=group{n},{s.groups_dn}"
+
+    newcomer = f"uid=newcomer,{s.people_dn}"
+    return [
+        ("change", lambda: s.modify_user("user3", mail="three@new.example.com", sn="Trois")),
+        ("rename a member", lambda: s.rename_user("user4", "renamed4")),
+        ("move out of scope", lambda: s.rename(s.dataset.user_dn(5), "uid=user5", alumni)),
+        ("delete", lambda: s.delete_user("user6")),
+        ("add", lambda: s.add_user("newcomer", givenName="Zoë", sn="Ångström")),
+        ("add a member", lambda: s.add_members(group(1), [newcomer])),
+        ("remove a member", lambda: s.remove_members(group(1), s.dataset.group_members(1)[:1])),
+        ("nest a group", lambda: s.add_members(group(2), [group(3)])),
+        ("rename a group", lambda: s.rename(group(4), "cn=group4-renamed")),
+        ("delete a group", lambda: s.delete_group("group5")),
+    ]
+
+
 def test_each_kind_of_change_is_synced_incrementally_and_the_store_equals_the_directory(
     worker, directory_with_list, ldap_server
 ):
@@ -47,21 +71,7 @@ def test_each_kind_of_change_is_synced_incrementally_and_the_store_equals_the_di
     assert first.read_watermark and first.read_watermark["agent"]["kind"] == "modify_timestamp"
     alumni = f"ou=alumni,{s.suffix}"
     s.connect().add_s(alumni, [("objectClass", [b"organizationalUnit"]), ("ou", [b"alumni"])])
-    group = lambda n: f"cn=group{n},{s.groups_dn}"  # noqa: E731
-    newcomer = f"uid=newcomer,{s.people_dn}"
-
-    steps = [
-        ("change", lambda: s.modify_user("user3", mail="three@new.example.com", sn="Trois")),
-        ("rename a member", lambda: s.rename_user("user4", "renamed4")),
-        ("move out of scope", lambda: s.rename(s.dataset.user_dn(5), "uid=user5", alumni)),
-        ("delete", lambda: s.delete_user("user6")),
-        ("add", lambda: s.add_user("newcomer", givenName="Zoë", sn="Ångström")),
-        ("add a member", lambda: s.add_members(group(1), [newcomer])),
-        ("remove a member", lambda: s.remove_members(group(1), s.dataset.group_members(1)[:1])),
-        ("nest a group", lambda: s.add_members(group(2), [group(3)])),
-        ("rename a group", lambda: s.rename(group(4), "cn=group4-renamed")),
-        ("delete a group", lambda: s.delete_group("group5")),
-    ]
+    steps = each_kind_of_change(s, alumni)
     for what, change in steps:
         change()
         run = sync(directory)
