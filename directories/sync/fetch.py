@@ -131,7 +131,8 @@ def fetch(
         base = None
         if choice.changes_since is not None:
             body["changes_since"] = choice.changes_since
-            base = incremental.Base.load(directory.pk)
+            # Loaded while the agent answers; the merge at the stream's end waits for it.
+            base = incremental.BaseLoad(directory.pk)
         try:
             received = _read(connector, directory, body, beat, base)
             received.read_reason = received.read_reason or choice.reason
@@ -166,7 +167,7 @@ def _read(
     directory: Directory,
     body: dict,
     beat: Heartbeat,
-    base: incremental.Base | None,
+    base: incremental.Base | incremental.BaseLoad | None,
 ) -> Received:
     """One /sync stream read to its end: everything in scope, or (with `base`) what
     changed merged with what the store holds."""
@@ -514,7 +515,7 @@ def _consume(
     connector: Connector,
     beat: Heartbeat,
     username_attribute: str,
-    base: incremental.Base | None = None,
+    base: incremental.Base | incremental.BaseLoad | None = None,
     directory_type: str = DirectoryType.LDAP,
 ) -> Received:
     """Read a /sync stream to its `end` record; with `base`, the agent may answer with an
@@ -602,7 +603,7 @@ def _consume(
                     )
             if changes is not None:
                 assert base is not None
-                changes.merge(received, base, username_attribute)
+                changes.merge(received, base.get(), username_attribute)
             received.watermark = _watermark(record.get("watermark"), directory_type)
             beat.entries_received = count
             received.entries = count
