@@ -465,9 +465,25 @@ class _Changes:
         changed[key] = record
 
     def merge(self, received: Received, base: incremental.Base, username_attribute: str) -> None:
+        def take_user(record: dict) -> None:
+            _take_user(received, record, username_attribute)
+
+        def take_group(record: dict) -> None:
+            _take_group(received, record)
+
         if self.names_departures:
-            for kind in ("user", "group"):
-                self.listed[kind] = base.remaining(kind, self.departed[kind])
+            # The store less what left or changed, then what sync skipped, then the changes.
+            users = base.adopt("user", self.departed["user"], self.changed["user"])
+            groups = base.adopt("group", self.departed["group"], self.changed["group"])
+            received.users, received.user_fps = users[0], users[1]
+            received.groups, received.group_fps = groups[0], groups[1]
+            for take, skipped, kind in (
+                (take_user, users[2], "user"),
+                (take_group, groups[2], "group"),
+            ):
+                for record in (*skipped, *self.changed[kind].values()):
+                    take(record)
+            return
 
         def keep_user(ext: str, values: tuple, fp: str) -> None:
             received.users[ext] = values
@@ -478,18 +494,10 @@ class _Changes:
             received.group_fps[ext] = fp
 
         incremental.merge_users(
-            self.listed["user"],
-            self.changed["user"],
-            base,
-            lambda record: _take_user(received, record, username_attribute),
-            keep_user,
+            self.listed["user"], self.changed["user"], base, take_user, keep_user
         )
         incremental.merge_groups(
-            self.listed["group"],
-            self.changed["group"],
-            base,
-            lambda record: _take_group(received, record),
-            keep_group,
+            self.listed["group"], self.changed["group"], base, take_group, keep_group
         )
 
 

@@ -4,7 +4,7 @@ what the store holds becomes the same complete read a full read would have given
 The agent sends a listing of every entry in scope (stable id and DN), or where the server
 can name them (RFC 4533 content synchronization) the ids of the entries that left the
 scope, and the records of the entries changed since the last completed sync's watermark.
-Named departures stand for the listing of what the store holds less those ids. Every
+Named departures stand for the listing: the store less those ids (`Base.adopt`). Every
 listed entry that did not change is taken from the store as that sync wrote it: users
 with their values, groups with the member values the directory sent then, and entries
 that sync skipped as the agent sent them. Anything that does not add up (an entry listed
@@ -161,19 +161,34 @@ class Base:
             base.skipped[(kind, ext or ("dn", dn))] = record
         return base
 
-    def remaining(self, kind: str, departed: set[str]) -> list[tuple[str, str]]:
-        """The listing a read that names departures stands for: every stored (and skipped)
-        entry of `kind` as the store knows it, less the ids that left the scope."""
-        stored = self.users if kind == "user" else self.groups
-        out = [(ext, values[0]) for ext, values in stored.items() if ext not in departed]
+    def adopt(
+        self, kind: str, departed: set[str], changed: dict[Any, dict]
+    ) -> tuple[dict, dict, list[dict]]:
+        """What a read that names departures keeps of `kind`: the stored entries and their
+        fingerprints less those that left the scope or changed (the base's own dicts,
+        handed over: the base is not used afterwards), and the records of the entries
+        that sync skipped, to be taken again. The directory's order is not kept.
+
+        NeedFullRead for an entry skipped for want of an id (nothing names its
+        departure) and for a group whose member values are not kept yet."""
+        entries, fps = (
+            (self.users, self.user_fps) if kind == "user" else (self.groups, self.group_fps)
+        )
+        for ext in (*departed, *(key for key in changed if isinstance(key, str))):
+            entries.pop(ext, None)
+            fps.pop(ext, None)
+        if kind == "group":
+            for dn, _, member_values in entries.values():
+                if member_values is None:
+                    raise NeedFullRead(f"the member values of {dn} are not kept yet")
+        skipped = []
         for (skipped_kind, key), record in self.skipped.items():
-            if skipped_kind != kind or key in departed:
+            if skipped_kind != kind or key in departed or key in changed:
                 continue
             if not isinstance(key, str):
-                # Skipped for want of an id: nothing names its departure.
                 raise NeedFullRead(f"{record.get('dn')} has no id to follow it by")
-            out.append((key, record.get("dn")))
-        return out
+            skipped.append(record)
+        return entries, fps, skipped
 
     def get(self) -> Base:
         return self

@@ -679,14 +679,27 @@ def test_an_agent_that_refuses_the_watermark_reads_in_full_instead(twins):
     assert "HTTP 400: " in failed.message and "page_size must be" in failed.message
 
 
+def test_departures_keep_the_store_less_what_left_or_changed_and_skipped_records():
+    base = stored_ann()
+    skipped = {"type": "user", "id": "u3", "dn": f"uid=x,{PEOPLE}", "username": ""}
+    base.skipped[("user", "u3")] = skipped
+    users, fps, again = base.adopt("user", {"u9"}, {})
+    assert (users, fps, again) == ({"u1": stored_ann().users["u1"]}, {"u1": "fp"}, [skipped])
+    assert stored_ann().adopt("user", {"u1"}, {})[:2] == ({}, {})
+    assert stored_ann().adopt("user", set(), {"u1": {}})[:2] == ({}, {})
+    assert base.adopt("user", {"u3"}, {})[2] == []
+    groups = Base()
+    groups.groups["g1"] = (f"cn=g1,{GROUPS}", "g1", None)
+    with pytest.raises(NeedFullRead, match="member values of cn=g1"):
+        groups.adopt("group", set(), {})
+
+
 def test_an_entry_skipped_for_want_of_an_id_makes_departures_read_in_full():
     base = stored_ann()
     base.skipped[("user", ("dn", f"uid=x,{PEOPLE}"))] = {"dn": f"uid=x,{PEOPLE}", "id": None}
+    assert base.adopt("group", set(), {}) == ({}, {}, [])
     with pytest.raises(NeedFullRead, match="has no id to follow it by"):
-        base.remaining("user", set())
-    assert base.remaining("group", set()) == []
-    assert stored_ann().remaining("user", {"u1"}) == []
-    assert stored_ann().remaining("user", {"u2"}) == [("u1", f"uid=ann,{PEOPLE}")]
+        base.adopt("user", set(), {})
 
 
 USN = {"kind": "usn", "usn": 7, "invocation_id": "6f5c2f9e-0d0e-4a39-9f3e-1c2b3a4d5e6f"}
