@@ -22,6 +22,7 @@ from directories.choices import DEFAULT_MAPPED_ATTRIBUTES, DirectoryType
 from directories.failover import effective_sync_connectors
 from directories.models import Directory, DirectoryUser
 from directories.sync import incremental, members
+from directories.sync.background import Loading
 from directories.sync.members import Resolution, Unsynced
 from synclog.choices import ChangeKind, ReadMode, WarningReason
 from synclog.lifecycle import ConnectorClaims, Heartbeat, LeaseLost
@@ -132,7 +133,7 @@ def fetch(
         if choice.changes_since is not None:
             body["changes_since"] = choice.changes_since
             # Loaded while the agent answers; the merge at the stream's end waits for it.
-            base = incremental.BaseLoad(directory.pk)
+            base = Loading(incremental.Base.load, directory.pk, "incremental base")
         try:
             received = _read(connector, directory, body, beat, base)
             received.read_reason = received.read_reason or choice.reason
@@ -167,7 +168,7 @@ def _read(
     directory: Directory,
     body: dict,
     beat: Heartbeat,
-    base: incremental.Base | incremental.BaseLoad | None,
+    base: incremental.Base | Loading[incremental.Base] | None,
 ) -> Received:
     """One /sync stream read to its end: everything in scope, or (with `base`) what
     changed merged with what the store holds."""
@@ -523,7 +524,7 @@ def _consume(
     connector: Connector,
     beat: Heartbeat,
     username_attribute: str,
-    base: incremental.Base | incremental.BaseLoad | None = None,
+    base: incremental.Base | Loading[incremental.Base] | None = None,
     directory_type: str = DirectoryType.LDAP,
 ) -> Received:
     """Read a /sync stream to its `end` record; with `base`, the agent may answer with an
@@ -611,7 +612,7 @@ def _consume(
                     )
             if changes is not None:
                 assert base is not None
-                changes.merge(received, base.get(), username_attribute)
+                changes.merge(received, base.result(), username_attribute)
             received.watermark = _watermark(record.get("watermark"), directory_type)
             beat.entries_received = count
             received.entries = count

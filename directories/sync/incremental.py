@@ -16,8 +16,6 @@ to the result of a full read, never a different result.
 from __future__ import annotations
 
 import hashlib
-import logging
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -30,8 +28,6 @@ from django.utils import timezone
 from directories.models import Directory, DirectoryGroup, DirectoryUser, SkippedEntry
 from synclog.choices import ReadMode, RunStatus, Trigger, WarningReason
 from synclog.models import SyncRun
-
-log = logging.getLogger(__name__)
 
 # Part of every watermark's scope digest: a change to how records are kept reads in full.
 FORMAT = 1
@@ -190,33 +186,9 @@ class Base:
             skipped.append(record)
         return entries, fps, skipped
 
-    def get(self) -> Base:
+    def result(self) -> Base:
+        """The base itself (a :class:`~directories.sync.background.Loading` of it waits)."""
         return self
-
-
-class BaseLoad(threading.Thread):
-    """Loads the :class:`Base` while the agent answers (a speed-up only: ``get`` loads it
-    in the caller's thread when the background load failed)."""
-
-    def __init__(self, directory_id: int) -> None:
-        super().__init__(name=f"sync-base-{directory_id}", daemon=True)  # pragma: no mutate
-        self.directory_id = directory_id
-        self.base: Base | None = None  # pragma: no mutate
-        self.start()
-
-    def run(self) -> None:
-        from django.db import connection
-
-        try:
-            self.base = Base.load(self.directory_id)  # pragma: no mutate
-        except Exception:
-            log.exception("loading the store for an incremental read failed")  # pragma: no mutate
-        finally:
-            connection.close()
-
-    def get(self) -> Base:
-        self.join()
-        return self.base if self.base is not None else Base.load(self.directory_id)
 
 
 def entry_key(ext: Any, dn: str) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import threading
 
 from django.db import transaction
 
@@ -12,6 +11,7 @@ from connectors.client import AgentError
 from connectors.models import Connector
 from directories.failover import effective_sync_connectors, why_no_fallback
 from directories.models import Directory
+from directories.sync.background import Loading
 from directories.sync.fetch import Received, fetch
 from directories.sync.plan import Plan, Stored, make_plan
 from directories.sync.report import record_warnings, warning_message
@@ -59,7 +59,8 @@ def execute(run: SyncRun) -> None:
 
     beat = lifecycle.Heartbeat(run)
     beat.start()
-    preload = _Preload(directory.pk)
+    # The stored users, groups and memberships, loaded while the agent streams.
+    preload = Loading(Stored.load, directory.pk, "store")
     # A read builds hundreds of thousands of acyclic objects; the cycle collector would rescan
     # them again and again for nothing. Reference counting still frees them.
     gc_enabled = gc.isenabled()
@@ -103,34 +104,6 @@ def execute(run: SyncRun) -> None:
         if gc_enabled:
             gc.enable()
         beat.stop()
-
-
-class _Preload(threading.Thread):
-    """Loads the stored users, groups and memberships while the agent streams.
-
-    A speed-up only: without it the apply step loads the same store itself, so no test
-    can tell its mutants apart (hence the pragmas).
-    """
-
-    def __init__(self, directory_id: int) -> None:
-        super().__init__(name=f"sync-preload-{directory_id}", daemon=True)  # pragma: no mutate
-        self.directory_id = directory_id
-        self.stored: Stored | None = None  # pragma: no mutate
-        self.start()
-
-    def run(self) -> None:
-        from django.db import connection
-
-        try:
-            self.stored = Stored.load(self.directory_id)  # pragma: no mutate
-        except Exception:  # the apply step loads it itself
-            log.exception("preloading the stored directory failed")  # pragma: no mutate
-        finally:
-            connection.close()
-
-    def result(self) -> Stored | None:
-        self.join()
-        return self.stored
 
 
 REVIEW_NOTE = "Review: nothing was written."

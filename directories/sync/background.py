@@ -1,0 +1,40 @@
+"""Loading from the store in the background while the agent answers (a speed-up only)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Loading(threading.Thread, Generic[T]):
+    """Runs ``load(directory_id)`` in a thread with its own database connection, started
+    at once; :meth:`result` waits for it, and loads in the caller's thread when the
+    background load failed. No test can tell its mutants apart (hence the pragmas)."""
+
+    def __init__(self, load: Callable[[int], T], directory_id: int, what: str) -> None:
+        super().__init__(name=f"sync-{what}-{directory_id}", daemon=True)  # pragma: no mutate
+        self.load = load
+        self.directory_id = directory_id
+        self.what = what
+        self.value: T | None = None  # pragma: no mutate
+        self.start()
+
+    def run(self) -> None:
+        from django.db import connection
+
+        try:
+            self.value = self.load(self.directory_id)  # pragma: no mutate
+        except Exception:
+            log.exception("loading the %s in the background failed", self.what)  # pragma: no mutate
+        finally:
+            connection.close()
+
+    def result(self) -> T:
+        self.join()
+        return self.value if self.value is not None else self.load(self.directory_id)
