@@ -37,7 +37,7 @@ FIELDS = {
     USN: ("kind", "usn", "invocation_id"),
 }
 # A sync cookie is opaque printable ASCII (OpenLDAP: ``rid=000,csn=...``); one per
-# base DN, and a request names at most 200 bases of each kind.
+# base DN (user and group DNs together), at most MAX_COOKIES of them.
 MAX_COOKIE = 1024
 MAX_COOKIES = 400
 # USNs are 64-bit signed integers in Active Directory.

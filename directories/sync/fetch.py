@@ -305,8 +305,11 @@ def _confirm_unresolved(received: Received, connector: Connector, directory: Dir
 def _stable_id(record: dict) -> str | None:
     """The record's entryUUID / objectGUID; None for an entry that has none."""
     ext = record["id"]
-    if ext is None:
-        return None
+    return None if ext is None else _id_text(ext)
+
+
+def _id_text(ext: object) -> str:
+    """A stable id as records carry it (text of 1 to 64 characters); ValueError if not."""
     if not isinstance(ext, str) or not 0 < len(ext) <= 64:
         raise ValueError(f"stable id {ext!r} is not an entryUUID/objectGUID")
     return ext
@@ -453,8 +456,10 @@ class _Changes:
             raise ValueError(f"deleted record of kind {kind!r}")
         if not self.names_departures:
             raise ValueError("a deleted record in a read that lists every entry")
-        ids = incremental.departed_ids(record, MAX_LISTED)
-        self.departed[kind].update(ids)
+        ids = record.get("ids")
+        if not isinstance(ids, list) or len(ids) > MAX_LISTED:
+            raise ValueError("a deleted record's ids are not a list of at most a page")
+        self.departed[kind].update(map(_id_text, ids))
         self.departures[kind] += len(ids)
 
     def change(self, kind: str, record: dict) -> None:

@@ -285,14 +285,3 @@ def listed_entries(record: dict, limit: int) -> list[tuple[Any, str]]:
             raise ValueError(f"presence entry {item!r} is not an [id, DN] pair")
         out.append((ext or None, dn))
     return out
-
-
-def departed_ids(record: dict, limit: int) -> list[str]:
-    """The ids of one ``deleted`` record; ValueError when malformed."""
-    ids = record.get("ids")
-    if not isinstance(ids, list) or len(ids) > limit:
-        raise ValueError("a deleted record's ids are not a list of at most a page")
-    for ext in ids:
-        if not isinstance(ext, str) or not 0 < len(ext) <= 64:
-            raise ValueError(f"deleted id {ext!r} is not an entryUUID/objectGUID")
-    return ids

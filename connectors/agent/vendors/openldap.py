@@ -104,7 +104,7 @@ class OpenLDAPSource(DirectorySource):
             )
         else:
             try:
-                self._departures(since["cookies"], contexts)
+                self._departures(bases, since["cookies"], contexts)
             except RefreshRequired as exc:
                 self._read_in_full(str(exc))
                 return
@@ -141,7 +141,7 @@ class OpenLDAPSource(DirectorySource):
                     return contexts
         return None
 
-    def _departures(self, cookies: dict[str, str], contexts: list[str]) -> None:
+    def _departures(self, bases: list[str], cookies: dict[str, str], contexts: list[str]) -> None:
         """Before any record is sent: per base, a refresh over every entry since its
         cookie (ids and hasSubordinates only) says whether the server can name what left
         the scope since (else the read is full), which containers changed (the entries
@@ -154,7 +154,7 @@ class OpenLDAPSource(DirectorySource):
         s = self.settings
         conn = self.conn
         assert conn is not None
-        for base in dict.fromkeys((*s.user_dns, *s.group_dns)):
+        for base in bases:
             done = Refresh()
             roots = self.roots[base] = []
             try:
@@ -258,7 +258,7 @@ class OpenLDAPSource(DirectorySource):
         page_size per record), known once the records are read; else the presence
         listing."""
         if not self.by_cookie:
-            yield from self.present(kind)
+            yield from super().scope(kind)
             return
         ids = sorted(self.departed[kind])
         size = self.settings.page_size
@@ -276,6 +276,9 @@ class OpenLDAPSource(DirectorySource):
         assert self.conn is not None and self.changes_since is not None
         s = self.settings
         size = s.page_size
+        roots = self.roots.get(base, ())
+        # The ids sent, so an entry under a changed container is sent once (kept only
+        # when there is such a container: it costs about 100 bytes an entry).
         sent: set[str] = set()
         page: list[tuple[str, dict]] = []
         done = Refresh()
@@ -289,7 +292,8 @@ class OpenLDAPSource(DirectorySource):
                 s.timeout,
                 into=done,
             ):
-                sent.add(uuid)
+                if roots:
+                    sent.add(uuid)
                 page.append((dn, entry))
                 if len(page) >= size:
                     yield page
@@ -306,7 +310,7 @@ class OpenLDAPSource(DirectorySource):
         if done.present:
             raise _refresh_required(self._log_lost(base))
         self.departed[what[:-1]].update(done.deleted, self.taken[base])
-        for root in self.roots.get(base, ()):
+        for root in roots:
             for found in super()._pages(root, filterstr, attrs, what):
                 for dn, entry in found:
                     if dn is None:
