@@ -30,17 +30,23 @@ def fold(text: str) -> str:
     NFKD splits letters from their marks and compatibility characters into plain ones;
     casefolding follows it because a compatibility form can be upper case ("ℌ" -> "H")
     and casefolding can bring a mark back ("İ" -> "i" + dot above), hence the second NFKD
-    before the marks are dropped.
+    before the marks are dropped. ASCII text, most of any directory, only loses its case.
     """
+    if text.isascii():
+        return text.lower()
     text = unicodedata.normalize("NFKD", text).casefold()
     text = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in text if not unicodedata.combining(ch)).translate(_LETTERS)
 
 
 def user_text(username: str, first_name: str, last_name: str, email: str, display_name: str) -> str:
-    """The folded search text of a user; "first last" is one field, so both names match."""
+    """The folded search text of a user; "first last" is one field, so both names match.
+
+    The fields are folded together: the separator is a character the fold keeps and no mark
+    combines across.
+    """
     name = f"{first_name} {last_name}".strip()
-    return SEPARATOR.join(fold(part) for part in (username, display_name, name, email) if part)
+    return fold(SEPARATOR.join(part for part in (username, display_name, name, email) if part))
 
 
 def user_text_of_values(values: Sequence) -> str:
