@@ -5,11 +5,18 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Waited(Protocol[T_co]):
+    """Something loaded, or being loaded: `result` gives it once it is there."""
+
+    def result(self) -> T_co: ...
 
 
 class Loading(threading.Thread, Generic[T]):
@@ -37,4 +44,6 @@ class Loading(threading.Thread, Generic[T]):
 
     def result(self) -> T:
         self.join()
-        return self.value if self.value is not None else self.load(self.directory_id)
+        if self.value is None:
+            self.value = self.load(self.directory_id)
+        return self.value

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from directories.choices import DEFAULT_MAPPED_ATTRIBUTES, DirectoryType
 from directories.failover import effective_sync_connectors
 from directories.models import Directory, DirectoryUser
 from directories.sync import incremental, members
-from directories.sync.background import Loading
+from directories.sync.background import Waited
 from directories.sync.members import Resolution, Unsynced
 from synclog.choices import ChangeKind, ReadMode, WarningReason
 from synclog.lifecycle import ConnectorClaims, Heartbeat, LeaseLost
@@ -111,12 +112,19 @@ def request_body(directory: Directory) -> dict:
 
 
 def fetch(
-    connector: Connector, directory: Directory, claims: ConnectorClaims, beat: Heartbeat
+    connector: Connector,
+    directory: Directory,
+    claims: ConnectorClaims,
+    beat: Heartbeat,
+    choice: incremental.ReadChoice,
+    base: Callable[[], Waited[incremental.Base]],
 ) -> Received:
     """Everything the directory holds, read through `connector`; AgentError if it can't.
 
     The connector is held through `claims` for the read; `beat` publishes progress and
-    says when the run was declared dead.
+    says when the run was declared dead. `choice` says whether to ask for the changes
+    since the last sync (`incremental.choose_read`), and `base` gives what the store
+    holds to merge them with.
     """
     probe(connector)
     if not claims.take(connector, settings.CONNECTOR_BUSY_WAIT):
@@ -128,14 +136,13 @@ def fetch(
     beat.connector_id = connector.pk
     try:
         body = request_body(directory)
-        choice = incremental.choose_read(directory, body)
-        base = None
+        merge_base = None
         if choice.changes_since is not None:
             body["changes_since"] = choice.changes_since
             # Loaded while the agent answers; the merge at the stream's end waits for it.
-            base = Loading(incremental.Base.load, directory.pk, "incremental base")
+            merge_base = base()
         try:
-            received = _read(connector, directory, body, beat, base)
+            received = _read(connector, directory, body, beat, merge_base)
             received.read_reason = received.read_reason or choice.reason
             settle(received, directory)
         except (incremental.NeedFullRead, RequestRefused) as exc:
@@ -168,7 +175,7 @@ def _read(
     directory: Directory,
     body: dict,
     beat: Heartbeat,
-    base: incremental.Base | Loading[incremental.Base] | None,
+    base: Waited[incremental.Base] | None,
 ) -> Received:
     """One /sync stream read to its end: everything in scope, or (with `base`) what
     changed merged with what the store holds."""
@@ -529,7 +536,7 @@ def _consume(
     connector: Connector,
     beat: Heartbeat,
     username_attribute: str,
-    base: incremental.Base | Loading[incremental.Base] | None = None,
+    base: Waited[incremental.Base] | None = None,
     directory_type: str = DirectoryType.LDAP,
 ) -> Received:
     """Read a /sync stream to its `end` record; with `base`, the agent may answer with an

@@ -131,26 +131,36 @@ class Base:
     group_fps: dict[str, str] = field(default_factory=dict)
     # (kind, stable id or ("dn", DN)) -> the record as the agent sent it.
     skipped: dict[tuple[str, Any], dict] = field(default_factory=dict)
+    # Read from the same rows for the plan's view of the store (`plan.Stored.load`), which
+    # then takes them: primary keys by stable id, and each group's member digest.
+    user_pks: dict[str, int] = field(default_factory=dict)
+    group_pks: dict[str, int] = field(default_factory=dict)
+    group_digests: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, directory_id: int) -> Base:
         base = cls()
-        for ext, fp, *values in (
+        for ext, pk, fp, *values in (
             DirectoryUser.objects.filter(directory_id=directory_id)
             .order_by()
-            .values_list("external_id", "fingerprint", *USER_VALUES, "disabled")
+            .values_list("external_id", "pk", "fingerprint", *USER_VALUES, "disabled")
             .iterator(chunk_size=10_000)
         ):
             base.users[ext] = tuple(values)
             base.user_fps[ext] = fp
-        for ext, fp, dn, name, member_values in (
+            base.user_pks[ext] = pk
+        for ext, pk, fp, dn, name, member_values, digest in (
             DirectoryGroup.objects.filter(directory_id=directory_id)
             .order_by()
-            .values_list("external_id", "fingerprint", "dn", "name", "member_values")
+            .values_list(
+                "external_id", "pk", "fingerprint", "dn", "name", "member_values", "members_digest"
+            )
             .iterator(chunk_size=2_000)
         ):
             base.groups[ext] = (dn, name, member_values)
             base.group_fps[ext] = fp
+            base.group_pks[ext] = pk
+            base.group_digests[ext] = digest
         for kind, ext, dn, record in SkippedEntry.objects.filter(
             directory_id=directory_id
         ).values_list("kind", "external_id", "dn", "record"):

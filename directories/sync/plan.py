@@ -19,8 +19,9 @@ from directories.models import (
     GroupMembership,
     GroupNesting,
 )
+from directories.sync.background import Loading, Waited
 from directories.sync.fetch import USER_COLUMNS, Received
-from directories.sync.incremental import members_digest
+from directories.sync.incremental import Base, members_digest
 
 GROUP_COLUMNS = ("dn", "name")
 
@@ -52,22 +53,30 @@ class Stored:
     member_digests: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, directory_id: int) -> Stored:
-        users = {
-            ext: (pk, fp)
-            for ext, pk, fp in DirectoryUser.objects.filter(directory_id=directory_id)
-            .order_by()
-            .values_list("external_id", "pk", "fingerprint")
-            .iterator(chunk_size=10_000)
-        }
-        groups, member_digests = {}, {}
-        for ext, pk, fp, digest in (
-            DirectoryGroup.objects.filter(directory_id=directory_id)
-            .order_by()
-            .values_list("external_id", "pk", "fingerprint", "members_digest")
-        ):
-            groups[ext] = (pk, fp)
-            member_digests[ext] = digest
+    def load(cls, directory_id: int, base: Base | None = None) -> Stored:
+        """The store of `directory_id`; its users and groups taken from `base` when given
+        (an incremental read's base, loaded from the same rows just before)."""
+        if base is not None:
+            users = {ext: (pk, base.user_fps[ext]) for ext, pk in base.user_pks.items()}
+            groups = {ext: (pk, base.group_fps[ext]) for ext, pk in base.group_pks.items()}
+            member_digests = base.group_digests
+            base.user_pks, base.group_pks, base.group_digests = {}, {}, {}
+        else:
+            users = {
+                ext: (pk, fp)
+                for ext, pk, fp in DirectoryUser.objects.filter(directory_id=directory_id)
+                .order_by()
+                .values_list("external_id", "pk", "fingerprint")
+                .iterator(chunk_size=10_000)
+            }
+            groups, member_digests = {}, {}
+            for ext, pk, fp, digest in (
+                DirectoryGroup.objects.filter(directory_id=directory_id)
+                .order_by()
+                .values_list("external_id", "pk", "fingerprint", "members_digest")
+            ):
+                groups[ext] = (pk, fp)
+                member_digests[ext] = digest
         # Pairs of primary keys mapped back to stable ids: cheaper than joining in SQL.
         user_ext = {pk: ext for ext, (pk, _) in users.items()}
         group_ext = {pk: ext for ext, (pk, _) in groups.items()}
@@ -85,6 +94,51 @@ class Stored:
             .values_list("parent_id", "child_id")
         }
         return cls(users, groups, members, nesting, member_digests)
+
+
+class StoreLoad:
+    """The store a sync run plans against, loaded once in the background while the agent
+    answers; for a run that asks for an incremental read, the base that read is merged
+    with (`incremental.Base`) comes from the same rows instead of a second load."""
+
+    def __init__(self, directory_id: int, with_base: bool) -> None:
+        self.with_base = with_base
+        self.base_given = False
+        self.loading: Loading[tuple[Stored, Base | None]] = Loading(
+            self._load, directory_id, "store"
+        )
+
+    def _load(self, directory_id: int) -> tuple[Stored, Base | None]:
+        if not self.with_base:
+            return Stored.load(directory_id), None
+        base = Base.load(directory_id)
+        return Stored.load(directory_id, base), base
+
+    def base(self) -> Waited[Base]:
+        """An incremental read's base: the one loaded with the store the first time it is
+        asked for (a read takes the base's dicts over), a load of its own after that."""
+        if self.with_base and not self.base_given:
+            self.base_given = True
+            return _BaseOf(self.loading)
+        return Loading(Base.load, self.loading.directory_id, "incremental base")
+
+    def stored(self) -> Stored:
+        stored, _ = self.loading.result()
+        # The base belongs to the read now; this load no longer keeps it alive.
+        self.loading.value = (stored, None)
+        return stored
+
+
+class _BaseOf:
+    """The base half of a store load, waited for like a Loading."""
+
+    def __init__(self, loading: Loading[tuple[Stored, Base | None]]) -> None:
+        self.loading = loading
+
+    def result(self) -> Base:
+        base = self.loading.result()[1]
+        assert base is not None
+        return base
 
 
 @dataclass

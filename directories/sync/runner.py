@@ -11,9 +11,9 @@ from connectors.client import AgentError
 from connectors.models import Connector
 from directories.failover import effective_sync_connectors, why_no_fallback
 from directories.models import Directory
-from directories.sync.background import Loading
-from directories.sync.fetch import Received, fetch
-from directories.sync.plan import Plan, Stored, make_plan
+from directories.sync.fetch import Received, fetch, request_body
+from directories.sync.incremental import choose_read
+from directories.sync.plan import Plan, Stored, StoreLoad, make_plan
 from directories.sync.report import record_warnings, warning_message
 from directories.sync.writer import change_rows, record_changes, write
 from synclog import lifecycle
@@ -57,10 +57,12 @@ def execute(run: SyncRun) -> None:
     connectors, fallback = effective_sync_connectors(directory)
     lifecycle.begin(run, connectors, fallback)
 
+    # One choice for every connector tried: it depends on the directory and its runs only.
+    choice = choose_read(directory, request_body(directory))
+    # The stored users, groups and memberships, loaded while the agent streams.
+    store = StoreLoad(directory.pk, with_base=choice.changes_since is not None)
     beat = lifecycle.Heartbeat(run)
     beat.start()
-    # The stored users, groups and memberships, loaded while the agent streams.
-    preload = Loading(Stored.load, directory.pk, "store")
     # A read builds hundreds of thousands of acyclic objects; the cycle collector would rescan
     # them again and again for nothing. Reference counting still frees them.
     gc_enabled = gc.isenabled()
@@ -72,7 +74,7 @@ def execute(run: SyncRun) -> None:
             beat.entries_received = 0
             attempt = lifecycle.start_attempt(run, position, connector)
             try:
-                received = fetch(connector, directory, beat.claims, beat)
+                received = fetch(connector, directory, beat.claims, beat, choice, store.base)
             except AgentError as exc:
                 lifecycle.end_attempt(attempt, exc.outcome, exc.message, beat.entries_received)
                 reasons.append(f"{connector.name} ({exc.outcome}): {exc.message}")
@@ -97,7 +99,7 @@ def execute(run: SyncRun) -> None:
             )
             return
         beat.connector_name = used.name
-        stored = preload.result()  # pragma: no mutate
+        stored = store.stored()  # pragma: no mutate
         beat.announce(RunPhase.APPLYING)
         _apply(run, directory, received, used, stored)  # pragma: no mutate
     finally:

@@ -14,7 +14,7 @@ from directories.models import (
     GroupNesting,
 )
 from directories.sync.fetch import USER_COLUMNS, fingerprint
-from directories.sync.plan import GROUP_COLUMNS, Stored, make_plan
+from directories.sync.plan import GROUP_COLUMNS, Stored, StoreLoad, make_plan
 from directories.sync.report import record_warnings, warning_message
 from directories.sync.writer import write
 from synclog.models import WARNINGS_LISTED, SyncChange, SyncRun
@@ -470,3 +470,32 @@ def test_an_updated_users_change_row_names_it_as_it_is_now(ldap_directory):
         f"uid=anne,{PEOPLE}",
         {"dn": [f"uid=ann,{PEOPLE}", f"uid=anne,{PEOPLE}"], "username": ["ann", "anne"]},
     )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("with_base", [True, False])
+def test_a_store_loaded_with_an_incremental_base_is_the_store_loaded_alone(
+    ldap_directory, with_base
+):
+    sync(ldap_directory, FIRST, safeguards=False)
+    alone = Stored.load(ldap_directory.pk)
+    load = StoreLoad(ldap_directory.pk, with_base=with_base)
+
+    first = load.base().result()
+    again = load.base().result()
+    stored = load.stored()
+
+    assert vars(stored) == vars(alone)
+    assert first is not again
+    assert (first.users, first.user_fps, first.groups, first.group_fps) == (
+        again.users,
+        again.user_fps,
+        again.groups,
+        again.group_fps,
+    )
+    assert set(first.users) == {"u1", "u2", "u3", "u4"}
+    # A read takes its base's dicts over; neither the plan's store nor a later read's
+    # base loses what that read took out.
+    first.adopt("user", {"u1"}, {})
+    assert "u1" not in first.users
+    assert "u1" in stored.users and "u1" in again.users
