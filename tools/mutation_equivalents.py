@@ -392,14 +392,6 @@ RULES: list[Rule] = [
         "The chunk size of a read of the store: every row is read whatever the size.",
     ),
     *each(
-        "incremental.Base.load",
-        [('*USER_VALUES, "disabled")', "*USER_VALUES, )")],
-        "A kept user's values are the store's, with the store's fingerprint, so the plan "
-        "never writes them, and it always wins a username clash (its stored username is "
-        "the name, and every sync leaves one stored user per username), so they never "
-        "become a skipped record: their last value, `disabled`, is never read.",
-    ),
-    *each(
         "bulk._delete_in_chunks",
         [("range(0, len(values), CHUNK)", "range(0, len(values), )")],
         "A step of 1 instead of CHUNK: the slices overlap, but each still names rows to "

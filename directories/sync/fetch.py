@@ -255,6 +255,12 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
         for ext in contenders:
             if ext == winner:
                 continue
+            if len(received.users[ext]) < len(USER_COLUMNS):
+                # Kept from the store (incremental.KEPT_USER_VALUES), which never happens to
+                # a loser while the store holds one user per username: a full read decides.
+                raise incremental.NeedFullRead(
+                    f"the stored user {received.users[ext][0]} would lose its username"
+                )
             values = received.users.pop(ext)
             received.user_fps.pop(ext)
             received.skipped_records.append(

@@ -32,7 +32,10 @@ from synclog.models import SyncRun
 # Part of every watermark's scope digest: a change to how records are kept reads in full.
 FORMAT = 1
 
-USER_VALUES = ("dn", "username", "first_name", "last_name", "email", "display_name", "upn")
+# What is kept of a user that did not change: the plan reads no other value of it (a user
+# whose values change comes as its record; a kept one is never written, since its
+# fingerprint is the store's, and it keeps its username against any newcomer).
+KEPT_USER_VALUES = ("dn", "username")
 
 
 class NeedFullRead(Exception):
@@ -125,6 +128,7 @@ def choose_read(directory: Directory, body: dict[str, Any]) -> ReadChoice:
 class Base:
     """The store as the last completed sync left it, keyed by stable id."""
 
+    # Stable id -> (DN, username): KEPT_USER_VALUES.
     users: dict[str, tuple] = field(default_factory=dict)
     user_fps: dict[str, str] = field(default_factory=dict)
     groups: dict[str, tuple[str, str, list[str] | None]] = field(default_factory=dict)
@@ -143,7 +147,7 @@ class Base:
         for ext, pk, fp, *values in (
             DirectoryUser.objects.filter(directory_id=directory_id)
             .order_by()
-            .values_list("external_id", "pk", "fingerprint", *USER_VALUES, "disabled")
+            .values_list("external_id", "pk", "fingerprint", *KEPT_USER_VALUES)
             .iterator(chunk_size=10_000)
         ):
             base.users[ext] = tuple(values)

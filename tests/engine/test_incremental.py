@@ -34,7 +34,7 @@ from directories.models import (
     SkippedEntry,
 )
 from directories.services import create_directory
-from directories.sync.fetch import _consume
+from directories.sync.fetch import USER_COLUMNS, _consume, fingerprint
 from directories.sync.incremental import (
     FORMAT,
     Base,
@@ -621,6 +621,30 @@ def test_a_username_claimed_anew_by_two_entries_is_settled_by_a_full_read_by_coo
     assert a.read_mode == ReadMode.FULL
     assert "claim the username 'dee', which none of them held" in a.read_reason
     assert (store(inc), outcome(a)) == (store(full), outcome(b))
+
+
+def test_a_stored_user_that_would_lose_its_username_makes_the_read_full(twins):
+    # A store that holds two users whose usernames differ only in case (as one written
+    # before that rule could): an incremental read keeps neither user's other values, so
+    # it cannot skip either; a full read settles it.
+    model, make = twins
+    model.by_cookie = True
+    (inc, full), _ = make()
+    model.add_user("ann"), model.add_user("bob")
+    sync_both(inc, full)
+    bob = DirectoryUser.objects.get(directory=inc, username="bob")
+    values = tuple(getattr(bob, column) for column in USER_COLUMNS)
+    bob.username = "ANN"
+    bob.fingerprint = fingerprint((values[0], "ANN", *values[2:]))
+    bob.save()
+
+    a, b = sync_both(inc, full)
+
+    assert a.read_mode == ReadMode.FULL
+    assert "would lose its username" in a.read_reason
+    # The full read rewrites bob as the directory holds him.
+    assert (a.users_updated, a.skipped_entries) == (1, 0)
+    assert store(inc) == store(full)
 
 
 def test_a_read_by_cookie_that_stops_asking_for_a_full_read_gets_one(twins):
