@@ -7,6 +7,7 @@ plan's safeguard verdict. A review records `change_rows` of its plan and writes 
 from __future__ import annotations
 
 import json
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -249,10 +250,15 @@ def write(plan: Plan, run_id: int) -> Counts:
             if groups.added
             else {e: v[0] for e, v in stored_groups.items()}
         )
+        # In the users' order: checking each row's user (its foreign key) then reads the
+        # users' pages one after the other instead of all over the table.
         bulk.insert(
             M,
             ("group_id", "user_id"),
-            ((group_ids[g], user_ids[u]) for g, u in plan.members_added),
+            sorted(
+                ((group_ids[g], user_ids[u]) for g, u in plan.members_added),
+                key=itemgetter(1),  # pragma: no mutate (speed only)
+            ),
         )
         bulk.insert(
             N,
