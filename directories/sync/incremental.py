@@ -144,15 +144,16 @@ class Base:
     @classmethod
     def load(cls, directory_id: int) -> Base:
         base = cls()
-        for ext, pk, fp, *values in (
+        users, user_fps, user_pks = base.users, base.user_fps, base.user_pks
+        for ext, pk, fp, dn, username in (
             DirectoryUser.objects.filter(directory_id=directory_id)
             .order_by()
             .values_list("external_id", "pk", "fingerprint", *KEPT_USER_VALUES)
             .iterator(chunk_size=10_000)
         ):
-            base.users[ext] = tuple(values)
-            base.user_fps[ext] = fp
-            base.user_pks[ext] = pk
+            users[ext] = (dn, username)
+            user_fps[ext] = fp
+            user_pks[ext] = pk
         for ext, pk, fp, dn, name, member_values, digest in (
             DirectoryGroup.objects.filter(directory_id=directory_id)
             .order_by()

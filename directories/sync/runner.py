@@ -42,6 +42,11 @@ def run_sync(run_id: int) -> float | None:
     lifecycle.reap_stale(run.directory_id)
     if not lifecycle.claim(run):
         return min(max(lifecycle.seconds_until_free(run.directory_id), 0.5), 5.0)
+    # A read builds millions of acyclic objects; the cycle collector would rescan them
+    # again and again for nothing (reference counting still frees them). It is turned back
+    # on once `execute` has returned and they are gone, or its first pass would walk them.
+    gc_enabled = gc.isenabled()
+    gc.disable()
     try:
         execute(run)
     except LeaseLost:
@@ -49,6 +54,9 @@ def run_sync(run_id: int) -> float | None:
     except Exception as exc:
         log.exception("sync run %s failed", run_id)
         lifecycle.fail(run, f"The sync stopped on an internal error: {exc}")
+    finally:
+        if gc_enabled:
+            gc.enable()
     return None
 
 
@@ -63,10 +71,6 @@ def execute(run: SyncRun) -> None:
     store = StoreLoad(directory.pk, with_base=choice.changes_since is not None)
     beat = lifecycle.Heartbeat(run)
     beat.start()
-    # A read builds hundreds of thousands of acyclic objects; the cycle collector would rescan
-    # them again and again for nothing. Reference counting still frees them.
-    gc_enabled = gc.isenabled()
-    gc.disable()
     try:
         received, used, reasons = None, None, []
         for position, connector in enumerate(connectors, start=1):
@@ -103,8 +107,6 @@ def execute(run: SyncRun) -> None:
         beat.announce(RunPhase.APPLYING)
         _apply(run, directory, received, used, stored)  # pragma: no mutate
     finally:
-        if gc_enabled:
-            gc.enable()
         beat.stop()
 
 
