@@ -86,6 +86,10 @@ class Received:
     # Whether `users` is in the order the directory returns its entries: not when an
     # incremental read named departures (unchanged entries come in the store's order).
     in_directory_order: bool = True
+    # For a read that named departures, by kind: the ids that left, changed or were taken
+    # again from what the last sync skipped. Every other entry is the store's own row, so
+    # the plan compares these alone.
+    touched: dict[str, set[str]] | None = None
 
 
 def request_body(directory: Directory) -> dict:
@@ -496,11 +500,16 @@ class _Changes:
             groups = base.adopt("group", self.departed["group"], self.changed["group"])
             received.users, received.user_fps = users[0], users[1]
             received.groups, received.group_fps = groups[0], groups[1]
+            received.touched = {}
             for take, skipped, kind in (
                 (take_user, users[2], "user"),
                 (take_group, groups[2], "group"),
             ):
+                touched = received.touched[kind] = set(self.departed[kind])
                 for record in (*skipped, *self.changed[kind].values()):
+                    ext = _stable_id(record)
+                    if ext is not None:
+                        touched.add(ext)
                     take(record)
             return
 

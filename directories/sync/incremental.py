@@ -136,15 +136,16 @@ class Base:
     # (kind, stable id or ("dn", DN)) -> the record as the agent sent it.
     skipped: dict[tuple[str, Any], dict] = field(default_factory=dict)
     # Read from the same rows for the plan's view of the store (`plan.Stored.load`), which
-    # then takes them: primary keys by stable id, and each group's member digest.
-    user_pks: dict[str, int] = field(default_factory=dict)
-    group_pks: dict[str, int] = field(default_factory=dict)
+    # then takes them: (primary key, fingerprint) by stable id, and each group's member
+    # digest.
+    stored_users: dict[str, tuple[int, str]] = field(default_factory=dict)
+    stored_groups: dict[str, tuple[int, str]] = field(default_factory=dict)
     group_digests: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, directory_id: int) -> Base:
         base = cls()
-        users, user_fps, user_pks = base.users, base.user_fps, base.user_pks
+        users, user_fps, stored = base.users, base.user_fps, base.stored_users
         for ext, pk, fp, dn, username in (
             DirectoryUser.objects.filter(directory_id=directory_id)
             .order_by()
@@ -153,7 +154,7 @@ class Base:
         ):
             users[ext] = (dn, username)
             user_fps[ext] = fp
-            user_pks[ext] = pk
+            stored[ext] = (pk, fp)
         for ext, pk, fp, dn, name, member_values, digest in (
             DirectoryGroup.objects.filter(directory_id=directory_id)
             .order_by()
@@ -164,7 +165,7 @@ class Base:
         ):
             base.groups[ext] = (dn, name, member_values)
             base.group_fps[ext] = fp
-            base.group_pks[ext] = pk
+            base.stored_groups[ext] = (pk, fp)
             base.group_digests[ext] = digest
         for kind, ext, dn, record in SkippedEntry.objects.filter(
             directory_id=directory_id

@@ -57,10 +57,9 @@ class Stored:
         """The store of `directory_id`; its users and groups taken from `base` when given
         (an incremental read's base, loaded from the same rows just before)."""
         if base is not None:
-            users = {ext: (pk, base.user_fps[ext]) for ext, pk in base.user_pks.items()}
-            groups = {ext: (pk, base.group_fps[ext]) for ext, pk in base.group_pks.items()}
+            users, groups = base.stored_users, base.stored_groups
             member_digests = base.group_digests
-            base.user_pks, base.group_pks, base.group_digests = {}, {}, {}
+            base.stored_users, base.stored_groups, base.group_digests = {}, {}, {}
         else:
             users = {
                 ext: (pk, fp)
@@ -206,8 +205,23 @@ class Plan:
         return out
 
 
-def _diff(stored: dict[str, tuple[int, str]], incoming: dict[str, str]) -> Diff:
+def _diff(
+    stored: dict[str, tuple[int, str]], incoming: dict[str, str], touched: set[str] | None
+) -> Diff:
+    """Entries added, updated (by fingerprint) and deleted; with `touched`, the only ids
+    that can be any of those (`Received.touched`), looked at alone."""
     d = Diff()
+    if touched is not None:
+        for ext in sorted(touched):
+            fp, old = incoming.get(ext), stored.get(ext)
+            if fp is None:
+                if old is not None:
+                    d.deleted.append(ext)
+            elif old is None:
+                d.added.append(ext)
+            elif old[1] != fp:
+                d.updated.append(ext)
+        return d
     for ext, fp in incoming.items():
         old = stored.get(ext)
         if old is None:
@@ -353,8 +367,9 @@ def make_plan(
     """
     if stored is None:
         stored = Stored.load(directory.pk)
-    users = _diff(stored.users, received.user_fps)
-    groups = _diff(stored.groups, received.group_fps)
+    touched = received.touched or {}
+    users = _diff(stored.users, received.user_fps, touched.get("user"))
+    groups = _diff(stored.groups, received.group_fps, touched.get("group"))
     old_users = old_values(DirectoryUser, [stored.users[e][0] for e in users.updated], USER_COLUMNS)
     old_groups = old_values(
         DirectoryGroup, [stored.groups[e][0] for e in groups.updated], GROUP_COLUMNS

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -348,7 +349,7 @@ def apply(model: ModelDirectory, op: tuple) -> None:
 
 
 @hsettings(
-    max_examples=12,
+    max_examples=int(os.environ.get("INCREMENTAL_EXAMPLES", "12")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
