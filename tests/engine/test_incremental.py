@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import os
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
