@@ -6,9 +6,10 @@ two forms are separate functions so a test run on one database reaches only its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
 
-from django.db import connection
+from django.db import connection, transaction
 
 CHUNK = 500
 INSERT_BATCH = 5000
@@ -49,6 +50,65 @@ def _insert_many(cursor, table: str, columns: Sequence[str], rows: Iterable[Sequ
             batch.clear()
     if batch:
         cursor.executemany(sql, batch)
+
+
+def insert_by_external_id(
+    table: str,
+    columns: tuple[str, str],
+    lookup: str,
+    directory_id: int,
+    rows: Iterable[tuple[int, int | None, str]],
+) -> None:
+    """Insert (a, b) rows into `table`, in b's order. A row is (a, b, external id); when b is
+    None it is the id of `lookup`'s row of `directory_id` with that external id, found by
+    the database: such rows pass through a temporary table instead of the worker holding
+    every id. A row whose external id names no row is an error (nothing is inserted)."""
+    known: list[tuple[int, int]] = []
+
+    def unknown() -> Iterator[tuple[int, str]]:
+        for a, b, ext in rows:
+            if b is None:
+                yield a, ext
+            else:
+                known.append((a, b))
+
+    staged = _Counted(unknown())
+    tmp = _qn(f"_ins_{table}")
+    left, right = (_qn(c) for c in columns)
+    # In a transaction of its own when called outside one: the temporary table lives in it.
+    with transaction.atomic(), connection.cursor() as cursor:
+        on_postgresql = _on_postgresql()
+        cursor.execute(
+            f"CREATE TEMP TABLE {tmp} (a bigint NOT NULL, ext varchar(64) NOT NULL)"
+            + (" ON COMMIT DROP" if on_postgresql else "")
+        )
+        (_insert_copy if on_postgresql else _insert_many)(cursor, tmp, ("a", "ext"), staged)
+        cursor.execute(
+            f"INSERT INTO {_qn(table)} ({left}, {right}) SELECT t.a, l.id FROM {tmp} AS t "
+            f"JOIN {_qn(lookup)} AS l ON l.directory_id = %s AND l.external_id = t.ext "
+            "ORDER BY l.id",
+            [directory_id],
+        )
+        found = cursor.rowcount
+        cursor.execute(f"DROP TABLE {tmp}")
+        if found != staged.count:
+            raise LookupError(
+                f"{staged.count - found} of {staged.count} rows for {table} name no row of {lookup}"
+            )
+    known.sort(key=itemgetter(1))  # pragma: no mutate (speed only)
+    insert(table, columns, known)
+
+
+class _Counted:
+    """An iterator that counts what it gave."""
+
+    def __init__(self, items: Iterator) -> None:
+        self.items, self.count = items, 0
+
+    def __iter__(self) -> Iterator:
+        for item in self.items:
+            self.count += 1
+            yield item
 
 
 def update(table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:

@@ -7,7 +7,8 @@ plan's safeguard verdict. A review records `change_rows` of its plan and writes 
 from __future__ import annotations
 
 import json
-from operator import itemgetter
+from collections.abc import Iterable, Iterator
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -34,11 +35,14 @@ def _changed_fields(columns: tuple[str, ...], old: tuple, new: tuple) -> dict[st
     return {c: [o, n] for c, o, n in zip(columns, old, new, strict=True) if o != n}
 
 
-def change_rows(plan: Plan, run_id: int) -> list[tuple]:
+def change_rows(plan: Plan, run_id: int) -> Iterable[tuple]:
     """The Sync Details rows of `plan`: one per user or group it adds, updates or deletes,
     and one per member that joins or leaves a group.
 
     Reads the store only, so a review records the very rows a sync of the same plan would.
+    Everything read from the store is read before this returns (a sync deletes rows
+    next); the rows of added entries, which need nothing stored and are most of a first
+    sync, are made only as they are recorded, so a million of them are never held at once.
     """
     received, stored = plan.received, plan.stored
     stored_users, stored_groups = stored.users, stored.groups
@@ -83,22 +87,21 @@ def change_rows(plan: Plan, run_id: int) -> list[tuple]:
         changes.append(
             (run_id, ChangeKind.GROUP, ChangeAction.UPDATED, ext, name, dn, json.dumps(details))
         )
-    for ext in users.added:
+    return chain(changes, _added_rows(plan, run_id), membership_rows(plan, run_id))
+
+
+def _added_rows(plan: Plan, run_id: int) -> Iterator[tuple]:
+    received = plan.received
+    for ext in plan.users.added:
         values = received.users[ext]
-        changes.append(
-            (run_id, ChangeKind.USER, ChangeAction.ADDED, ext, values[1], values[0], "{}")
-        )
-    for ext in groups.added:
+        yield (run_id, ChangeKind.USER, ChangeAction.ADDED, ext, values[1], values[0], "{}")
+    for ext in plan.groups.added:
         dn, name, _members = received.groups[ext]
         details = {"members": plan.member_gain.get(ext, 0)}
-        changes.append(
-            (run_id, ChangeKind.GROUP, ChangeAction.ADDED, ext, name, dn, json.dumps(details))
-        )
-    changes += membership_rows(plan, run_id)
-    return changes
+        yield (run_id, ChangeKind.GROUP, ChangeAction.ADDED, ext, name, dn, json.dumps(details))
 
 
-def record_changes(changes: list[tuple]) -> None:
+def record_changes(changes: Iterable[tuple]) -> None:
     bulk.insert(
         SyncChange._meta.db_table,
         ("run_id", "kind", "action", "external_id", "name", "dn", "details"),
@@ -232,15 +235,6 @@ def write(plan: Plan, run_id: int) -> Counts:
         )
 
     if plan.members_added or plan.nesting_added:
-        user_ids = (
-            dict(
-                DirectoryUser.objects.filter(directory_id=directory_id).values_list(
-                    "external_id", "pk"
-                )
-            )
-            if users.added
-            else {e: v[0] for e, v in stored_users.items()}
-        )
         group_ids = (
             dict(
                 DirectoryGroup.objects.filter(directory_id=directory_id).values_list(
@@ -250,14 +244,18 @@ def write(plan: Plan, run_id: int) -> Counts:
             if groups.added
             else {e: v[0] for e, v in stored_groups.items()}
         )
-        # In the users' order: checking each row's user (its foreign key) then reads the
-        # users' pages one after the other instead of all over the table.
-        bulk.insert(
+        # Users just added have no id here: their memberships name them by stable id and
+        # the database finds the ids (a million users' ids are never held in the worker).
+        # In the users' order either way: checking each row's user (its foreign key) then
+        # reads the users' pages one after the other instead of all over the table.
+        bulk.insert_by_external_id(
             M,
             ("group_id", "user_id"),
-            sorted(
-                ((group_ids[g], user_ids[u]) for g, u in plan.members_added),
-                key=itemgetter(1),  # pragma: no mutate (speed only)
+            U,
+            directory_id,
+            (
+                (group_ids[g], stored_users[u][0] if u in stored_users else None, u)
+                for g, u in plan.members_added
             ),
         )
         bulk.insert(

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 
 from directories.models import DirectoryGroup, DirectoryUser, GroupMembership
+from directories.sync import bulk
 
 from .conftest import PEOPLE, group, user
 from .test_writer import sync
@@ -53,3 +54,40 @@ def test_memberships_removed_past_a_batch_are_all_gone(ldap_directory):
     assert counts.memberships_removed == 800
     stay = set(GroupMembership.objects.values_list("user__external_id", flat=True))
     assert stay == {f"u{i}" for i in range(0, 1_200, 3)}
+
+
+def test_memberships_of_stored_and_new_users_are_written_by_one_sync(ldap_directory):
+    sync(ldap_directory, [*people(300), group("g1", "big", [])], safeguards=False)
+    # Every other user joins: half of them stored already, half added by this sync.
+    members = [f"uid=user{i},{PEOPLE}" for i in range(0, 600, 2)]
+    counts, _ = sync(ldap_directory, [*people(600), group("g1", "big", members)], False)
+    assert (counts.users_added, counts.memberships_added) == (300, 300)
+    got = set(GroupMembership.objects.values_list("user__external_id", flat=True))
+    assert got == {f"u{i}" for i in range(0, 600, 2)}
+    connection.check_constraints()
+
+
+def test_memberships_naming_a_user_that_is_not_stored_are_refused_whole(ldap_directory):
+    sync(ldap_directory, [*people(3), group("g1", "g", [])], safeguards=False)
+    g = DirectoryGroup.objects.get(directory=ldap_directory).pk
+    u0 = DirectoryUser.objects.get(directory=ldap_directory, external_id="u0").pk
+    rows = [(g, u0, "u0"), (g, None, "u1"), (g, None, "nobody")]
+    with pytest.raises(LookupError, match="1 of 2 rows"):
+        bulk.insert_by_external_id(
+            GroupMembership._meta.db_table,
+            ("group_id", "user_id"),
+            DirectoryUser._meta.db_table,
+            ldap_directory.pk,
+            rows,
+        )
+    assert not GroupMembership.objects.exists()
+    # The same rows without the stray one go in, the stored id as given.
+    bulk.insert_by_external_id(
+        GroupMembership._meta.db_table,
+        ("group_id", "user_id"),
+        DirectoryUser._meta.db_table,
+        ldap_directory.pk,
+        rows[:2],
+    )
+    got = set(GroupMembership.objects.values_list("user__external_id", flat=True))
+    assert got == {"u0", "u1"}
