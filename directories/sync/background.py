@@ -42,6 +42,10 @@ class Loading(threading.Thread, Generic[T]):
         finally:
             connection.close()
 
+    def ready(self) -> T | None:
+        """What was loaded when the load has finished, else None at once (never waits)."""
+        return None if self.is_alive() else self.value
+
     def result(self) -> T:
         self.join()
         if self.value is None:

@@ -8,7 +8,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 
@@ -47,6 +47,9 @@ USER_COLUMNS = (
     "upn",
     "disabled",
 )
+# A user kept as the store holds it has the first of those values only.
+KEPT = len(incremental.KEPT_USER_VALUES)
+assert USER_COLUMNS[:KEPT] == incremental.KEPT_USER_VALUES
 
 
 def fingerprint(values: tuple) -> str:
@@ -115,20 +118,30 @@ def request_body(directory: Directory) -> dict:
     return body
 
 
+class StoreView(Protocol):
+    """What a read is given of the store (`plan.StoreLoad`, loading while the agent answers)."""
+
+    def base(self) -> Waited[incremental.Base]:
+        """What an incremental read is merged with."""
+
+    def users_if_loaded(self) -> dict[str, tuple[int, str]] | None:
+        """(primary key, fingerprint) of each stored user, or None while still loading."""
+
+
 def fetch(
     connector: Connector,
     directory: Directory,
     claims: ConnectorClaims,
     beat: Heartbeat,
     choice: incremental.ReadChoice,
-    base: Callable[[], Waited[incremental.Base]],
+    store: StoreView,
 ) -> Received:
     """Everything the directory holds, read through `connector`; AgentError if it can't.
 
     The connector is held through `claims` for the read; `beat` publishes progress and
     says when the run was declared dead. `choice` says whether to ask for the changes
-    since the last sync (`incremental.choose_read`), and `base` gives what the store
-    holds to merge them with.
+    since the last sync (`incremental.choose_read`), and `store` gives what the store
+    holds to merge them with, and which users it holds as they are read.
     """
     probe(connector)
     if not claims.take(connector, settings.CONNECTOR_BUSY_WAIT):
@@ -144,9 +157,9 @@ def fetch(
         if choice.changes_since is not None:
             body["changes_since"] = choice.changes_since
             # Loaded while the agent answers; the merge at the stream's end waits for it.
-            merge_base = base()
+            merge_base = store.base()
         try:
-            received = _read(connector, directory, body, beat, merge_base)
+            received = _read(connector, directory, body, beat, merge_base, store.users_if_loaded)
             received.read_reason = received.read_reason or choice.reason
             settle(received, directory)
         except (incremental.NeedFullRead, RequestRefused) as exc:
@@ -154,7 +167,7 @@ def fetch(
                 raise
             del body["changes_since"]
             beat.entries_received = 0
-            received = _read(connector, directory, body, beat, None)
+            received = _read(connector, directory, body, beat, None, store.users_if_loaded)
             received.read_reason = (
                 f"{connector.name} does not read changes since this watermark "
                 f"({_text(exc.detail, 500)}); it read the directory in full"
@@ -180,13 +193,20 @@ def _read(
     body: dict,
     beat: Heartbeat,
     base: Waited[incremental.Base] | None,
+    stored_users: Callable[[], dict[str, tuple[int, str]] | None] | None = None,
 ) -> Received:
     """One /sync stream read to its end: everything in scope, or (with `base`) what
     changed merged with what the store holds."""
     stream = _open_stream(connector, body)
     try:
         return _consume(
-            stream, connector, beat, _username_attribute(directory), base, directory.type
+            stream,
+            connector,
+            beat,
+            _username_attribute(directory),
+            base,
+            directory.type,
+            stored_users,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise AgentError(
@@ -259,13 +279,17 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
         for ext in contenders:
             if ext == winner:
                 continue
-            if len(received.users[ext]) < len(USER_COLUMNS):
-                # Kept from the store (incremental.KEPT_USER_VALUES), which never happens to
-                # a loser while the store holds one user per username: a full read decides.
-                raise incremental.NeedFullRead(
-                    f"the stored user {received.users[ext][0]} would lose its username"
-                )
             values = received.users.pop(ext)
+            if len(values) < len(USER_COLUMNS):
+                # Kept as the store holds it (incremental.KEPT_USER_VALUES), which never
+                # happens to a loser while the store holds one user per username.
+                if received.read_mode == ReadMode.INCREMENTAL:
+                    # Read incrementally, it may have changed since: a full read decides.
+                    raise incremental.NeedFullRead(
+                        f"the stored user {values[0]} would lose its username"
+                    )
+                # Read in full with the stored fingerprint: its values are the stored ones.
+                values = _stored_values(directory, ext)
             received.user_fps.pop(ext)
             received.skipped_records.append(
                 (ChangeKind.USER, ext, values[0], _user_record(ext, values))
@@ -280,6 +304,15 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
                     detail=f"{attribute} {values[1]!r} is also the username of {winner_dn}",
                 )
             )
+
+
+def _stored_values(directory: Directory, ext: str) -> tuple:
+    """A stored user's values, in the order of USER_COLUMNS."""
+    return tuple(
+        DirectoryUser.objects.filter(directory=directory, external_id=ext)
+        .values_list(*USER_COLUMNS)
+        .get()
+    )
 
 
 def _user_record(ext: str, values: tuple) -> dict:
@@ -384,8 +417,19 @@ def _skip(received: Received, kind: str, reason: str, record: dict, detail: str)
     )
 
 
-def _take_user(received: Received, record: dict, username_attribute: str) -> None:
-    """One user record into `received`, or into its skipped entries with the reason."""
+def _take_user(
+    received: Received,
+    record: dict,
+    username_attribute: str,
+    stored: dict[str, tuple[int, str]] | None = None,
+) -> None:
+    """One user record into `received`, or into its skipped entries with the reason.
+
+    A user whose fingerprint is the one `stored` (primary key and fingerprint by stable
+    id) holds is kept as the store would give it to an incremental read: its DN and
+    username only (`incremental.KEPT_USER_VALUES`), the only values the plan reads of a
+    user it does not write. A full resync of a million mostly unchanged users then holds
+    a third of their values."""
     values: tuple = (
         _dn(record),
         record.get("username") or "",
@@ -419,8 +463,13 @@ def _take_user(received: Received, record: dict, username_attribute: str) -> Non
             f"{users[ext][0]} has the same id",
         )
     else:
+        fp = fingerprint(values)
+        if stored is not None:
+            old = stored.get(ext)
+            if old is not None and old[1] == fp:
+                values = values[:KEPT]
         users[ext] = values
-        received.user_fps[ext] = fingerprint(values)
+        received.user_fps[ext] = fp
 
 
 def _take_group(received: Received, record: dict) -> None:
@@ -553,10 +602,14 @@ def _consume(
     username_attribute: str,
     base: Waited[incremental.Base] | None = None,
     directory_type: str = DirectoryType.LDAP,
+    stored_users: Callable[[], dict[str, tuple[int, str]] | None] | None = None,
 ) -> Received:
     """Read a /sync stream to its `end` record; with `base`, the agent may answer with an
-    incremental read, which is merged with `base` into a complete read."""
+    incremental read, which is merged with `base` into a complete read. `stored_users`
+    gives the stored users once they are loaded (else None), asked again every few
+    hundred records until it does (see `_take_user`)."""
     received = Received()
+    stored = stored_users() if stored_users is not None else None
     began = False
     changes: _Changes | None = None
     count = 0
@@ -566,7 +619,7 @@ def _consume(
         if kind == "user":
             sent["user"] += 1
             if changes is None:
-                _take_user(received, record, username_attribute)
+                _take_user(received, record, username_attribute, stored)
             else:
                 changes.change("user", record)
         elif kind == "group":
@@ -656,6 +709,8 @@ def _consume(
             continue
         count += 1
         if count & 255 == 0:
+            if stored is None and stored_users is not None:
+                stored = stored_users()
             beat.entries_received = count
             if beat.lost:
                 # Another worker declared this run dead and freed the connector: stop reading.

@@ -121,6 +121,12 @@ class StoreLoad:
             return _BaseOf(self.loading)
         return Loading(Base.load, self.loading.directory_id, "incremental base")
 
+    def users_if_loaded(self) -> dict[str, tuple[int, str]] | None:
+        """The stored users (primary key and fingerprint by stable id) once loaded, else
+        None at once: a read keeps less of a user whose fingerprint is the stored one."""
+        loaded = self.loading.ready()
+        return None if loaded is None else loaded[0].users
+
     def stored(self) -> Stored:
         stored, _ = self.loading.result()
         # The base belongs to the read now; this load no longer keeps it alive.

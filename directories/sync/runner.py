@@ -78,7 +78,7 @@ def execute(run: SyncRun) -> None:
             beat.entries_received = 0
             attempt = lifecycle.start_attempt(run, position, connector)
             try:
-                received = fetch(connector, directory, beat.claims, beat, choice, store.base)
+                received = fetch(connector, directory, beat.claims, beat, choice, store)
             except AgentError as exc:
                 lifecycle.end_attempt(attempt, exc.outcome, exc.message, beat.entries_received)
                 reasons.append(f"{connector.name} ({exc.outcome}): {exc.message}")

@@ -449,7 +449,7 @@ def test_the_run_shows_which_connector_it_reads_through_while_it_reads(agents, s
     seen = []
     consume = fetch._consume
 
-    def watching(stream, connector, beat, attribute, base=None, directory_type="ldap"):
+    def watching(stream, connector, beat, attribute, *rest):
         beat.beat()
         seen.append(SyncRun.objects.filter(directory=directory).values_list(
             "current_connector_name", "phase", "status"
@@ -458,7 +458,7 @@ def test_the_run_shows_which_connector_it_reads_through_while_it_reads(agents, s
         assert beat.connector_id == connector.pk
         assert claim_of(connector)[0] == going.pk
         assert attribute == "uid"
-        return consume(stream, connector, beat, attribute, base, directory_type)
+        return consume(stream, connector, beat, attribute, *rest)
 
     monkeypatch.setattr(fetch, "_consume", watching)
     done = run(directory)

@@ -7,7 +7,7 @@ import pytest
 
 from connectors.client import AgentError
 from directories.models import DirectoryUser
-from directories.sync.fetch import FIELD_LIMIT, _consume, fingerprint
+from directories.sync.fetch import FIELD_LIMIT, _consume, fingerprint, settle
 from directories.sync.members import Resolution, Unsynced, resolve, scope_keys
 from synclog.choices import WarningReason
 from synclog.lifecycle import LeaseLost
@@ -24,6 +24,7 @@ from .conftest import (
     stream,
     user,
 )
+from .test_writer import sync
 
 pytestmark = pytest.mark.django_db
 
@@ -522,3 +523,33 @@ def test_a_username_stored_in_another_directory_does_not_decide(ldap_directory, 
         ldap_directory, [user("early", "jdoe"), user("late", "jdoe", dn=f"cn=late,{PEOPLE}")]
     )
     assert set(received.users) == {"early"}
+
+
+def test_a_user_kept_as_stored_that_loses_its_username_is_skipped_with_its_stored_values(
+    ldap_directory,
+):
+    # A store with two users whose usernames differ only in case (as one written before
+    # that rule could), both read unchanged: the one read first keeps the username, and the
+    # other is skipped with every value, as a read that kept every value skips it.
+    from directories.sync.plan import Stored
+
+    records = [user("ann", "ann", email="a@x"), user("bob", "ANN", email="b@x")]
+    sync(ldap_directory, [records[0], user("bob", "bob", email="b@x")], False)
+    bob = DirectoryUser.objects.get(directory=ldap_directory, external_id="bob")
+    bob.dn, bob.username = records[1]["dn"], "ANN"
+    bob.fingerprint = fingerprint((bob.dn, "ANN", "", "", "b@x", "", "", False))
+    bob.save()
+
+    told = _consume(
+        stream(records),
+        FakeConnector(),
+        FakeBeat(),
+        "uid",
+        stored_users=lambda: Stored.load(ldap_directory.pk).users,
+    )
+    assert [len(v) for v in told.users.values()] == [2, 2]
+    settle(told, ldap_directory)
+    plain = read(ldap_directory, records)
+    assert set(told.users) == set(plain.users) == {"ann"}
+    assert (told.skipped, told.skipped_records) == (plain.skipped, plain.skipped_records)
+    assert told.skipped_records[0][3]["email"] == "b@x"

@@ -13,13 +13,13 @@ from directories.models import (
     GroupMembership,
     GroupNesting,
 )
-from directories.sync.fetch import USER_COLUMNS, fingerprint
+from directories.sync.fetch import USER_COLUMNS, _consume, fingerprint, settle
 from directories.sync.plan import GROUP_COLUMNS, Stored, StoreLoad, make_plan
 from directories.sync.report import record_warnings, warning_message
-from directories.sync.writer import write
+from directories.sync.writer import change_rows, write
 from synclog.models import WARNINGS_LISTED, SyncChange, SyncRun
 
-from .conftest import GROUPS, PEOPLE, group, read, user
+from .conftest import GROUPS, PEOPLE, FakeBeat, FakeConnector, group, read, stream, user
 
 pytestmark = pytest.mark.django_db
 
@@ -499,3 +499,55 @@ def test_a_store_loaded_with_an_incremental_base_is_the_store_loaded_alone(
     first.adopt("user", {"u1"}, {})
     assert "u1" not in first.users
     assert "u1" in stored.users and "u1" in again.users
+
+
+def _read_told(directory, records, stored_users):
+    """A read as the runner makes it once the store is loaded: told which users it holds."""
+    received = _consume(
+        stream(records), FakeConnector(), FakeBeat(), "uid", stored_users=lambda: stored_users
+    )
+    settle(received, directory)
+    return received
+
+
+def test_a_full_read_told_the_stored_users_plans_and_writes_what_a_read_of_every_value_does(
+    ldap_directory,
+):
+    first = [user(f"u{n}", f"user{n}", email=f"user{n}@x") for n in range(300)]
+    sync(ldap_directory, [*first, group("g1", "all", [r["dn"] for r in first[:100]])], False)
+
+    again = [
+        # Unchanged, a changed mail, a rename (a new DN), and newcomers.
+        *first[:200],
+        *(user(f"u{n}", f"user{n}", email=f"user{n}@y") for n in range(200, 250)),
+        *(user(f"u{n}", f"user{n}", dn=f"uid=user{n},ou=moved,{PEOPLE}") for n in range(250, 300)),
+        *(user(f"new{n}", f"newcomer{n}") for n in range(50)),
+        # A newcomer claiming the username of an unchanged stored user: the stored one keeps it.
+        user("claimer", "USER7"),
+    ]
+    members = [r["dn"] for r in again[150:260]] + [f"uid=newcomer0,{PEOPLE}"]
+    records = [*again, group("g1", "all", members)]
+
+    told = _read_told(ldap_directory, records, Stored.load(ldap_directory.pk).users)
+    plain = read(ldap_directory, records)
+    # Each unchanged user is held as its DN and username only; every other user whole.
+    assert sorted(len(v) for v in told.users.values()) == [2] * 200 + [len(USER_COLUMNS)] * 150
+    assert all(len(v) == len(USER_COLUMNS) for v in plain.users.values())
+
+    told_plan = make_plan(ldap_directory, told, safeguards=False)
+    plain_plan = make_plan(ldap_directory, plain, safeguards=False)
+    assert told_plan.counts == plain_plan.counts
+    assert list(change_rows(told_plan, 1)) == list(change_rows(plain_plan, 1))
+    assert (told.skipped, told.skipped_records) == (plain.skipped, plain.skipped_records)
+
+    run = new_run(ldap_directory)
+    write(told_plan, run.pk)
+    connection.check_constraints()
+    held = store(ldap_directory)
+    wanted = {r["id"]: r for r in again if r["id"] != "claimer"}
+    assert set(held["users"]) == set(wanted)
+    for ext, r in wanted.items():
+        assert held["users"][ext][:2] == [r["dn"], r["username"]]
+        assert held["users"][ext][4] == r.get("email", "")
+    by_dn = {r["dn"]: r["id"] for r in again}
+    assert held["members"] == {("g1", by_dn[dn]) for dn in members}
