@@ -428,8 +428,8 @@ def _take_user(
     A user whose fingerprint is the one `stored` (primary key and fingerprint by stable
     id) holds is kept as the store would give it to an incremental read: its DN and
     username only (`incremental.KEPT_USER_VALUES`), the only values the plan reads of a
-    user it does not write. A full resync of a million mostly unchanged users then holds
-    a third of their values."""
+    user it does not write, and its fingerprint is the stored string itself. A full resync
+    of a million mostly unchanged users then holds a third of their values."""
     values: tuple = (
         _dn(record),
         record.get("username") or "",
@@ -467,7 +467,8 @@ def _take_user(
         if stored is not None:
             old = stored.get(ext)
             if old is not None and old[1] == fp:
-                values = values[:KEPT]
+                # The stored digest object too: one string for both sides, not two.
+                values, fp = values[:KEPT], old[1]
         users[ext] = values
         received.user_fps[ext] = fp
 
