@@ -130,13 +130,18 @@ def resolve(
     keyed: _Keyed | None = None
     member_keys = dnlib.KeyCache(members=True)
     for gext, (gdn, name, values) in groups.items():
-        for value in values:
+        for i, value in enumerate(values):
             uext = user_at.get(value)  # pragma: no mutate
             if uext is not None:
                 members.add((gext, uext))
+                # The same text as the member's DN: the group keeps that one string
+                # instead of a copy per group naming it (memory only).
+                values[i] = users[uext][0]
                 continue
             cext = group_at.get(value)  # pragma: no mutate
-            if cext is None:
+            if cext is not None:
+                values[i] = groups[cext][0]
+            else:
                 if keyed is None:
                     keyed = _Keyed(users, groups, skipped)
                 mkey = member_keys[value]
