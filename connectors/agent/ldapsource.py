@@ -65,6 +65,8 @@ class DirectorySource:
         self.departed_counts = {"user": 0, "group": 0}
         # When the first search was sent (the agent's monotonic clock).
         self.started: float | None = None
+        # A paged search was abandoned on this connection (see `_pages`).
+        self._paging_abandoned = False
 
     # --- connection -------------------------------------------------------------
 
@@ -218,6 +220,14 @@ class DirectorySource:
         The next page is requested before the current one is handed out, so the
         server prepares it while the caller encodes and sends this one.
         """
+        if self._paging_abandoned and self.conn is not None:
+            # The server keeps one paged search per connection, and an abandon is not
+            # answered: the abandoned search may still be running, and its state taken
+            # for this one's ("paged results cookie is invalid or old"). A new connection
+            # starts clean.
+            self.close()
+            self.open()
+            self._paging_abandoned = False
         conn = self.conn
         assert conn is not None, "open() first"
         s = self.settings
@@ -248,6 +258,7 @@ class DirectorySource:
         finally:
             if msgid is not None and self.conn is not None:
                 # The caller stopped early; tell the server to drop the pending page.
+                self._paging_abandoned = True
                 try:
                     conn.abandon_ext(msgid)
                 except ldap.LDAPError:
