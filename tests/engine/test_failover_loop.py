@@ -830,3 +830,79 @@ def test_a_run_kept_to_its_sync_connector_by_the_version_gate_says_so(agents, se
     assert "legacy (3.3.0.0)" in done.message
     assert "its saved list of 2 connector(s) is kept for later" in done.message
     assert [a.connector_name for a in done.attempts.all()] == ["c1"]
+
+
+def test_a_full_resync_through_a_second_connector_keeps_less_of_unchanged_users_and_writes_all(
+    agents, sent, monkeypatch
+):
+    from directories.sync.plan import StoreLoad
+
+    def person(n: int, mail: str = "x") -> bytes:
+        dn = f"uid=user{n},{PEOPLE}"
+        return record(type="user", id=f"u{n}", dn=dn, username=f"user{n}", email=f"{n}@{mail}")
+
+    def lines(users: list[bytes], members: list[str]) -> list[bytes]:
+        staff = record(
+            type="group", id="g1", dn=f"cn=staff,{GROUPS}", name="staff", members=members
+        )
+        return [record(type="begin", connector="x"), *users, staff,
+                record(type="end", users=len(users), groups=1)]  # fmt: skip
+
+    first = agents(
+        "c1",
+        lines([person(n) for n in range(700)], [f"uid=user{n},{PEOPLE}" for n in range(0, 700, 7)]),
+    )
+    second = agents("c2", [])
+    directory = make(for_agent(first), for_agent(second))
+    assert run(directory).status == RunStatus.COMPLETED
+
+    # Unchanged, a new mail, a rename, gone (600-699 but for the rest), newcomers.
+    now = [
+        *(person(n) for n in range(500)),
+        *(person(n, "y") for n in range(500, 550)),
+        *(
+            record(
+                type="user",
+                id=f"u{n}",
+                dn=f"uid=renamed{n},{PEOPLE}",
+                username=f"user{n}",
+                email=f"{n}@x",
+            )
+            for n in range(550, 600)
+        ),  # fmt: skip
+        *(person(n) for n in range(700, 760)),
+    ]
+    members = [f"uid=user{n},{PEOPLE}" for n in range(0, 550, 5)] + [f"uid=renamed555,{PEOPLE}"]
+    second.lines = lines(now, members)
+    # The first connector breaks off after 300 users, once the store is loaded.
+    first.lines = lines(now, members)[:300] + [b'{"type": "user", "id"']
+    monkeypatch.setattr(StoreLoad, "users_if_loaded", lambda self: self.loading.result()[0].users)
+    given = []
+    take = fetch._take_user
+
+    def watching(received, rec, attribute, stored=None):
+        given.append(stored is not None)
+        take(received, rec, attribute, stored)
+
+    monkeypatch.setattr(fetch, "_take_user", watching)
+    directory.safeguard_users_deleted_percent = None
+    directory.safeguard_users_updated_percent = None
+    directory.safeguard_members_removed_percent = None
+    directory.save()
+    done = run(directory)
+
+    assert done.status == RunStatus.COMPLETED, done.message
+    assert done.connector_used_name == "c2"
+    assert all(given) and len(given) > len(now)
+    assert (done.users_added, done.users_updated, done.users_deleted) == (60, 100, 100)
+    import json
+
+    wanted = {}
+    for line in now:
+        r = json.loads(line)
+        wanted[r["id"]] = (r["dn"], r["username"], r["email"])
+    held = DirectoryUser.objects.filter(directory=directory)
+    assert {u.external_id: (u.dn, u.username, u.email) for u in held} == wanted
+    by_dn = {dn: ext for ext, (dn, _, _) in wanted.items()}
+    got = set(directory.groups.get().members.values_list("external_id", flat=True))
+    assert got == {by_dn[dn] for dn in members}
