@@ -220,14 +220,15 @@ class DirectorySource:
         The next page is requested before the current one is handed out, so the
         server prepares it while the caller encodes and sends this one.
         """
-        if self._paging_abandoned and self.conn is not None:
+        if self._paging_abandoned:
             # The server keeps one paged search per connection, and an abandon is not
-            # answered: the abandoned search may still be running, and its state taken
-            # for this one's ("paged results cookie is invalid or old"). A new connection
-            # starts clean.
-            self.close()
-            self.open()
-            self._paging_abandoned = False
+            # answered: the abandoned search may still be running, and its state be taken
+            # for a new one's ("paged results cookie is invalid or old"), now and then.
+            # The agent reads through a new source per request, so this never happens;
+            # if it did, it fails here every time instead of now and then on the server.
+            raise RuntimeError(
+                "a paged search was abandoned on this connection: read through a new one"
+            )
         conn = self.conn
         assert conn is not None, "open() first"
         s = self.settings

@@ -59,10 +59,11 @@ def insert_by_external_id(
     directory_id: int,
     rows: Iterable[tuple[int, int | None, str]],
 ) -> None:
-    """Insert (a, b) rows into `table`, in b's order. A row is (a, b, external id); when b is
-    None it is the id of `lookup`'s row of `directory_id` with that external id, found by
-    the database: such rows pass through a temporary table instead of the worker holding
-    every id. A row whose external id names no row is an error (nothing is inserted)."""
+    """Insert (a, b) rows into `table`. A row is (a, b, external id); when b is None it is
+    the id of `lookup`'s row of `directory_id` with that external id, found by the
+    database: such rows pass through a temporary table instead of the worker holding every
+    id, and go in first; the rows given b follow. Each part goes in in b's order. A row
+    whose external id names no row is an error (nothing is inserted)."""
     known: list[tuple[int, int]] = []
 
     def unknown() -> Iterator[tuple[int, str]]:
