@@ -344,9 +344,10 @@ RULES: list[Rule] = [
         [
             ("self._ca_path: str | None = None", 'self._ca_path: str | None = ""'),
             ("self.started: float | None = None", 'self.started: float | None = ""'),
+            ("self._paging_abandoned = False", "self._paging_abandoned = None"),
         ],
-        FALSY_START + " (`_ca_path` is read for its truth; `open()` sets `started`, and "
-        "only a read after `open()` uses it.)",
+        FALSY_START + " (`_ca_path` and `_paging_abandoned` are read for their truth; "
+        "`open()` sets `started`, and only a read after `open()` uses it.)",
     ),
     *each(
         "ldapsource.DirectorySource._remove_ca_file",
@@ -380,6 +381,21 @@ RULES: list[Rule] = [
         "`_error`'s default `what`: only the bind and StartTLS leave it out, and neither "
         "answers no-such-object, a filter error or a size limit, the only messages that "
         "use it.",
+    ),
+    *each(
+        "plan.StoreLoad.base",
+        [
+            ('"incremental base")', "None)"),
+            ('"incremental base")', '"XXincremental baseXX")'),
+            ('"incremental base")', '"INCREMENTAL BASE")'),
+        ],
+        "The name of a background load's thread and log line: what is loaded is the same.",
+    ),
+    *each(
+        "plan.StoreLoad.base",
+        [("if self.with_base and not self.base_given:", "if self.with_base and self.base_given:")],
+        "The first read then loads a base of its own instead of the one loaded with the "
+        "store: the same rows, read twice (speed and memory only).",
     ),
     *each(
         "incremental.Base.load",

@@ -11,6 +11,7 @@ from directories.sync.fetch import FIELD_LIMIT, _consume, fingerprint, settle
 from directories.sync.members import Resolution, Unsynced, resolve, scope_keys
 from synclog.choices import WarningReason
 from synclog.lifecycle import LeaseLost
+from tests.conftest import make_directory
 
 from .conftest import (
     GROUPS,
@@ -539,6 +540,10 @@ def test_a_user_kept_as_stored_that_loses_its_username_is_skipped_with_its_store
     bob.dn, bob.username = records[1]["dn"], "ANN"
     bob.fingerprint = fingerprint((bob.dn, "ANN", "", "", "b@x", "", "", False))
     bob.save()
+
+    # Another directory holding a user of the same id: only this directory's is read.
+    other = make_directory("other.example.com", ldap_directory.sync_connector)
+    sync(other, [user("bob", "elsewhere", email="other@x")], False)
 
     told = _consume(
         stream(records),
