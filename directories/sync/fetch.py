@@ -501,7 +501,7 @@ class _Changes:
     """What an incremental read sends before its end: the listing (or the ids that left
     the scope) and the changed records."""
 
-    def __init__(self, names_departures: bool = False) -> None:
+    def __init__(self, names_departures: bool) -> None:
         self.names_departures = names_departures
         self.listed: dict[str, list] = {"user": [], "group": []}
         self.departed: dict[str, set[str]] = {"user": set(), "group": set()}

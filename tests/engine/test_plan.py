@@ -5,9 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.client import AgentError
+from connectors.client import AgentError, RequestRefused
 from directories.models import DirectoryUser
-from directories.sync.fetch import FIELD_LIMIT, _consume, fingerprint, settle
+from directories.sync.fetch import (
+    FIELD_LIMIT,
+    MAX_LISTED,
+    _consume,
+    _refused_watermark,
+    fingerprint,
+    settle,
+)
+from directories.sync.incremental import Base, NeedFullRead
 from directories.sync.members import Resolution, Unsynced, resolve, scope_keys
 from synclog.choices import WarningReason
 from synclog.lifecycle import LeaseLost
@@ -558,3 +566,113 @@ def test_a_user_kept_as_stored_that_loses_its_username_is_skipped_with_its_store
     assert set(told.users) == set(plain.users) == {"ann"}
     assert (told.skipped, told.skipped_records) == (plain.skipped, plain.skipped_records)
     assert told.skipped_records[0][3]["email"] == "b@x"
+
+
+# --- the records of an incremental read that names departures ------------------------------
+
+
+def _incremental(records: list[dict], scope: str = "deleted", **end) -> FakeStream:
+    counts = {"users": 0, "groups": 0, "deleted_users": 0, "deleted_groups": 0, **end}
+    return FakeStream(
+        [
+            {"type": "begin", "read": "incremental", "scope": scope},
+            *records,
+            {"type": "end", **counts},
+        ]
+    )
+
+
+def _base(*exts: str) -> Base:
+    base = Base()
+    for ext in exts:
+        base.users[ext] = (f"uid={ext},{PEOPLE}", ext)
+        base.user_fps[ext] = fingerprint((ext,))
+    return base
+
+
+def _read_changes(stream: FakeStream, base: Base):
+    return _consume(stream, FakeConnector(), FakeBeat(), "uid", base)
+
+
+def test_departures_named_in_several_records_add_up():
+    deleted = [{"type": "deleted", "kind": "user", "ids": [ext]} for ext in ("u1", "u2")]
+    received = _read_changes(_incremental(deleted, deleted_users=2), _base("u1", "u2", "u3"))
+    assert set(received.users) == {"u3"}
+    assert received.touched == {"user": {"u1", "u2"}, "group": set()}
+
+
+def test_a_record_of_departures_holds_at_most_a_page_of_ids():
+    ids = [f"x{n}" for n in range(MAX_LISTED)]
+    page = [{"type": "deleted", "kind": "user", "ids": ids}]
+    received = _read_changes(_incremental(page, deleted_users=MAX_LISTED), _base("u1"))
+    assert set(received.users) == {"u1"}
+
+    more = [{"type": "deleted", "kind": "user", "ids": [*ids, "x"]}]
+    with pytest.raises(ValueError) as refused:
+        _read_changes(_incremental(more, deleted_users=MAX_LISTED + 1), _base("u1"))
+    assert str(refused.value) == "a deleted record's ids are not a list of at most a page"
+
+
+@pytest.mark.parametrize(
+    "scope, record, message",
+    [
+        (
+            "deleted",
+            {"type": "deleted", "kind": "printer", "ids": []},
+            "deleted record of kind 'printer'",
+        ),
+        (
+            "listed",
+            {"type": "deleted", "kind": "user", "ids": ["u1"]},
+            "a deleted record in a read that lists every entry",
+        ),
+        (
+            "deleted",
+            {"type": "present", "kind": "user", "entries": [["u1", f"uid=u1,{PEOPLE}"]]},
+            "a presence listing in a read that names departures",
+        ),
+    ],
+)
+def test_a_departure_or_listing_record_out_of_place_is_refused_by_name(scope, record, message):
+    with pytest.raises(ValueError) as refused:
+        _read_changes(_incremental([record], scope=scope), _base("u1"))
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(
+    "asked, detail, read_in_full",
+    [
+        (True, "changes_since: this agent reads no sync cookies", True),
+        (True, "user filter: bad filter", False),
+        (False, "changes_since: this agent reads no sync cookies", False),
+    ],
+)
+def test_only_a_refusal_of_the_watermark_asked_for_makes_a_connector_read_in_full(
+    asked, detail, read_in_full
+):
+    body = {"changes_since": {"cookie": "x"}} if asked else {}
+    refused = RequestRefused("the agent refused the request", detail)
+    assert _refused_watermark(refused, body) is read_in_full
+
+
+def test_a_read_that_names_departures_takes_skipped_groups_again_and_needs_kept_members():
+    base = _base("u1")
+    dn = f"cn=g1,{GROUPS}"
+    base.skipped[("group", "g1")] = {"type": "group", "id": "g1", "dn": dn, "name": "g1"}
+    received = _read_changes(_incremental([]), base)
+    assert received.groups == {"g1": (dn, "g1", [])}
+    assert received.touched == {"user": set(), "group": {"g1"}}
+
+    base = _base("u1")
+    base.groups["g2"] = (f"cn=g2,{GROUPS}", "g2", None)
+    with pytest.raises(NeedFullRead, match="the member values of cn=g2,"):
+        _read_changes(_incremental([]), base)
+
+
+def test_an_entry_the_last_sync_skipped_for_want_of_an_id_makes_the_read_full():
+    base = _base("u1")
+    dn = f"uid=anonymous,{PEOPLE}"
+    base.skipped[("user", ("dn", dn))] = {"type": "user", "id": None, "dn": dn, "username": "x"}
+    with pytest.raises(NeedFullRead) as full:
+        _read_changes(_incremental([]), base)
+    assert str(full.value) == f"{dn} has no id to follow it by"
