@@ -601,7 +601,11 @@ def sync_plan(now: dt.datetime | None = None, zone: dt.tzinfo | None = None) -> 
     zone = zone or timezone.get_current_timezone()
     plans = load_plans()
     connectors = sorted(all_connectors(), key=lambda c: c.name)
-    collisions = find_collisions(plans, now, connectors)
+    # The timeline starts at the top of the hour; collisions are looked for from there
+    # too, so a run drawn in the hour already begun is marked as the collision it is
+    # part of (looked for from now, only its next day's run was, past the timeline).
+    start = now.astimezone(zone).replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+    collisions = find_collisions(plans, start, connectors)
     uses = []
     for connector in connectors:
         rows = []
@@ -617,10 +621,9 @@ def sync_plan(now: dt.datetime | None = None, zone: dt.tzinfo | None = None) -> 
             ]
             rows.append(ConnectorUse(plan, position, mine))
         uses.append((connector, sorted(rows, key=lambda u: (u.position, u.plan.name))))
-    local = now.astimezone(zone).replace(minute=0, second=0, microsecond=0)
     return SyncPlan(
         plans=plans,
         collisions=collisions,
         uses=uses,
-        timeline=timeline(plans, collisions, connectors, local.astimezone(UTC), zone),
+        timeline=timeline(plans, collisions, connectors, start, zone),
     )

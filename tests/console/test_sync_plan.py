@@ -247,3 +247,30 @@ def test_the_api_plan_is_empty_of_collisions_for_a_clean_configuration(
     body = admin_client.get("/api/v1/sync-plan/").json()
     assert body["collisions"] == []
     assert [c["name"] for c in body["connectors"]] == ["connector-1", "connector-2", "connector-3"]
+
+
+@pytest.mark.parametrize("minute", [0, 30, 59])
+def test_a_collision_in_the_hour_already_begun_is_marked_on_the_timeline(
+    directory, branch, connectors, minute
+):
+    # Both directories sync at 02:00 through connector-3; the page is opened during
+    # that hour, so the timeline (from 02:00) shows that run, and it is the collision.
+    import datetime as dt
+
+    from directories.services import save_sync_connectors
+    from directories.syncplan import sync_plan
+
+    daily(directory)
+    for d, ids in ((directory, [0, 2]), (branch, [1, 2])):
+        save_sync_connectors(
+            d, [connectors[n].pk for n in ids], expected_version=d.sync_connectors_version
+        )
+    now = dt.datetime(2026, 12, 7, 2, minute, tzinfo=dt.UTC)
+    plan = sync_plan(now=now, zone=dt.UTC)
+
+    [row] = [r for r in plan.timeline.rows if r.connector.name == "connector-3"]
+    assert sorted((b.title.split(":")[0], b.colliding) for b in row.bars) == [
+        ("branch.example.com", True),
+        ("corp.example.com", True),
+    ]
+    assert all("02:00" in b.title and b.letters for b in row.bars)
