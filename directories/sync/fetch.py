@@ -257,17 +257,19 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
     if not clashes:
         return
     candidates = [ext for name, exts in clashes.items() for ext in (first[name], *exts)]
-    stored: dict[str, str] = {}
+    # Each contender's stored values (USER_COLUMNS), for those the store holds.
+    stored: dict[str, tuple] = {}
     for start in range(0, len(candidates), 500):
-        stored.update(
-            DirectoryUser.objects.filter(
-                directory=directory, external_id__in=candidates[start : start + 500]
-            ).values_list("external_id", "username")
-        )
+        for ext, *values in DirectoryUser.objects.filter(
+            directory=directory, external_id__in=candidates[start : start + 500]
+        ).values_list("external_id", *USER_COLUMNS):
+            stored[ext] = tuple(values)
     attribute = _username_attribute(directory)
     for name, exts in clashes.items():
         contenders = [first[name], *exts]
-        winner = next((e for e in contenders if (stored.get(e) or "").casefold() == name), None)
+        winner = next(
+            (e for e in contenders if e in stored and stored[e][1].casefold() == name), None
+        )
         if winner is None:
             if not received.in_directory_order:
                 raise incremental.NeedFullRead(
@@ -289,7 +291,7 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
                         f"the stored user {values[0]} would lose its username"
                     )
                 # Read in full with the stored fingerprint: its values are the stored ones.
-                values = _stored_values(directory, ext)
+                values = stored[ext]
             received.user_fps.pop(ext)
             received.skipped_records.append(
                 (ChangeKind.USER, ext, values[0], _user_record(ext, values))
@@ -304,15 +306,6 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
                     detail=f"{attribute} {values[1]!r} is also the username of {winner_dn}",
                 )
             )
-
-
-def _stored_values(directory: Directory, ext: str) -> tuple:
-    """A stored user's values, in the order of USER_COLUMNS."""
-    return tuple(
-        DirectoryUser.objects.filter(directory=directory, external_id=ext)
-        .values_list(*USER_COLUMNS)
-        .get()
-    )
 
 
 def _user_record(ext: str, values: tuple) -> dict:

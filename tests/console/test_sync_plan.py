@@ -35,6 +35,18 @@ def branch(connectors) -> Directory:
     return daily_branch(connectors[1])
 
 
+def share_connector_3(directory: Directory, branch: Directory, connectors) -> None:
+    """corp daily at 02:00 through connector-1, then connector-3; branch (02:00 too)
+    through connector-2, then connector-3: both run on connector-3 when it takes over."""
+    from directories.services import save_sync_connectors
+
+    daily(directory)
+    for d, ids in ((directory, [0, 2]), (branch, [1, 2])):
+        save_sync_connectors(
+            d, [connectors[n].pk for n in ids], expected_version=d.sync_connectors_version
+        )
+
+
 def finished(directory: Directory, minutes: int, entries: int = 0) -> None:
     end = timezone.now() - timedelta(hours=1)
     make_run(
@@ -99,13 +111,7 @@ def test_sync_frequency_tab_names_the_case_and_a_free_time(admin_client, directo
 def test_sync_plan_page_lists_each_connector_with_positions_schedules_and_flags(
     readonly_client, directory, branch, connectors
 ):
-    from directories.services import save_sync_connectors
-
-    daily(directory)
-    for d, ids in ((directory, [0, 2]), (branch, [1, 2])):
-        save_sync_connectors(
-            d, [connectors[n].pk for n in ids], expected_version=d.sync_connectors_version
-        )
+    share_connector_3(directory, branch, connectors)
     for minutes in (3, 7, 4):
         finished(branch, minutes)
 
@@ -202,13 +208,7 @@ def test_the_api_gives_the_same_plan_and_collisions_as_the_page(
 ):
     from rest_framework.test import APIClient
 
-    from directories.services import save_sync_connectors
-
-    daily(directory)
-    for d, ids in ((directory, [0, 2]), (branch, [1, 2])):
-        save_sync_connectors(
-            d, [connectors[n].pk for n in ids], expected_version=d.sync_connectors_version
-        )
+    share_connector_3(directory, branch, connectors)
     for minutes in (3, 7, 4):
         finished(branch, minutes)
     client = APIClient()
@@ -257,14 +257,9 @@ def test_a_collision_in_the_hour_already_begun_is_marked_on_the_timeline(
     # that hour, so the timeline (from 02:00) shows that run, and it is the collision.
     import datetime as dt
 
-    from directories.services import save_sync_connectors
     from directories.syncplan import sync_plan
 
-    daily(directory)
-    for d, ids in ((directory, [0, 2]), (branch, [1, 2])):
-        save_sync_connectors(
-            d, [connectors[n].pk for n in ids], expected_version=d.sync_connectors_version
-        )
+    share_connector_3(directory, branch, connectors)
     now = dt.datetime(2026, 12, 7, 2, minute, tzinfo=dt.UTC)
     plan = sync_plan(now=now, zone=dt.UTC)
 
