@@ -385,9 +385,9 @@ RULES: list[Rule] = [
     *each(
         "plan.StoreLoad.base",
         [
-            ('"incremental base")', "None)"),
-            ('"incremental base")', '"XXincremental baseXX")'),
-            ('"incremental base")', '"INCREMENTAL BASE")'),
+            ('"incremental base",', "None,"),
+            ('"incremental base",', '"XXincremental baseXX",'),
+            ('"incremental base",', '"INCREMENTAL BASE",'),
         ],
         "The name of a background load's thread and log line: what is loaded is the same.",
     ),

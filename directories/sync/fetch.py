@@ -8,6 +8,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -93,6 +94,11 @@ class Received:
     # again from what the last sync skipped. Every other entry is the store's own row, so
     # the plan compares these alone.
     touched: dict[str, set[str]] | None = None
+    # For a read whose only changes are values of stored users (`incremental.values_only`):
+    # those users' (primary key, fingerprint) in the store, and what the read keeps of the
+    # sync it reads since. `users` then holds those users alone.
+    changed_stored: dict[str, tuple[int, str]] | None = None
+    carried: incremental.Carried | None = None
 
 
 def request_body(directory: Directory) -> dict:
@@ -128,6 +134,13 @@ class StoreView(Protocol):
         """(primary key, fingerprint) of each stored user, or None while still loading."""
 
 
+# `incremental.values_only` for one directory and the sync its read is since.
+ValuesOnly = Callable[
+    [dict[str, tuple], dict[str, set[str]]],
+    tuple[dict[str, tuple[int, str]], incremental.Carried] | None,
+]
+
+
 def fetch(
     connector: Connector,
     directory: Directory,
@@ -156,15 +169,26 @@ def fetch(
         merge_base = None
         if choice.changes_since is not None:
             body["changes_since"] = choice.changes_since
-            # Loaded while the agent answers; the merge at the stream's end waits for it.
+            # Loaded while the agent answers once the read needs it (`_consume`); the merge
+            # at the stream's end waits for it.
             merge_base = store.base()
+        values_only = (
+            partial(incremental.values_only, directory.pk, choice.base_run_id)
+            if choice.base_run_id is not None
+            else None
+        )
         try:
-            received = _read(connector, directory, body, beat, merge_base, store.users_if_loaded)
+            received = _read(
+                connector, directory, body, beat, merge_base, store.users_if_loaded, values_only
+            )
             received.read_reason = received.read_reason or choice.reason
-            settle(received, directory)
+            if received.carried is None:
+                settle(received, directory)
         except (incremental.NeedFullRead, RequestRefused) as exc:
             if isinstance(exc, RequestRefused) and not _refused_watermark(exc, body):
                 raise
+            assert merge_base is not None
+            merge_base.want()
             del body["changes_since"]
             beat.entries_received = 0
             received = _read(connector, directory, body, beat, None, store.users_if_loaded)
@@ -194,9 +218,10 @@ def _read(
     beat: Heartbeat,
     base: Waited[incremental.Base] | None,
     stored_users: Callable[[], dict[str, tuple[int, str]] | None] | None = None,
+    values_only: ValuesOnly | None = None,
 ) -> Received:
     """One /sync stream read to its end: everything in scope, or (with `base`) what
-    changed merged with what the store holds."""
+    changed merged with what the store holds, or changed values alone (`values_only`)."""
     stream = _open_stream(connector, body)
     try:
         return _consume(
@@ -207,6 +232,7 @@ def _read(
             base,
             directory.type,
             stored_users,
+            values_only,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise AgentError(
@@ -530,6 +556,28 @@ class _Changes:
             key = (key, len(changed))
         changed[key] = record
 
+    def values_only(
+        self, received: Received, username_attribute: str, values_only: ValuesOnly
+    ) -> bool:
+        """Whether every change is to values of a stored user (`incremental.values_only`);
+        if so, `received` holds those users alone, what the store has of them and what is
+        carried of the last sync, and nothing is merged."""
+        changed = self.changed["user"]
+        if self.changed["group"] or not all(isinstance(key, str) for key in changed):
+            return False
+        taken = Received()
+        for record in changed.values():
+            _take_user(taken, record, username_attribute)
+        if taken.skipped:
+            return False
+        found = values_only(taken.users, self.departed)
+        if found is None:
+            return False
+        received.users, received.user_fps = taken.users, taken.user_fps
+        received.touched = {"user": set(taken.users), "group": set()}
+        received.changed_stored, received.carried = found
+        return True
+
     def merge(self, received: Received, base: incremental.Base, username_attribute: str) -> None:
         def take_user(record: dict) -> None:
             _take_user(received, record, username_attribute)
@@ -597,11 +645,14 @@ def _consume(
     base: Waited[incremental.Base] | None = None,
     directory_type: str = DirectoryType.LDAP,
     stored_users: Callable[[], dict[str, tuple[int, str]] | None] | None = None,
+    values_only: ValuesOnly | None = None,
 ) -> Received:
     """Read a /sync stream to its `end` record; with `base`, the agent may answer with an
-    incremental read, which is merged with `base` into a complete read. `stored_users`
-    gives the stored users once they are loaded (else None), asked again every few
-    hundred records until it does (see `_take_user`)."""
+    incremental read, which is merged with `base` into a complete read, unless it names
+    its departures and `values_only` finds it changed values of stored users alone (the
+    base is then never loaded). `stored_users` gives the stored users once they are
+    loaded (else None), asked again every few hundred records until it does (see
+    `_take_user`)."""
     received = Received()
     stored = stored_users() if stored_users is not None else None
     began = False
@@ -646,7 +697,11 @@ def _consume(
                 changes = _Changes(names_departures=scope == "deleted")
                 received.in_directory_order = not changes.names_departures
                 received.read_mode = ReadMode.INCREMENTAL
+                if not changes.names_departures or values_only is None:
+                    # Loaded while the agent answers: the merge needs the whole store.
+                    base.want()
             elif base is not None:
+                base.want()
                 received.read_reason = _text(
                     record.get("reason") or "the agent read the directory in full", 1000
                 )
@@ -684,7 +739,11 @@ def _consume(
                         f"in scope but listed {len(changes.listed['user'])} and "
                         f"{len(changes.listed['group'])}; the stream was discarded",
                     )
-            if changes is not None:
+            if changes is not None and not (
+                values_only is not None
+                and changes.names_departures
+                and changes.values_only(received, username_attribute, values_only)
+            ):
                 assert base is not None
                 changes.merge(received, base.result(), username_attribute)
             received.watermark = _watermark(record.get("watermark"), directory_type)

@@ -74,6 +74,8 @@ class ReadChoice:
 
     changes_since: dict[str, Any] | None
     reason: str
+    # The completed sync the changes are read since (`values_only`).
+    base_run_id: int | None = None
 
 
 def _base_run(directory: Directory) -> SyncRun | None:
@@ -121,7 +123,7 @@ def choose_read(directory: Directory, body: dict[str, Any]) -> ReadChoice:
         return ReadChoice(None, f"a full read is due every {hours:g} hours")
     if DirectoryGroup.objects.filter(directory=directory, member_values=None).exists():
         return ReadChoice(None, "the store does not keep every group's member values yet")
-    return ReadChoice(dict(watermark["agent"]), "")
+    return ReadChoice(dict(watermark["agent"]), "", base.pk)
 
 
 @dataclass
@@ -202,9 +204,83 @@ class Base:
             skipped.append(record)
         return entries, fps, skipped
 
+    def want(self) -> None:
+        """Loaded already (a :class:`~directories.sync.background.Loading` of it starts)."""
+
     def result(self) -> Base:
         """The base itself (a :class:`~directories.sync.background.Loading` of it waits)."""
         return self
+
+
+@dataclass(frozen=True)
+class Carried:
+    """What a read of changed values alone keeps of the sync it reads since, beside its
+    memberships and skipped entries: that run's warnings (listed rows and counts)."""
+
+    run_id: int
+    unresolved_references: int
+    skipped_entries: int
+    warning_counts: dict[str, int]
+
+
+def values_only(
+    directory_id: int, run_id: int, users: dict[str, tuple], departed: dict[str, set[str]]
+) -> tuple[dict[str, tuple[int, str]], Carried] | None:
+    """For an incremental read that named its departures (`departed`, by kind) and whose
+    only changed records are `users` (taken, none skipped): when every one is stored with
+    the DN and username it still has, and no stored or skipped entry left the scope,
+    their (primary key, stored fingerprint) and what the read keeps of run `run_id`, the
+    completed sync it reads since. Else None: the changes are merged with the whole
+    store (`Base`).
+
+    Nothing a membership, a skipped entry or a warning depends on changed then, so they
+    are that sync's: member values resolve by DN, the username rule reads usernames, and
+    every other entry is as that sync left it. (slapd names an entry changed outside a
+    search base among that base's departures: such ids, stored as nothing of that kind,
+    change nothing.) Not when that sync skipped an entry it cannot follow by id (nothing
+    would name its departure; `Base.adopt`)."""
+    run = (
+        SyncRun.objects.filter(pk=run_id, directory_id=directory_id)
+        .values_list("unresolved_references", "skipped_entries", "warning_counts")
+        .first()
+    )
+    if run is None:
+        return None
+    if SkippedEntry.objects.filter(directory_id=directory_id, external_id="").exists():
+        return None
+    gone = {"user": departed["user"] - users.keys(), "group": departed["group"]}
+    for model, kind in ((DirectoryUser, "user"), (DirectoryGroup, "group")):
+        if _any_of(model.objects.filter(directory_id=directory_id), gone[kind]):
+            return None
+        skipped = SkippedEntry.objects.filter(directory_id=directory_id, kind=kind)
+        if _any_of(skipped, gone[kind]):
+            return None
+    stored: dict[str, tuple[int, str]] = {}
+    ids = list(users)
+    for i in range(0, len(ids), 900):
+        for ext, pk, fp, *kept in (
+            DirectoryUser.objects.filter(
+                directory_id=directory_id, external_id__in=ids[i : i + 900]
+            )
+            .order_by()
+            .values_list("external_id", "pk", "fingerprint", *KEPT_USER_VALUES)
+        ):
+            if tuple(kept) != users[ext][: len(KEPT_USER_VALUES)]:
+                return None
+            stored[ext] = (pk, fp)
+    if len(stored) != len(users):
+        return None
+    unresolved, skipped_entries, counts = run
+    return stored, Carried(run_id, unresolved, skipped_entries, dict(counts or {}))
+
+
+def _any_of(rows, ids: set[str]) -> bool:
+    """Whether any of `rows` has one of `ids` as its stable id."""
+    listed = list(ids)
+    return any(
+        rows.filter(external_id__in=listed[i : i + 900]).exists()
+        for i in range(0, len(listed), 900)
+    )
 
 
 def entry_key(ext: Any, dn: str) -> Any:

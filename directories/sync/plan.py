@@ -51,6 +51,29 @@ class Stored:
     nesting: set[tuple[str, str]]
     # Digest of each group's kept member values ("" while none are kept).
     member_digests: dict[str, str] = field(default_factory=dict)
+    # How many users and groups the store holds, when the dicts above hold only some of
+    # them (the users an incremental read changed, `incremental.stored_as_changed`).
+    user_total: int | None = None
+    group_total: int | None = None
+
+    def totals(self) -> tuple[int, int]:
+        """How many users and groups the store holds (what the safeguards count against)."""
+        users = len(self.users) if self.user_total is None else self.user_total
+        groups = len(self.groups) if self.group_total is None else self.group_total
+        return users, groups
+
+    @classmethod
+    def of_changed(cls, directory_id: int, users: dict[str, tuple[int, str]]) -> Stored:
+        """The store as a read of changed values alone needs it (`Received.changed_stored`):
+        those users, and how many users and groups there are; no group, no membership."""
+        return cls(
+            users,
+            {},
+            set(),
+            set(),
+            user_total=DirectoryUser.objects.filter(directory_id=directory_id).count(),
+            group_total=DirectoryGroup.objects.filter(directory_id=directory_id).count(),
+        )
 
     @classmethod
     def load(cls, directory_id: int, base: Base | None = None) -> Stored:
@@ -103,8 +126,10 @@ class StoreLoad:
     def __init__(self, directory_id: int, with_base: bool) -> None:
         self.with_base = with_base
         self.base_given = False
+        # For an incremental read, loaded once the read says it needs the whole store
+        # (`Waited.want`): a read of changed values alone never does.
         self.loading: Loading[tuple[Stored, Base | None]] = Loading(
-            self._load, directory_id, "store"
+            self._load, directory_id, "store", wanted=not with_base
         )
 
     def _load(self, directory_id: int) -> tuple[Stored, Base | None]:
@@ -119,7 +144,7 @@ class StoreLoad:
         if self.with_base and not self.base_given:
             self.base_given = True
             return _BaseOf(self.loading)
-        return Loading(Base.load, self.loading.directory_id, "incremental base")
+        return Loading(Base.load, self.loading.directory_id, "incremental base", wanted=False)
 
     def users_if_loaded(self) -> dict[str, tuple[int, str]] | None:
         """The stored users (primary key and fingerprint by stable id) once loaded, else
@@ -139,6 +164,9 @@ class _BaseOf:
 
     def __init__(self, loading: Loading[tuple[Stored, Base | None]]) -> None:
         self.loading = loading
+
+    def want(self) -> None:
+        self.loading.want()
 
     def result(self) -> Base:
         base = self.loading.result()[1]
@@ -411,8 +439,8 @@ def make_plan(
         kept_loss = {g: n for g, n in loss.items() if g not in gone_groups}
         violations = safeguard_violations(
             {name: getattr(directory, name) for name in SAFEGUARD_FIELDS},
-            (updates, deletions, len(stored.users)),
-            (len(groups.deleted), len(stored.groups)),
+            (updates, deletions, stored.totals()[0]),
+            (len(groups.deleted), stored.totals()[1]),
             kept_loss,
             # Members held now matter only for groups that lose some: no count otherwise.
             group_member_counts(stored) if kept_loss else {},

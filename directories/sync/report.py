@@ -9,12 +9,29 @@ from directories.sync.fetch import Received
 from synclog.choices import WarningReason
 from synclog.models import WARNINGS_LISTED, SyncWarning
 
+# What a warning says (beside the run it belongs to).
+WARNING_FIELDS = ("kind", "reason", "entry_type", "external_id", "name", "dn", "value", "detail")
+
 
 def record_warnings(run_id: int, received: Received) -> dict[str, Any]:
     """Store the run's warnings (skipped entries first) and return the run's fields for them.
 
-    Every one is counted; the first WARNINGS_LISTED are listed one by one.
+    Every one is counted; the first WARNINGS_LISTED are listed one by one. A read of
+    changed values alone has the warnings of the sync it read since, copied.
     """
+    carried = received.carried
+    if carried is not None:
+        SyncWarning.objects.bulk_create(
+            SyncWarning(run_id=run_id, **row)
+            for row in SyncWarning.objects.filter(run_id=carried.run_id)
+            .order_by("pk")
+            .values(*WARNING_FIELDS)
+        )
+        return {
+            "unresolved_references": carried.unresolved_references,
+            "skipped_entries": carried.skipped_entries,
+            "warning_counts": dict(carried.warning_counts),
+        }
     skipped, unresolved = received.skipped, received.resolution.unresolved
     items = [*skipped, *unresolved]
     SyncWarning.objects.bulk_create(

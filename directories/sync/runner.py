@@ -103,7 +103,11 @@ def execute(run: SyncRun) -> None:
             )
             return
         beat.connector_name = used.name
-        stored = store.stored()  # pragma: no mutate
+        stored = (
+            store.stored()  # pragma: no mutate
+            if received.changed_stored is None
+            else Stored.of_changed(directory.pk, received.changed_stored)
+        )
         beat.announce(RunPhase.APPLYING)
         _apply(run, directory, received, used, stored)  # pragma: no mutate
     finally:

@@ -264,7 +264,9 @@ def write(plan: Plan, run_id: int) -> Counts:
             ((group_ids[p], group_ids[c]) for p, c in plan.nesting_added),
         )
 
-    _keep_skipped(directory_id, received.skipped_records)
+    if received.carried is None:
+        # A read of changed values alone skipped nothing new: the last sync's stand.
+        _keep_skipped(directory_id, received.skipped_records)
     record_changes(changes)
     return plan.counts
 

@@ -18,6 +18,7 @@ import hashlib
 import itertools
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -626,8 +627,10 @@ def test_a_username_claimed_anew_by_two_entries_is_settled_by_a_full_read_by_coo
 
 def test_a_stored_user_that_would_lose_its_username_makes_the_read_full(twins):
     # A store that holds two users whose usernames differ only in case (as one written
-    # before that rule could): an incremental read keeps neither user's other values, so
-    # it cannot skip either; a full read settles it.
+    # before that rule could): an incremental read merged with the store keeps neither
+    # user's other values, so it cannot skip either; a full read settles it. (A read
+    # whose only changes are other users' values takes the store as the last sync left
+    # it, clash included, until the next full read.)
     model, make = twins
     model.by_cookie = True
     (inc, full), _ = make()
@@ -638,13 +641,14 @@ def test_a_stored_user_that_would_lose_its_username_makes_the_read_full(twins):
     bob.username = "ANN"
     bob.fingerprint = fingerprint((values[0], "ANN", *values[2:]))
     bob.save()
+    model.add_user("cy")
 
     a, b = sync_both(inc, full)
 
     assert a.read_mode == ReadMode.FULL
     assert "would lose its username" in a.read_reason
-    # The full read rewrites bob as the directory holds him.
-    assert (a.users_updated, a.skipped_entries) == (1, 0)
+    # The full read rewrites bob as the directory holds him, and adds cy.
+    assert (a.users_updated, a.users_added, a.skipped_entries) == (1, 1, 0)
     assert store(inc) == store(full)
 
 
@@ -974,3 +978,164 @@ def test_a_changed_user_without_a_username_is_skipped_naming_the_username_attrib
     )  # fmt: skip
     (skipped,) = received.skipped
     assert skipped.detail == "the entry has no sAMAccountName, which holds the username"
+
+
+@pytest.fixture
+def store_loads(monkeypatch):
+    """How many times a sync loaded the whole store of each directory (as the base an
+    incremental read is merged with, or as the plan's view of it), by directory id."""
+    from directories.sync.plan import Stored
+
+    loads: Counter = Counter()
+    base_load, stored_load = Base.load.__func__, Stored.load.__func__
+
+    def counted_base(cls, directory_id):
+        loads[directory_id] += 1
+        return base_load(cls, directory_id)
+
+    def counted_stored(cls, directory_id, base=None):
+        if base is None:
+            loads[directory_id] += 1
+        return stored_load(cls, directory_id, base)
+
+    monkeypatch.setattr(Base, "load", classmethod(counted_base))
+    monkeypatch.setattr(Stored, "load", classmethod(counted_stored))
+    return loads
+
+
+def a_directory_with_warnings(model: ModelDirectory) -> list[Entry]:
+    """Three users, a user without a username (skipped) and a group naming two of the
+    users, a DN of no entry and the same user spelled in upper case."""
+    users = [model.add_user(name) for name in ("ann", "bob", "cy")]
+    model.add_user(None)
+    ghost = f"uid=ghost,{PEOPLE}"
+    model.add_group([users[0].dn, users[1].dn.upper(), ghost])
+    return users
+
+
+def test_a_read_of_changed_values_alone_keeps_the_rest_as_the_last_sync_left_it(twins, store_loads):
+    model, make = twins
+    model.by_cookie = True
+    (inc, full), _ = make()
+    ann, bob, cy = a_directory_with_warnings(model)
+    first, _ = sync_both(inc, full)
+    assert (first.unresolved_references, first.skipped_entries) == (1, 1)
+    for entry in (ann, cy):
+        entry.fields["first_name"] += " Jr."
+        model.touch(entry)
+    store_loads.clear()
+
+    a, b = sync_both(inc, full)
+
+    assert a.read_mode == ReadMode.INCREMENTAL
+    # The twin read in full loads its store; the incremental one does not.
+    assert store_loads == {full.pk: 1}
+    assert (a.users_updated, a.entries_received) == (2, 2)
+    assert (store(inc), outcome(a)) == (store(full), outcome(b))
+    # The warnings are the last sync's, each one, with their counts.
+    assert outcome(a)["warnings"] == outcome(first)["warnings"]
+    assert a.warning_counts == first.warning_counts
+    assert a.message.endswith(first.message)
+    # Nothing changed: nothing loaded, nothing written.
+    a, b = sync_both(inc, full)
+    assert (a.read_mode, a.entries_received, a.users_updated) == (ReadMode.INCREMENTAL, 0, 0)
+    assert store_loads[inc.pk] == 0
+    assert (store(inc), outcome(a)) == (store(full), outcome(b))
+
+
+def rename(model: ModelDirectory, entry: Entry) -> None:
+    rdn, rest = entry.dn.split(",", 1)
+    entry.dn = f"{rdn}x,{rest}"
+    model.touch(entry)
+
+
+# Changes a read of values alone cannot stand for: each is merged with the whole store.
+MERGED = {
+    "a user renamed": lambda model, users, group: rename(model, users[0]),
+    "a username changed": lambda model, users, group: (
+        users[1].fields.update(username="robert"),
+        model.touch(users[1]),
+    ),
+    "a username changed in case": lambda model, users, group: (
+        users[1].fields.update(username="Bob"),
+        model.touch(users[1]),
+    ),
+    "a user added": lambda model, users, group: model.add_user("dee"),
+    "a user deleted": lambda model, users, group: model.remove(users[2]),
+    "a group changed": lambda model, users, group: (
+        group.members.append(users[2].dn),
+        model.touch(group),
+    ),
+    "a group deleted": lambda model, users, group: model.remove(group),
+    "a skipped user given a username": lambda model, users, group: (
+        model.of("user")[3].fields.update(username="eve"),
+        model.touch(model.of("user")[3]),
+    ),
+    "a skipped user deleted": lambda model, users, group: model.remove(model.of("user")[3]),
+    "a user given no username": lambda model, users, group: (
+        users[0].fields.update(username=""),
+        model.touch(users[0]),
+    ),
+}
+
+
+@pytest.mark.parametrize("change", list(MERGED))
+def test_a_read_that_changed_more_than_values_is_merged_with_the_whole_store(
+    twins, store_loads, change
+):
+    model, make = twins
+    model.by_cookie = True
+    (inc, full), _ = make()
+    users = a_directory_with_warnings(model)
+    sync_both(inc, full)
+    # A value changes too, so the read is never empty.
+    users[2].fields["email"] = "cy@y.org"
+    model.touch(users[2])
+    MERGED[change](model, users, model.of("group")[0])
+    store_loads.clear()
+
+    a, b = sync_both(inc, full)
+
+    assert store_loads == {inc.pk: 1, full.pk: 1}, change
+    assert (store(inc), outcome(a)) == (store(full), outcome(b))
+
+
+def test_a_read_of_values_alone_is_merged_while_an_entry_skipped_for_want_of_an_id_stays(
+    twins, store_loads
+):
+    # Nothing would name that entry's departure: every read by cookie is checked against
+    # the whole store, which reads in full (Base.adopt).
+    model, make = twins
+    model.by_cookie = True
+    (inc, full), _ = make()
+    users = a_directory_with_warnings(model)
+    model.add_group([users[0].dn], with_id=False)
+    sync_both(inc, full)
+    users[0].fields["email"] = "ann@y.org"
+    model.touch(users[0])
+    store_loads.clear()
+    a, b = sync_both(inc, full)
+    assert store_loads[inc.pk] == 1
+    assert a.read_mode == ReadMode.FULL, a.read_reason
+    assert (store(inc), outcome(a)) == (store(full), outcome(b))
+
+
+def test_the_safeguards_count_a_read_of_values_alone_against_the_whole_store(twins):
+    model, make = twins
+    model.by_cookie = True
+    (inc, full), _ = make()
+    users = [model.add_user(f"user{n}") for n in range(10)]
+    model.add_group([users[0].dn])
+    sync_both(inc, full)
+    inc.safeguard_users_updated_percent = 20
+    inc.save()
+    for entry in users[:3]:
+        entry.fields["first_name"] += "'"
+        model.touch(entry)
+    stopped = run(inc)
+    assert (stopped.status, stopped.read_mode) == (RunStatus.SAFEGUARD, ReadMode.INCREMENTAL)
+    assert "Users updated: 3 of 10 (30%), limit 20%" in stopped.message
+    inc.safeguard_users_updated_percent = 30
+    inc.save()
+    passed = run(inc)
+    assert (passed.status, passed.users_updated) == (RunStatus.COMPLETED, 3), passed.message

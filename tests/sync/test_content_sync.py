@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from directories.models import SkippedEntry
 from synclog.choices import ReadMode, RunStatus
 
 from .conftest import assert_db_equals_ldap, sync
@@ -149,3 +150,54 @@ def test_entries_moving_between_two_user_bases_are_followed_by_cookie(
         assert run.status == RunStatus.COMPLETED, (what, run.message)
         assert run.read_mode == ReadMode.INCREMENTAL, (what, run.read_reason)
         assert_db_equals_ldap(directory, s)
+
+
+def test_a_change_of_values_alone_is_read_by_cookie_and_keeps_what_the_last_sync_reported(
+    worker, directory_with_list, ldap_server
+):
+    """A sync whose only changes are values of stored users writes those users and takes
+    the rest as the last sync left it: its memberships, skipped entries and warnings."""
+    directory, s = unguarded(directory_with_list), ldap_server
+    # A person without a uid (no username: skipped) and a member value naming no entry.
+    s.connect().add_s(
+        f"cn=No Uid,{s.people_dn}",
+        [("objectClass", [b"inetOrgPerson"]), ("cn", [b"No Uid"]), ("sn", [b"Uid"])],
+    )
+    s.add_members(f"cn=group1,{s.groups_dn}", [f"uid=ghost,{s.people_dn}"])
+    first = sync(directory)
+    assert first.read_mode == ReadMode.FULL
+    assert (first.unresolved_references, first.skipped_entries) == (1, 1)
+    assert_db_equals_ldap(directory, s)
+
+    for n in (3, 40, 77):
+        s.modify_user(f"user{n}", sn=f"Nachname{n}", mail=f"user{n}@neu.example.com")
+    run = sync(directory)
+
+    assert (run.status, run.read_mode) == (RunStatus.COMPLETED, ReadMode.INCREMENTAL)
+    assert (run.entries_received, run.users_updated) == (3, 3)
+    assert (run.memberships_added, run.memberships_removed) == (0, 0)
+    assert_db_equals_ldap(directory, s)
+    assert (run.unresolved_references, run.skipped_entries, run.warning_counts) == (
+        first.unresolved_references,
+        first.skipped_entries,
+        first.warning_counts,
+    )
+    listed = ("reason", "entry_type", "external_id", "dn", "value", "detail")
+    assert list(run.warnings.order_by("pk").values_list(*listed)) == list(
+        first.warnings.order_by("pk").values_list(*listed)
+    )
+    assert SkippedEntry.objects.filter(directory=directory).count() == 1
+    changed = {c.dn for c in run.changes.all()}
+    assert changed == {s.dataset.user_dn(n) for n in (3, 40, 77)}
+
+    # The skipped person gets a uid: taken as any change, it is synced and the warnings
+    # say so.
+    s.modify(f"cn=No Uid,{s.people_dn}", uid="nouid")
+    after = sync(directory)
+    assert (after.read_mode, after.users_added, after.skipped_entries) == (
+        ReadMode.INCREMENTAL,
+        1,
+        0,
+    )
+    assert not SkippedEntry.objects.filter(directory=directory).exists()
+    assert_db_equals_ldap(directory, s)
