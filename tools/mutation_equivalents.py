@@ -407,6 +407,151 @@ RULES: list[Rule] = [
         ],
         "The chunk size of a read of the store: every row is read whatever the size.",
     ),
+    # --- OpenLDAP content synchronization (RFC 4533) -----------------------------------------
+    *each(
+        "openldap.OpenLDAPSource.__init__",
+        [("self.cookies: dict[str, str] = {}", "self.cookies: dict[str, str] = None")],
+        FALSY_START + " (`watermark()` and `prepare()` read the cookies for their truth; "
+        "their values only once `prepare()` has set them.)",
+    ),
+    *each(
+        "openldap.OpenLDAPSource.prepare",
+        [("self.cookies = {}  #", "self.cookies = None  #")],
+        FALSY_START + " (`watermark()` and `prepare()` read the cookies for their truth "
+        "alone from then on.)",
+    ),
+    *each(
+        "openldap.OpenLDAPSource.prepare",
+        [("current_cookie(self.conn, base, s.timeout)", "current_cookie(self.conn, base, None)")],
+        PER_CALL_TIMEOUT,
+    ),
+    *each(
+        ["openldap.OpenLDAPSource._departures", "openldap.OpenLDAPSource._pages"],
+        [("s.timeout,", "None,")],
+        PER_CALL_TIMEOUT + " (A refresh waits with python-ldap's result4, which falls back "
+        "to it when given None.)",
+    ),
+    *each(
+        "openldap.OpenLDAPSource._root_dse",
+        [("timeout=self.settings.timeout,\n)", ")")],
+        PER_CALL_TIMEOUT,
+    ),
+    *each("openldap.OpenLDAPSource._taken_along", [("timeout=timeout,\n)", ")")], PER_CALL_TIMEOUT),
+    *each(
+        [
+            "openldap.OpenLDAPSource._root_dse",
+            "openldap.OpenLDAPSource._departures",
+            "openldap.OpenLDAPSource._taken_along",
+        ],
+        [('"(objectClass=*)"', "None")],
+        NONE_FILTER,
+    ),
+    *each(
+        [
+            "openldap.OpenLDAPSource._root_dse",
+            "openldap.OpenLDAPSource._departures",
+            "openldap.OpenLDAPSource._taken_along",
+        ],
+        [('"(objectClass=*)"', '"(objectclass=*)"'), ('"(objectClass=*)"', '"(OBJECTCLASS=*)"')],
+        ATTRIBUTE_CASE,
+    ),
+    *each(
+        "openldap.OpenLDAPSource._root_dse",
+        [
+            ('["supportedControl",', '["supportedcontrol",'),
+            ('["supportedControl",', '["SUPPORTEDCONTROL",'),
+            ('"namingContexts"]', '"namingcontexts"]'),
+            ('"namingContexts"]', '"NAMINGCONTEXTS"]'),
+        ],
+        ATTRIBUTE_CASE,
+    ),
+    *each(
+        ["openldap.OpenLDAPSource._departures", "openldap.OpenLDAPSource._taken_along"],
+        [
+            ('["hasSubordinates"]', '["hassubordinates"]'),
+            ('["hasSubordinates"]', '["HASSUBORDINATES"]'),
+        ],
+        ATTRIBUTE_CASE,
+    ),
+    *each(
+        "openldap.OpenLDAPSource._taken_along",
+        [('["entryUUID"]', '["entryuuid"]'), ('["entryUUID"]', '["ENTRYUUID"]')],
+        ATTRIBUTE_CASE,
+    ),
+    *each(
+        "openldap.OpenLDAPSource._root_dse",
+        handler_dropped("utf-8"),
+        "The decoding error handler is only looked up on a byte that does not decode: "
+        "naming contexts are DNs, which LDAP carries as UTF-8 (RFC 4511, 4514).",
+    ),
+    *each(
+        ["openldap.OpenLDAPSource._taken_along", "openldap.OpenLDAPSource._pages"],
+        handler_dropped("ascii"),
+        ALWAYS_DECODES,
+    ),
+    *each(
+        "openldap.OpenLDAPSource._taken_along",
+        [("range(0, len(gone), UUID_BATCH)", "range(0, len(gone), )")],
+        "A step of 1 instead of UUID_BATCH: the batches overlap, but together they name "
+        "the same ids, so the same containers are found (in more searches).",
+    ),
+    *each(
+        "openldap.OpenLDAPSource._taken_along",
+        [
+            ('["hasSubordinates"],', "None,"),
+            ('["hasSubordinates"],', ""),
+            ('["hasSubordinates"],', '["XXhasSubordinatesXX"],'),
+        ],
+        "hasSubordinates not read, so every entry found counts as a container: the read "
+        "under an entry without entries under it finds only that entry, whose id the "
+        "server already names among the departures of the refresh each kind is read with "
+        "(slapd names each entry changed since the cookie that a search of the base does "
+        "not find; the kind's filter finds no more than (objectClass=*)).",
+    ),
+    *each(
+        "openldap.OpenLDAPSource._pages",
+        [
+            (
+                "self.conn is not None and self.changes_since is not None",
+                "self.conn is not None or self.changes_since is not None",
+            )
+        ],
+        ASSERT_TEXT + " (A read by cookie is only chosen by `prepare()`, once connected, "
+        "from a watermark.)",
+    ),
+    *each(
+        "openldap.OpenLDAPSource._pages",
+        [
+            ("self.roots.get(base, ())", "self.roots.get(base, None)"),
+            ("self.roots.get(base, ())", "self.roots.get(base, )"),
+        ],
+        "The default of a base's changed containers is never used: `prepare()` notes them "
+        "for every user and group base before it chooses to read by cookie, and only "
+        "those bases are read.",
+    ),
+    *each(
+        "openldap.OpenLDAPSource._pages",
+        [
+            ('self._error(exc, "search", base, what)', 'self._error(exc, "search", None, what)'),
+            ('self._error(exc, "search", base, what)', 'self._error(exc, "search", base, None)'),
+            ('self._error(exc, "search", base, what)', 'self._error(exc, "search", what)'),
+            ('self._error(exc, "search", base, what)', 'self._error(exc, "search", base, )'),
+        ],
+        "Only a server down or silent reaches this handler, and the messages for those "
+        "name neither the base nor what was read (pinned by the tests of both).",
+    ),
+    *each(
+        "openldap.OpenLDAPSource._pages",
+        [("continue", "break")],
+        "`continue` -> `break` at a continuation reference in a page of the entries under a "
+        "changed container: python-ldap lists a page's references after all of its "
+        "entries, so stopping at the first skips no entry.",
+    ),
+    *each(
+        "openldap._may_hold_entries",
+        [("[:1]", "[:2]")],
+        "hasSubordinates is SINGLE-VALUE: its first two values are its one value.",
+    ),
     *each(
         "bulk._delete_in_chunks",
         [("range(0, len(values), CHUNK)", "range(0, len(values), )")],

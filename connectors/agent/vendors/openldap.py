@@ -223,8 +223,8 @@ class OpenLDAPSource(DirectorySource):
                         continue
                     for page in super()._pages(dn, "(objectClass=*)", ["entryUUID"], "entries"):
                         for _, below in page:
-                            ids = _values(below, "entryuuid")
-                            taken.update(v.decode("ascii", "replace") for v in ids)
+                            uuids = _values(below, "entryuuid")
+                            taken.update(v.decode("ascii", "replace") for v in uuids)
         return taken
 
     def presence_attributes(self) -> list[str]:
