@@ -23,6 +23,18 @@ def _on_postgresql() -> bool:
     return connection.vendor == "postgresql"
 
 
+def analyze(tables: Sequence[str]) -> None:
+    """Have PostgreSQL take the tables' statistics again now (its planner picks indexes
+    by them); SQLite plans by its indexes without statistics, so nothing is done there."""
+    if _on_postgresql():
+        _analyze(tables)
+
+
+def _analyze(tables: Sequence[str]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {', '.join(map(_qn, tables))}")
+
+
 def insert(table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
     with connection.cursor() as cursor:
         if _on_postgresql():

@@ -268,7 +268,30 @@ def write(plan: Plan, run_id: int) -> Counts:
         # A read of changed values alone skipped nothing new: the last sync's stand.
         _keep_skipped(directory_id, received.skipped_records)
     record_changes(changes)
+    if _reshapes_store(plan):
+        bulk.analyze((U, G, M, N))
     return plan.counts
+
+
+def _reshapes_store(plan: Plan) -> bool:
+    """Whether the plan adds or removes rows past PostgreSQL's own threshold for taking a
+    table's statistics again (autovacuum's default: 50 rows and a tenth of the table).
+
+    The planner picks indexes by those statistics: until they are taken, a store just
+    filled by a first sync is planned as if empty, and the next sync's lookups by stable
+    id read every row of the directory. Autovacuum may be off, or a minute away."""
+    counts = plan.counts
+    changed = (
+        counts.users_added
+        + counts.users_deleted
+        + counts.groups_added
+        + counts.groups_deleted
+        + counts.memberships_added
+        + counts.memberships_removed
+    )
+    users, groups = plan.stored.totals()
+    stored = users + groups + len(plan.stored.members) + len(plan.stored.nesting)
+    return changed > 50 + stored // 10
 
 
 # A group's member values as the directory sent them, and their digest (incremental reads).

@@ -91,3 +91,31 @@ def test_memberships_naming_a_user_that_is_not_stored_are_refused_whole(ldap_dir
     )
     got = set(GroupMembership.objects.values_list("user__external_id", flat=True))
     assert got == {"u0", "u1"}
+
+
+def planned_rows(table: str) -> float:
+    """How many rows PostgreSQL's planner believes `table` holds (its last statistics)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [table])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statistics")
+def test_a_sync_that_reshapes_the_store_has_its_statistics_taken_and_a_small_one_not(
+    ldap_directory,
+):
+    users = DirectoryUser._meta.db_table
+    members = [f"uid=user{i},{PEOPLE}" for i in range(200)]
+    # A first sync: the planner knows of every user written, not of an empty table.
+    sync(ldap_directory, [*people(600), group("g1", "big", members)], safeguards=False)
+    assert planned_rows(users) == DirectoryUser.objects.count()
+    assert planned_rows(GroupMembership._meta.db_table) == GroupMembership.objects.count()
+    # 130 users added to 600 users, a group and 200 memberships: 50 + a tenth, not more.
+    before = planned_rows(users)
+    counts, _ = sync(ldap_directory, [*people(730), group("g1", "big", members)], safeguards=False)
+    assert counts.users_added == 130
+    assert planned_rows(users) == before != DirectoryUser.objects.count()
+    # One more than 50 + a tenth of the 931 rows now stored (143): taken again.
+    counts, _ = sync(ldap_directory, [*people(874), group("g1", "big", members)], safeguards=False)
+    assert counts.users_added == 144
+    assert planned_rows(users) == DirectoryUser.objects.count()
