@@ -409,6 +409,13 @@ RULES: list[Rule] = [
     ),
     # --- OpenLDAP content synchronization (RFC 4533) -----------------------------------------
     *each(
+        "openldap.OpenLDAPSource._departures",
+        [("leaves.add(uuid)", "leaves.add(None)")],
+        "The ids another base's refresh saw as leaves are left out of the search for "
+        "containers that left only to save it: a leaf found by that search is passed over "
+        "as it is (it takes nothing along).",
+    ),
+    *each(
         "openldap.OpenLDAPSource.__init__",
         [("self.cookies: dict[str, str] = {}", "self.cookies: dict[str, str] = None")],
         FALSY_START + " (`watermark()` and `prepare()` read the cookies for their truth; "

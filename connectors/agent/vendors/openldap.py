@@ -150,15 +150,19 @@ class OpenLDAPSource(DirectorySource):
         exists elsewhere took the entries under it out of scope, unnamed by the server.
 
         The entries that left the scope themselves are named by the refresh each kind's
-        records are read with (`_pages`)."""
+        records are read with (`_pages`). slapd names an entry changed outside a base
+        among that base's departures: one another base's refresh saw as a leaf took
+        nothing along and is not looked for."""
         s = self.settings
         conn = self.conn
         assert conn is not None
+        gone: dict[str, list[str]] = {}
+        leaves: set[str] = set()
         for base in bases:
             done = Refresh()
             roots = self.roots[base] = []
             try:
-                for dn, _, entry in contentsync.refresh(
+                for dn, uuid, entry in contentsync.refresh(
                     conn,
                     base,
                     "(objectClass=*)",
@@ -169,6 +173,8 @@ class OpenLDAPSource(DirectorySource):
                 ):
                     if _may_hold_entries(entry):
                         roots.append(dn)
+                    else:
+                        leaves.add(uuid)
             except (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.NO_SUCH_OBJECT) as exc:
                 raise self._error(exc, "search", base, "entries") from None
             except ldap.LDAPError as exc:
@@ -180,7 +186,10 @@ class OpenLDAPSource(DirectorySource):
                 ) from None
             if done.present:
                 raise self._log_lost(base)
-            self.taken[base] = self._taken_along(base, done.deleted, contexts)
+            gone[base] = done.deleted
+        for base in bases:
+            looked_for = [uuid for uuid in gone[base] if uuid not in leaves]
+            self.taken[base] = self._taken_along(base, looked_for, contexts)
 
     def _log_lost(self, base: str) -> RefreshRequired:
         """The server answered in present mode: it lists what is there, not what left."""
