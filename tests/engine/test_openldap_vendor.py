@@ -392,41 +392,39 @@ def test_a_watermark_without_a_cookie_for_a_base_is_read_in_full_naming_the_firs
     assert got.watermark == cookies_now(s, s.people_dn, contractors, s.groups_dn)
 
 
-def test_a_cookie_naming_no_state_is_read_in_full(provider):
+@pytest.mark.parametrize(
+    "base, cookie, reason",
+    [
+        pytest.param(
+            "groups_dn",
+            "rid=000,csn=garbage",
+            "the last sync's sync cookie for {base} is not one {address} gives (it names "
+            "no change sequence number)",
+            id="naming-no-state",
+        ),
+        pytest.param(
+            "people_dn",
+            "rid=000,csn=20990101000000.000000Z#000000#000#000000",
+            "{address} refused the refresh under {base} since the last sync's cookie: "
+            "Server is unwilling to perform (consumer state is newer than provider!)",
+            id="newer-than-the-servers-state",
+        ),
+        pytest.param(
+            "groups_dn",
+            "rid=000,csn=20200101000000.000000Z#000000#000#000000",
+            "{address} cannot name the entries deleted under {base} since the last sync "
+            "(its session log was lost in a restart or does not reach back that far)",
+            id="older-than-the-session-log",
+        ),
+    ],
+)
+def test_a_cookie_the_server_cannot_follow_is_read_in_full_saying_why(
+    provider, base, cookie, reason
+):
     s = provider
     since = cookies_now(s, s.people_dn, s.groups_dn)
-    since["cookies"][s.groups_dn] = "rid=000,csn=garbage"
-    address = f"127.0.0.1:{s.port}"
-    full_read_instead(
-        s,
-        since,
-        f"the last sync's sync cookie for {s.groups_dn} is not one {address} gives "
-        "(it names no change sequence number)",
-    )
-
-
-def test_a_cookie_newer_than_the_servers_state_is_read_in_full(provider):
-    s = provider
-    since = cookies_now(s, s.people_dn, s.groups_dn)
-    since["cookies"][s.people_dn] = "rid=000,csn=20990101000000.000000Z#000000#000#000000"
-    full_read_instead(
-        s,
-        since,
-        f"127.0.0.1:{s.port} refused the refresh under {s.people_dn} since the last sync's "
-        "cookie: Server is unwilling to perform (consumer state is newer than provider!)",
-    )
-
-
-def test_a_cookie_older_than_the_session_log_is_read_in_full(provider):
-    s = provider
-    since = cookies_now(s, s.people_dn, s.groups_dn)
-    since["cookies"][s.groups_dn] = "rid=000,csn=20200101000000.000000Z#000000#000#000000"
-    full_read_instead(
-        s,
-        since,
-        f"127.0.0.1:{s.port} cannot name the entries deleted under {s.groups_dn} since the "
-        "last sync (its session log was lost in a restart or does not reach back that far)",
-    )
+    since["cookies"][getattr(s, base)] = cookie
+    full_read_instead(s, since, reason.format(base=getattr(s, base), address=f"127.0.0.1:{s.port}"))
 
 
 def test_a_cookie_given_to_a_server_without_content_synchronization_is_read_in_full(
