@@ -427,19 +427,25 @@ def test_a_cookie_the_server_cannot_follow_is_read_in_full_saying_why(
     full_read_instead(s, since, reason.format(base=getattr(s, base), address=f"127.0.0.1:{s.port}"))
 
 
+def assert_read_by_timestamp_instead(got, port: int) -> None:
+    """A cookie given to a server that offers no content synchronization (to this bind
+    DN): its three users read in full, saying why, and a timestamp watermark for next."""
+    assert (got.read, got.by_cookie) == ("full", False)
+    assert got.reason == (
+        f"127.0.0.1:{port} no longer offers content synchronization (RFC 4533), which "
+        "the last sync's watermark reads from"
+    )
+    assert len(got.users) == 3
+    assert got.watermark["kind"] == "modify_timestamp"
+
+
 def test_a_cookie_given_to_a_server_without_content_synchronization_is_read_in_full(
     provider, slapd_factory
 ):
     plain = slapd_factory(users=3, groups=1, members_per_group=1)
     since = cookies_now(provider, provider.people_dn, provider.groups_dn)
     got = Read(settings_for(plain, since))
-    assert (got.read, got.by_cookie) == ("full", False)
-    assert got.reason == (
-        f"127.0.0.1:{plain.port} no longer offers content synchronization (RFC 4533), which "
-        "the last sync's watermark reads from"
-    )
-    assert len(got.users) == 3
-    assert got.watermark["kind"] == "modify_timestamp"
+    assert_read_by_timestamp_instead(got, plain.port)
 
 
 # --- stopping once the read began ----------------------------------------------------------
@@ -729,13 +735,7 @@ def test_a_server_that_does_not_show_its_naming_contexts_is_read_by_timestamp(tm
         got = Read(settings_for(s, since, **bound))
     finally:
         s.cleanup()
-    assert (got.read, got.by_cookie) == ("full", False)
-    assert got.reason == (
-        f"127.0.0.1:{s.port} no longer offers content synchronization (RFC 4533), which "
-        "the last sync's watermark reads from"
-    )
-    assert len(got.users) == 3
-    assert got.watermark["kind"] == "modify_timestamp"
+    assert_read_by_timestamp_instead(got, s.port)
 
 
 # --- when the read is decided --------------------------------------------------------------
