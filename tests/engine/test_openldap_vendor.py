@@ -520,6 +520,17 @@ def test_a_server_silent_during_the_read_says_what_it_was_reading(provider):
     )
 
 
+def assert_unreachable(error: DirectoryError, how: str, port: int, what: str) -> None:
+    """A server stopped or silent (frozen, timeout 0.3 s) during `what`."""
+    assert error.code == "unreachable"
+    if how == "silent":
+        assert error.message == (
+            f"LDAP server 127.0.0.1:{port} did not answer within 0.3 s ({what})"
+        )
+    else:
+        assert error.message.startswith(f"cannot reach LDAP server 127.0.0.1:{port}: ")
+
+
 @pytest.mark.parametrize("how", ["stopped", "silent"])
 def test_a_server_lost_while_reading_the_root_dse_is_unreachable(provider, how):
     s = provider
@@ -531,13 +542,7 @@ def test_a_server_lost_while_reading_the_root_dse_is_unreachable(provider, how):
         finally:
             if how == "silent":
                 s.thaw()
-    assert stopped.value.code == "unreachable"
-    if how == "silent":
-        assert stopped.value.message == (
-            f"LDAP server 127.0.0.1:{s.port} did not answer within 0.3 s (the read of the root DSE)"
-        )
-    else:
-        assert stopped.value.message.startswith(f"cannot reach LDAP server 127.0.0.1:{s.port}: ")
+    assert_unreachable(stopped.value, how, s.port, "the read of the root DSE")
 
 
 @pytest.mark.parametrize("since", [None, "cookie"])
@@ -589,13 +594,7 @@ def test_a_server_lost_while_asked_what_left_is_unreachable(provider, monkeypatc
         finally:
             if how == "silent":
                 s.thaw()
-    assert stopped.value.code == "unreachable"
-    if how == "silent":
-        assert stopped.value.message == (
-            f"LDAP server 127.0.0.1:{s.port} did not answer within 0.3 s (search)"
-        )
-    else:
-        assert stopped.value.message.startswith(f"cannot reach LDAP server 127.0.0.1:{s.port}: ")
+    assert_unreachable(stopped.value, how, s.port, "search")
 
 
 def test_a_server_silent_while_looking_for_containers_that_left_says_so(provider, monkeypatch):
