@@ -398,6 +398,29 @@ RULES: list[Rule] = [
         "store: the same rows, read twice (speed and memory only).",
     ),
     *each(
+        "plan.StoreLoad.base",
+        [
+            ("wanted=False)", "wanted=None)"),
+            ("wanted=False)", "wanted=True)"),
+            ('"incremental base", wanted=False)', '"incremental base", )'),
+        ],
+        "A second connector's read then loads its base at once instead of once the read "
+        "needs it: the same rows (speed only; the first read's is the store load's).",
+    ),
+    *each(
+        "incremental.values_only",
+        [("directory_id=directory_id, kind=kind)", "directory_id=directory_id, )")],
+        "A skipped entry of the other kind whose id is a departure then sends the read to "
+        "the merge, which gives the same result (tests/engine/test_incremental.py's twins), "
+        "only at a store load's cost; servers name such ids under both kinds anyway.",
+    ),
+    *each(
+        "fetch._Changes.values_only",
+        [("_take_user(taken, record, username_attribute)", "_take_user(taken, record, None)")],
+        "The username attribute only words the reason a user is skipped, and a read that "
+        "skips a changed user is merged, where the record is taken again with it.",
+    ),
+    *each(
         "incremental.Base.load",
         [
             ("chunk_size=10_000", "chunk_size=None"),

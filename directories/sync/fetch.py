@@ -573,8 +573,8 @@ class _Changes:
         found = values_only(taken.users, self.departed)
         if found is None:
             return False
+        # The plan compares them with their stored rows alone (`Stored.of_changed`).
         received.users, received.user_fps = taken.users, taken.user_fps
-        received.touched = {"user": set(taken.users), "group": set()}
         received.changed_stored, received.carried = found
         return True
 

@@ -16,7 +16,7 @@ to the result of a full read, never a different result.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -240,7 +240,7 @@ def values_only(
     change nothing.) Not when that sync skipped an entry it cannot follow by id (nothing
     would name its departure; `Base.adopt`)."""
     run = (
-        SyncRun.objects.filter(pk=run_id, directory_id=directory_id)
+        SyncRun.objects.filter(pk=run_id)
         .values_list("unresolved_references", "skipped_entries", "warning_counts")
         .first()
     )
@@ -256,12 +256,9 @@ def values_only(
         if _any_of(skipped, gone[kind]):
             return None
     stored: dict[str, tuple[int, str]] = {}
-    ids = list(users)
-    for i in range(0, len(ids), 900):
+    for ids in _chunks(users):
         for ext, pk, fp, *kept in (
-            DirectoryUser.objects.filter(
-                directory_id=directory_id, external_id__in=ids[i : i + 900]
-            )
+            DirectoryUser.objects.filter(directory_id=directory_id, external_id__in=ids)
             .order_by()
             .values_list("external_id", "pk", "fingerprint", *KEPT_USER_VALUES)
         ):
@@ -276,11 +273,19 @@ def values_only(
 
 def _any_of(rows, ids: set[str]) -> bool:
     """Whether any of `rows` has one of `ids` as its stable id."""
-    listed = list(ids)
-    return any(
-        rows.filter(external_id__in=listed[i : i + 900]).exists()
-        for i in range(0, len(listed), 900)
-    )
+    return any(rows.filter(external_id__in=chunk).exists() for chunk in _chunks(ids))
+
+
+# Ids per lookup: SQLite takes at most 999 variables in a statement.
+LOOKUP_CHUNK = 900
+
+
+def _chunks(ids: Iterable[str]) -> Iterator[list[str]]:
+    """`ids` in lists of at most LOOKUP_CHUNK."""
+    rest = list(ids)
+    while rest:
+        yield rest[:LOOKUP_CHUNK]
+        rest = rest[LOOKUP_CHUNK:]
 
 
 def entry_key(ext: Any, dn: str) -> Any:

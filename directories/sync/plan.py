@@ -46,34 +46,26 @@ class Stored:
     """What the store holds for a directory, keyed by stable id (loaded before the plan)."""
 
     users: dict[str, tuple[int, str]]
-    groups: dict[str, tuple[int, str]]
-    members: set[tuple[str, str]]
-    nesting: set[tuple[str, str]]
+    groups: dict[str, tuple[int, str]] = field(default_factory=dict)
+    members: set[tuple[str, str]] = field(default_factory=set)
+    nesting: set[tuple[str, str]] = field(default_factory=set)
     # Digest of each group's kept member values ("" while none are kept).
     member_digests: dict[str, str] = field(default_factory=dict)
-    # How many users and groups the store holds, when the dicts above hold only some of
-    # them (the users an incremental read changed, `incremental.stored_as_changed`).
+    # How many users the store holds, when `users` holds only some of them (those a read
+    # of changed values alone changed, `incremental.values_only`, which changes no group).
     user_total: int | None = None
-    group_total: int | None = None
 
     def totals(self) -> tuple[int, int]:
         """How many users and groups the store holds (what the safeguards count against)."""
         users = len(self.users) if self.user_total is None else self.user_total
-        groups = len(self.groups) if self.group_total is None else self.group_total
-        return users, groups
+        return users, len(self.groups)
 
     @classmethod
     def of_changed(cls, directory_id: int, users: dict[str, tuple[int, str]]) -> Stored:
         """The store as a read of changed values alone needs it (`Received.changed_stored`):
-        those users, and how many users and groups there are; no group, no membership."""
-        return cls(
-            users,
-            {},
-            set(),
-            set(),
-            user_total=DirectoryUser.objects.filter(directory_id=directory_id).count(),
-            group_total=DirectoryGroup.objects.filter(directory_id=directory_id).count(),
-        )
+        those users and how many users there are; no group, no membership."""
+        total = DirectoryUser.objects.filter(directory_id=directory_id).count()
+        return cls(users, user_total=total)
 
     @classmethod
     def load(cls, directory_id: int, base: Base | None = None) -> Stored:

@@ -1023,6 +1023,15 @@ def test_a_read_of_changed_values_alone_keeps_the_rest_as_the_last_sync_left_it(
     for entry in (ann, cy):
         entry.fields["first_name"] += " Jr."
         model.touch(entry)
+    # An entry added and deleted between the syncs is named among the departures: it was
+    # never stored, so it changes nothing. Skipped entries of another directory (one
+    # without an id, one with that id) are not this directory's.
+    passing = model.add_user("zed")
+    model.remove(passing)
+    for ext in (passing.id, ""):
+        SkippedEntry.objects.create(
+            directory=full, kind="user", external_id=ext, dn=f"uid=x{ext},{PEOPLE}", record={}
+        )
     store_loads.clear()
 
     a, b = sync_both(inc, full)
