@@ -393,12 +393,6 @@ RULES: list[Rule] = [
     ),
     *each(
         "plan.StoreLoad.base",
-        [("if self.with_base and not self.base_given:", "if self.with_base and self.base_given:")],
-        "The first read then loads a base of its own instead of the one loaded with the "
-        "store: the same rows, read twice (speed and memory only).",
-    ),
-    *each(
-        "plan.StoreLoad.base",
         [
             ("wanted=False)", "wanted=None)"),
             ("wanted=False)", "wanted=True)"),

@@ -1058,6 +1058,23 @@ def rename(model: ModelDirectory, entry: Entry) -> None:
     model.touch(entry)
 
 
+def test_a_read_of_values_alone_looks_up_more_users_than_one_statement_holds(twins, store_loads):
+    # SQLite takes at most 999 variables in a statement: ids are looked up 900 at a time.
+    model, make = twins
+    model.by_cookie = True
+    (inc, full), _ = make()
+    users = [model.add_user(f"user{n}") for n in range(1_900)]
+    sync_both(inc, full)
+    for entry in users:
+        entry.fields["email"] = entry.fields["email"].upper()
+        model.touch(entry)
+    store_loads.clear()
+    a, b = sync_both(inc, full)
+    assert store_loads == {full.pk: 1}
+    assert (a.read_mode, a.users_updated) == (ReadMode.INCREMENTAL, 1_900)
+    assert (store(inc), outcome(a)) == (store(full), outcome(b))
+
+
 # Changes a read of values alone cannot stand for: each is merged with the whole store.
 MERGED = {
     "a user renamed": lambda model, users, group: rename(model, users[0]),
