@@ -95,9 +95,8 @@ class Received:
     # the plan compares these alone.
     touched: dict[str, set[str]] | None = None
     # For a read whose only changes are values of stored users (`incremental.values_only`):
-    # those users' (primary key, fingerprint) in the store, and what the read keeps of the
-    # sync it reads since. `users` then holds those users alone.
-    changed_stored: dict[str, tuple[int, str]] | None = None
+    # those users' stored rows and what the read keeps of the sync it reads since. `users`
+    # then holds those users alone.
     carried: incremental.Carried | None = None
 
 
@@ -135,10 +134,7 @@ class StoreView(Protocol):
 
 
 # `incremental.values_only` for one directory and the sync its read is since.
-ValuesOnly = Callable[
-    [dict[str, tuple], dict[str, set[str]]],
-    tuple[dict[str, tuple[int, str]], incremental.Carried] | None,
-]
+ValuesOnly = Callable[[dict[str, tuple], dict[str, set[str]]], incremental.Carried | None]
 
 
 def fetch(
@@ -285,9 +281,9 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
     candidates = [ext for name, exts in clashes.items() for ext in (first[name], *exts)]
     # Each contender's stored values (USER_COLUMNS), for those the store holds.
     stored: dict[str, tuple] = {}
-    for start in range(0, len(candidates), 500):
+    for ids in incremental.chunks(candidates):
         for ext, *values in DirectoryUser.objects.filter(
-            directory=directory, external_id__in=candidates[start : start + 500]
+            directory=directory, external_id__in=ids
         ).values_list("external_id", *USER_COLUMNS):
             stored[ext] = tuple(values)
     attribute = _username_attribute(directory)
@@ -570,12 +566,12 @@ class _Changes:
             _take_user(taken, record, username_attribute)
         if taken.skipped:
             return False
-        found = values_only(taken.users, self.departed)
-        if found is None:
+        carried = values_only(taken.users, self.departed)
+        if carried is None:
             return False
         # The plan compares them with their stored rows alone (`Stored.of_changed`).
         received.users, received.user_fps = taken.users, taken.user_fps
-        received.changed_stored, received.carried = found
+        received.carried = carried
         return True
 
     def merge(self, received: Received, base: incremental.Base, username_attribute: str) -> None:

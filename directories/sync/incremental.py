@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from django.conf import settings
@@ -28,6 +28,8 @@ from django.utils import timezone
 from directories.models import Directory, DirectoryGroup, DirectoryUser, SkippedEntry
 from synclog.choices import ReadMode, RunStatus, Trigger, WarningReason
 from synclog.models import SyncRun
+
+T = TypeVar("T")
 
 # Part of every watermark's scope digest: a change to how records are kept reads in full.
 FORMAT = 1
@@ -214,9 +216,11 @@ class Base:
 
 @dataclass(frozen=True)
 class Carried:
-    """What a read of changed values alone keeps of the sync it reads since, beside its
-    memberships and skipped entries: that run's warnings (listed rows and counts)."""
+    """A read of changed values alone (`values_only`): the changed users' (primary key,
+    fingerprint) in the store, and what it keeps of the sync it reads since beside that
+    sync's memberships and skipped entries: its warnings (listed rows and counts)."""
 
+    stored_users: dict[str, tuple[int, str]]
     run_id: int
     unresolved_references: int
     skipped_entries: int
@@ -225,12 +229,12 @@ class Carried:
 
 def values_only(
     directory_id: int, run_id: int, users: dict[str, tuple], departed: dict[str, set[str]]
-) -> tuple[dict[str, tuple[int, str]], Carried] | None:
+) -> Carried | None:
     """For an incremental read that named its departures (`departed`, by kind) and whose
     only changed records are `users` (taken, none skipped): when every one is stored with
     the DN and username it still has, and no stored or skipped entry left the scope,
-    their (primary key, stored fingerprint) and what the read keeps of run `run_id`, the
-    completed sync it reads since. Else None: the changes are merged with the whole
+    their stored rows and what the read keeps of run `run_id`, the completed sync it
+    reads since. Else None: the changes are merged with the whole
     store (`Base`).
 
     Nothing a membership, a skipped entry or a warning depends on changed then, so they
@@ -256,7 +260,7 @@ def values_only(
         if _any_of(skipped, gone[kind]):
             return None
     stored: dict[str, tuple[int, str]] = {}
-    for ids in _chunks(users):
+    for ids in chunks(users):
         for ext, pk, fp, *kept in (
             DirectoryUser.objects.filter(directory_id=directory_id, external_id__in=ids)
             .order_by()
@@ -268,20 +272,20 @@ def values_only(
     if len(stored) != len(users):
         return None
     unresolved, skipped_entries, counts = run
-    return stored, Carried(run_id, unresolved, skipped_entries, dict(counts or {}))
+    return Carried(stored, run_id, unresolved, skipped_entries, dict(counts or {}))
 
 
 def _any_of(rows, ids: set[str]) -> bool:
     """Whether any of `rows` has one of `ids` as its stable id."""
-    return any(rows.filter(external_id__in=chunk).exists() for chunk in _chunks(ids))
+    return any(rows.filter(external_id__in=chunk).exists() for chunk in chunks(ids))
 
 
 # Ids per lookup: SQLite takes at most 999 variables in a statement.
 LOOKUP_CHUNK = 900
 
 
-def _chunks(ids: Iterable[str]) -> Iterator[list[str]]:
-    """`ids` in lists of at most LOOKUP_CHUNK."""
+def chunks(ids: Iterable[T]) -> Iterator[list[T]]:
+    """`ids` in lists of at most LOOKUP_CHUNK (one lookup's worth)."""
     rest = list(ids)
     while rest:
         yield rest[:LOOKUP_CHUNK]

@@ -21,7 +21,7 @@ from directories.models import (
 )
 from directories.sync.background import Loading, Waited
 from directories.sync.fetch import USER_COLUMNS, Received
-from directories.sync.incremental import Base, members_digest
+from directories.sync.incremental import Base, chunks, members_digest
 
 GROUP_COLUMNS = ("dn", "name")
 
@@ -62,7 +62,7 @@ class Stored:
 
     @classmethod
     def of_changed(cls, directory_id: int, users: dict[str, tuple[int, str]]) -> Stored:
-        """The store as a read of changed values alone needs it (`Received.changed_stored`):
+        """The store as a read of changed values alone needs it (`Carried.stored_users`):
         those users and how many users there are; no group, no membership."""
         total = DirectoryUser.objects.filter(directory_id=directory_id).count()
         return cls(users, user_total=total)
@@ -353,8 +353,8 @@ def safeguard_violations(
 
 def old_values(model, ids: list[int], columns: tuple[str, ...]) -> dict[int, tuple]:
     out: dict[int, tuple] = {}
-    for i in range(0, len(ids), 900):
-        for row in model.objects.filter(pk__in=ids[i : i + 900]).values_list("pk", *columns):
+    for chunk in chunks(ids):
+        for row in model.objects.filter(pk__in=chunk).values_list("pk", *columns):
             out[row[0]] = row[1:]
     return out
 
@@ -427,12 +427,13 @@ def make_plan(
     violations: list[Violation] = []
     if safeguards:
         updates, deletions = _counted(users, old_users, stored.users, received.users)
+        user_total, group_total = stored.totals()
         # Members lost by groups that stay (a deleted group counts as a deleted group).
         kept_loss = {g: n for g, n in loss.items() if g not in gone_groups}
         violations = safeguard_violations(
             {name: getattr(directory, name) for name in SAFEGUARD_FIELDS},
-            (updates, deletions, stored.totals()[0]),
-            (len(groups.deleted), stored.totals()[1]),
+            (updates, deletions, user_total),
+            (len(groups.deleted), group_total),
             kept_loss,
             # Members held now matter only for groups that lose some: no count otherwise.
             group_member_counts(stored) if kept_loss else {},

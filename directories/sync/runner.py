@@ -105,8 +105,8 @@ def execute(run: SyncRun) -> None:
         beat.connector_name = used.name
         stored = (
             store.stored()  # pragma: no mutate
-            if received.changed_stored is None
-            else Stored.of_changed(directory.pk, received.changed_stored)
+            if received.carried is None
+            else Stored.of_changed(directory.pk, received.carried.stored_users)
         )
         beat.announce(RunPhase.APPLYING)
         _apply(run, directory, received, used, stored)  # pragma: no mutate
