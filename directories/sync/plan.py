@@ -51,21 +51,29 @@ class Stored:
     nesting: set[tuple[str, str]] = field(default_factory=set)
     # Digest of each group's kept member values ("" while none are kept).
     member_digests: dict[str, str] = field(default_factory=dict)
-    # How many users the store holds, when `users` holds only some of them (those a read
-    # of changed values alone changed, `incremental.values_only`, which changes no group).
-    user_total: int | None = None
+    # The directory whose users `users` holds only some of (those a read of changed values
+    # alone changed, `incremental.values_only`, which changes no group): its users are
+    # counted in the database, when asked.
+    partial_of: int | None = None
 
-    def totals(self) -> tuple[int, int]:
-        """How many users and groups the store holds (what the safeguards count against)."""
-        users = len(self.users) if self.user_total is None else self.user_total
-        return users, len(self.groups)
+    def totals(self, enough: int) -> tuple[int, int]:
+        """How many users and groups the store holds (what the safeguards count against).
+
+        The users may be counted up to `enough` only: the caller's verdict is the same for
+        any number from there on."""
+        if self.partial_of is None:
+            return len(self.users), len(self.groups)
+        if enough <= 0:
+            return 0, len(self.groups)
+        # A count that stops at `enough` reads that many rows, not the directory's.
+        users = DirectoryUser.objects.filter(directory_id=self.partial_of).order_by()
+        return users[:enough].count(), len(self.groups)
 
     @classmethod
     def of_changed(cls, directory_id: int, users: dict[str, tuple[int, str]]) -> Stored:
         """The store as a read of changed values alone needs it (`Carried.stored_users`):
-        those users and how many users there are; no group, no membership."""
-        total = DirectoryUser.objects.filter(directory_id=directory_id).count()
-        return cls(users, user_total=total)
+        those users, the others counted when asked; no group, no membership."""
+        return cls(users, partial_of=directory_id)
 
     @classmethod
     def load(cls, directory_id: int, base: Base | None = None) -> Stored:
@@ -308,6 +316,20 @@ def group_member_counts(stored: Stored) -> Counter:
     return Counter(g for g, _ in chain(stored.members, stored.nesting))
 
 
+def users_enough(limits: dict[str, int | None], updated: int, deleted: int) -> int:
+    """The fewest stored users past which no user safeguard stops a sync that updates
+    `updated` and deletes `deleted` (counted) users: the verdict is the same for every
+    store at least that large, so the store need not be counted further."""
+    enough = 2 * deleted  # the zero-result guard stops more than half
+    for limit, count in (
+        (limits["safeguard_users_updated_percent"], updated),
+        (limits["safeguard_users_deleted_percent"], deleted),
+    ):
+        if limit:
+            enough = max(enough, -(-100 * count // limit))
+    return enough
+
+
 def safeguard_violations(
     limits: dict[str, int | None],
     users: tuple[int, int, int],
@@ -427,11 +449,12 @@ def make_plan(
     violations: list[Violation] = []
     if safeguards:
         updates, deletions = _counted(users, old_users, stored.users, received.users)
-        user_total, group_total = stored.totals()
+        limits = {name: getattr(directory, name) for name in SAFEGUARD_FIELDS}
+        user_total, group_total = stored.totals(users_enough(limits, updates, deletions))
         # Members lost by groups that stay (a deleted group counts as a deleted group).
         kept_loss = {g: n for g, n in loss.items() if g not in gone_groups}
         violations = safeguard_violations(
-            {name: getattr(directory, name) for name in SAFEGUARD_FIELDS},
+            limits,
             (updates, deletions, user_total),
             (len(groups.deleted), group_total),
             kept_loss,

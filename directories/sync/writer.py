@@ -289,7 +289,8 @@ def _reshapes_store(plan: Plan) -> bool:
         + counts.memberships_added
         + counts.memberships_removed
     )
-    users, groups = plan.stored.totals()
+    # Past ten times the rows changed, how many more users are stored does not matter.
+    users, groups = plan.stored.totals(10 * changed)
     stored = users + groups + len(plan.stored.members) + len(plan.stored.nesting)
     return changed > 50 + stored // 10
 

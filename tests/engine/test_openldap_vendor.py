@@ -241,6 +241,41 @@ def test_an_incremental_read_sends_the_changed_entries_and_names_those_that_left
     assert got.watermark != since
 
 
+def test_a_base_under_which_nothing_changed_is_refreshed_once_naming_what_slapd_names(
+    provider, monkeypatch
+):
+    """The refresh asking what left a base says whether any entry under it changed; when
+    none did, the refresh of its records would send nothing and name the same departures
+    (slapd names every entry changed elsewhere among them): it is not made."""
+    s = provider
+    cookie = cookie_now(s)
+    since = {"kind": "sync_cookie", "cookies": dict.fromkeys((s.people_dn, s.groups_dn), cookie)}
+    group_ids = {dn: e["id"] for dn, e in entries(s, s.groups_dn, GROUPS_FILTER).items()}
+    s.modify_user("user1", mail="one@new.example.com")
+    s.delete_user("user3")
+    s.delete(s.dataset.group_dn(2))
+    refreshed = []
+    real = contentsync.refresh
+
+    def refresh(conn, base, filterstr, *args, **kwargs):
+        if filterstr != contentsync.MATCH_NOTHING:  # not the cookies taken as the read begins
+            refreshed.append((base, filterstr))
+        return real(conn, base, filterstr, *args, **kwargs)
+
+    monkeypatch.setattr(contentsync, "refresh", refresh)
+
+    got = Read(settings_for(s, since))
+
+    monkeypatch.setattr(contentsync, "refresh", real)
+    assert [f for base, f in refreshed if base == s.groups_dn] == ["(objectClass=*)"]
+    assert [f for base, f in refreshed if base == s.people_dn] == ["(objectClass=*)", USERS_FILTER]
+    assert got.groups == []
+    assert group_ids[s.dataset.group_dn(2).lower()] in got.named("group")
+    assert got.named("group") == named_by_slapd(s, s.groups_dn, GROUPS_FILTER, cookie)
+    assert got.named("user") == named_by_slapd(s, s.people_dn, USERS_FILTER, cookie)
+    assert [r["dn"] for r in got.users] == [s.dataset.user_dn(1)]
+
+
 def test_the_entries_under_a_renamed_container_are_sent_again_once_under_their_new_dns(provider):
     """A renamed container renames the entries under it without changing them: slapd does
     not send them, the agent reads them again."""
@@ -457,6 +492,7 @@ def test_a_server_that_restarts_during_the_read_asks_for_a_full_read(provider):
     s = provider
     since = cookies_now(s, s.people_dn, s.groups_dn)
     s.delete_user("user1")
+    s.modify_user("user2", mail="two@new.example.com")
     with source_for(settings_for(s, since)) as source:
         source.prepare()
         assert source.names_departures
@@ -506,6 +542,7 @@ def test_a_server_gone_during_the_read_is_unreachable(provider):
 def test_a_server_silent_during_the_read_says_what_it_was_reading(provider):
     s = provider
     since = cookies_now(s, s.people_dn, s.groups_dn)
+    s.modify_user("user0", mail="zero@new.example.com")
     with source_for(settings_for(s, since, timeout=0.3)) as source:
         source.prepare()
         s.freeze()
@@ -908,6 +945,7 @@ def test_a_server_asking_to_reload_during_the_read_asks_for_a_full_read(reloadin
     s = reloading
     since = cookies_now(s, s.people_dn, s.groups_dn)
     s.delete_user("user1")
+    s.modify_user("user2", mail="two@new.example.com")
     real = contentsync.refresh
     aged = []
 

@@ -4,6 +4,8 @@ always on, decided in the plan before anything is written."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from directories.models import SAFEGUARD_FIELDS
 from directories.sync.plan import (
@@ -12,6 +14,7 @@ from directories.sync.plan import (
     _check_zero_result,
     make_plan,
     safeguard_violations,
+    users_enough,
 )
 
 from .conftest import group, read, user
@@ -78,6 +81,39 @@ def test_each_threshold_is_checked_against_its_own_field():
         "Groups deleted: 4 of 10 (40%), limit 30%",
         "Members removed from group admins: 3 of 5 (60%), limit 40%",
     ]
+
+
+limit = st.one_of(st.none(), st.integers(1, 100))
+
+
+@given(
+    updated_limit=limit,
+    deleted_limit=limit,
+    updated=st.integers(0, 500),
+    deleted=st.integers(0, 500),
+    stored=st.integers(0, 5000),
+)
+def test_a_store_counted_up_to_enough_users_gets_the_verdict_of_its_whole_count(
+    updated_limit, deleted_limit, updated, deleted, stored
+):
+    """A read of changed values alone counts the stored users only up to `users_enough`
+    (a million-user store is not counted for 10,000 updates): whatever the store's size,
+    the verdict, and each message, is the one the whole count gives."""
+    limits = {
+        **NO_LIMITS,
+        "safeguard_users_updated_percent": updated_limit,
+        "safeguard_users_deleted_percent": deleted_limit,
+    }
+    enough = users_enough(limits, updated, deleted)
+
+    def verdict(total):
+        found = safeguard_violations(limits, (updated, deleted, total), (0, 0), {}, {}, {})
+        return [str(v) for v in found]
+
+    assert verdict(min(stored, enough)) == verdict(stored)
+    # And no fewer would do: one user short of enough, some safeguard stops the sync.
+    if enough:
+        assert verdict(enough - 1)
 
 
 # --- through a plan ----------------------------------------------------------------------

@@ -64,6 +64,8 @@ class OpenLDAPSource(DirectorySource):
         self.roots: dict[str, list[str]] = {}
         # The ids under the containers that left each base.
         self.taken: dict[str, set[str]] = {}
+        # What left each base under which no entry changed since its cookie.
+        self.unchanged: dict[str, list[str]] = {}
         # Whether a cookie can be followed is only known once connected.
         self.decides_when_connected = (
             self.changes_since is not None and self.changes_since["kind"] == SYNC_COOKIE
@@ -150,9 +152,10 @@ class OpenLDAPSource(DirectorySource):
         exists elsewhere took the entries under it out of scope, unnamed by the server.
 
         The entries that left the scope themselves are named by the refresh each kind's
-        records are read with (`_pages`). slapd names an entry changed outside a base
-        among that base's departures: one another base's refresh saw as a leaf took
-        nothing along and is not looked for."""
+        records are read with (`_pages`), or by this one when no entry under the base
+        changed (that refresh would name the same and send nothing). slapd names an entry
+        changed outside a base among that base's departures: one another base's refresh
+        saw as a leaf took nothing along and is not looked for."""
         s = self.settings
         conn = self.conn
         assert conn is not None
@@ -161,6 +164,7 @@ class OpenLDAPSource(DirectorySource):
         for base in bases:
             done = Refresh()
             roots = self.roots[base] = []
+            changed = False
             try:
                 for dn, uuid, entry in contentsync.refresh(
                     conn,
@@ -171,6 +175,7 @@ class OpenLDAPSource(DirectorySource):
                     s.timeout,
                     into=done,
                 ):
+                    changed = True
                     if _may_hold_entries(entry):
                         roots.append(dn)
                     else:
@@ -187,6 +192,8 @@ class OpenLDAPSource(DirectorySource):
             if done.present:
                 raise self._log_lost(base)
             gone[base] = done.deleted
+            if not changed:
+                self.unchanged[base] = done.deleted
         for base in bases:
             looked_for = [uuid for uuid in gone[base] if uuid not in leaves]
             self.taken[base] = self._taken_along(base, looked_for, contexts)
@@ -283,6 +290,10 @@ class OpenLDAPSource(DirectorySource):
             yield from super()._pages(base, filterstr, attrs, what)
             return
         assert self.conn is not None and self.changes_since is not None
+        if base in self.unchanged:
+            # Nothing under the base changed since its cookie: its departures are known.
+            self.departed[what[:-1]].update(self.unchanged[base], self.taken[base])
+            return
         s = self.settings
         size = s.page_size
         roots = self.roots.get(base, ())
