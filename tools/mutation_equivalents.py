@@ -427,6 +427,12 @@ RULES: list[Rule] = [
     # --- OpenLDAP content synchronization (RFC 4533) -----------------------------------------
     *each(
         "openldap.OpenLDAPSource._departures",
+        [("changed = False", "changed = None")],
+        "Whether a base's refresh sent an entry is read for its truth alone: None is as "
+        "false as False.",
+    ),
+    *each(
+        "openldap.OpenLDAPSource._departures",
         [("leaves.add(uuid)", "leaves.add(None)")],
         "The ids another base's refresh saw as leaves are left out of the search for "
         "containers that left only to save it: a leaf found by that search is passed over "
@@ -462,20 +468,12 @@ RULES: list[Rule] = [
     ),
     *each("openldap.OpenLDAPSource._taken_along", [("timeout=timeout,\n)", ")")], PER_CALL_TIMEOUT),
     *each(
-        [
-            "openldap.OpenLDAPSource._root_dse",
-            "openldap.OpenLDAPSource._departures",
-            "openldap.OpenLDAPSource._taken_along",
-        ],
+        ["openldap.OpenLDAPSource._root_dse", "openldap.OpenLDAPSource._taken_along"],
         [('"(objectClass=*)"', "None")],
         NONE_FILTER,
     ),
     *each(
-        [
-            "openldap.OpenLDAPSource._root_dse",
-            "openldap.OpenLDAPSource._departures",
-            "openldap.OpenLDAPSource._taken_along",
-        ],
+        ["openldap.OpenLDAPSource._root_dse", "openldap.OpenLDAPSource._taken_along"],
         [('"(objectClass=*)"', '"(objectclass=*)"'), ('"(objectClass=*)"', '"(OBJECTCLASS=*)"')],
         ATTRIBUTE_CASE,
     ),

@@ -553,11 +553,16 @@ class _Changes:
         changed[key] = record
 
     def values_only(
-        self, received: Received, username_attribute: str, values_only: ValuesOnly
+        self,
+        received: Received,
+        username_attribute: str,
+        values_only: ValuesOnly,
+        base: Waited[incremental.Base],
     ) -> bool:
         """Whether every change is to values of a stored user (`incremental.values_only`);
         if so, `received` holds those users alone, what the store has of them and what is
-        carried of the last sync, and nothing is merged."""
+        carried of the last sync, and nothing is merged. A listing read names no
+        departure only when it lists what the store holds (`incremental.lists_the_store`)."""
         changed = self.changed["user"]
         if self.changed["group"] or not all(isinstance(key, str) for key in changed):
             return False
@@ -565,6 +570,10 @@ class _Changes:
         for record in changed.values():
             _take_user(taken, record, username_attribute)
         if taken.skipped:
+            return False
+        if not self.names_departures and not incremental.lists_the_store(
+            base.result(), self.listed
+        ):
             return False
         carried = values_only(taken.users, self.departed)
         if carried is None:
@@ -644,11 +653,11 @@ def _consume(
     values_only: ValuesOnly | None = None,
 ) -> Received:
     """Read a /sync stream to its `end` record; with `base`, the agent may answer with an
-    incremental read, which is merged with `base` into a complete read, unless it names
-    its departures and `values_only` finds it changed values of stored users alone (the
-    base is then never loaded). `stored_users` gives the stored users once they are
-    loaded (else None), asked again every few hundred records until it does (see
-    `_take_user`)."""
+    incremental read, which is merged with `base` into a complete read, unless
+    `values_only` finds it changed values of stored users alone (a read that names its
+    departures then never loads the base; a listing is compared with it). `stored_users`
+    gives the stored users once they are loaded (else None), asked again every few
+    hundred records until it does (see `_take_user`)."""
     received = Received()
     stored = stored_users() if stored_users is not None else None
     began = False
@@ -735,13 +744,12 @@ def _consume(
                         f"in scope but listed {len(changes.listed['user'])} and "
                         f"{len(changes.listed['group'])}; the stream was discarded",
                     )
-            if changes is not None and not (
-                values_only is not None
-                and changes.names_departures
-                and changes.values_only(received, username_attribute, values_only)
-            ):
+            if changes is not None:
                 assert base is not None
-                changes.merge(received, base.result(), username_attribute)
+                if values_only is None or not changes.values_only(
+                    received, username_attribute, values_only, base
+                ):
+                    changes.merge(received, base.result(), username_attribute)
             received.watermark = _watermark(record.get("watermark"), directory_type)
             beat.entries_received = count
             received.entries = count

@@ -275,6 +275,29 @@ def values_only(
     return Carried(stored, run_id, unresolved, skipped_entries, dict(counts or {}))
 
 
+def lists_the_store(base: Base, listed: dict[str, list[tuple[Any, str]]]) -> bool:
+    """Whether a listing of every entry in scope (`listed`, by kind) names exactly the
+    entries `base` holds, stored or skipped, each once and under the DN it has there.
+
+    Then nothing left the scope, came into it unseen or was renamed along with its
+    container since that sync: a listing read stands for no departure (`values_only`).
+    Not when an entry has no id (nothing would follow it)."""
+    for kind, held in (("user", base.users), ("group", base.groups)):
+        skipped = {key: record.get("dn") for (k, key), record in base.skipped.items() if k == kind}
+        entries = listed[kind]
+        if len(entries) != len(held) + len(skipped):
+            return False
+        seen: set[str] = set()
+        for ext, dn in entries:
+            if not isinstance(ext, str) or ext in seen:
+                return False
+            seen.add(ext)
+            entry = held.get(ext)
+            if (skipped.get(ext) if entry is None else entry[0]) != dn:
+                return False
+    return True
+
+
 def _any_of(rows, ids: set[str]) -> bool:
     """Whether any of `rows` has one of `ids` as its stable id."""
     return any(rows.filter(external_id__in=chunk).exists() for chunk in chunks(ids))

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from functools import partial
 from itertools import chain
 from typing import Any
 
 import orjson
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from directories import search
@@ -269,7 +270,8 @@ def write(plan: Plan, run_id: int) -> Counts:
         _keep_skipped(directory_id, received.skipped_records)
     record_changes(changes)
     if _reshapes_store(plan):
-        bulk.analyze((U, G, M, N))
+        # Once the sync is committed (its run finished): the next one is planned by them.
+        transaction.on_commit(partial(bulk.analyze, (U, G, M, N)), robust=True)
     return plan.counts
 
 

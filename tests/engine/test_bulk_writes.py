@@ -12,6 +12,7 @@ from directories.sync import bulk
 
 from .conftest import PEOPLE, group, user
 from .test_writer import sync
+from .test_writer import sync as sync_now
 
 pytestmark = pytest.mark.django_db
 
@@ -102,12 +103,22 @@ def planned_rows(table: str) -> float:
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statistics")
 def test_a_sync_that_reshapes_the_store_has_its_statistics_taken_and_a_small_one_not(
-    ldap_directory,
+    ldap_directory, django_capture_on_commit_callbacks
 ):
     users = DirectoryUser._meta.db_table
     members = [f"uid=user{i},{PEOPLE}" for i in range(200)]
+
+    def sync(*args, **kwargs):
+        # The statistics are taken once the sync is committed.
+        with django_capture_on_commit_callbacks(execute=True):
+            return sync_now(*args, **kwargs)
+
     # A first sync: the planner knows of every user written, not of an empty table.
-    sync(ldap_directory, [*people(600), group("g1", "big", members)], safeguards=False)
+    with django_capture_on_commit_callbacks() as pending:
+        sync_now(ldap_directory, [*people(600), group("g1", "big", members)], safeguards=False)
+    assert planned_rows(users) != DirectoryUser.objects.count()
+    for callback in pending:
+        callback()
     assert planned_rows(users) == DirectoryUser.objects.count()
     assert planned_rows(GroupMembership._meta.db_table) == GroupMembership.objects.count()
     # 130 users added to 600 users, a group and 200 memberships: 50 + a tenth, not more.

@@ -42,6 +42,7 @@ from directories.sync.incremental import (
     Base,
     NeedFullRead,
     listed_entries,
+    lists_the_store,
     merge_groups,
     merge_users,
     scope_digest,
@@ -793,6 +794,47 @@ def merged(kind: str, listed: list, base: Base, changed: dict | None = None) -> 
     return out
 
 
+BOB = f"uid=bob,{PEOPLE}"
+
+
+def stored_with_skipped() -> Base:
+    """Ann and a team stored, Bob skipped by the last sync."""
+    base = stored_team()
+    base.skipped[("user", "u2")] = {"type": "user", "id": "u2", "dn": BOB}
+    return base
+
+
+LISTING = {"user": [("u1", ANN), ("u2", BOB)], "group": [("g1", TEAM)]}
+
+
+@pytest.mark.parametrize(
+    "kind, listing, stands",
+    [
+        ("user", LISTING["user"], True),
+        ("user", [("u2", BOB), ("u1", ANN)], True),
+        ("user", [("u1", ANN)], False),  # Bob (skipped) left
+        ("user", [("u2", BOB)], False),  # Ann (stored) left
+        ("user", [("u1", ANN), ("u2", BOB), ("u3", f"uid=cy,{PEOPLE}")], False),  # unseen
+        ("user", [("u1", ANN), ("u1", ANN)], False),  # Ann twice, Bob gone
+        ("user", [("u1", ANN.upper()), ("u2", BOB)], False),  # spelled otherwise
+        ("user", [("u1", f"uid=ann,ou=x,{PEOPLE}"), ("u2", BOB)], False),  # moved along
+        ("user", [("u1", ANN), ("u2", f"uid=bob,ou=x,{PEOPLE}")], False),
+        ("user", [("u1", ANN), (None, BOB)], False),  # no id to follow
+        ("user", [("u1", ANN), ("g1", TEAM)], False),  # the group as a user
+        ("group", [("g1", TEAM)], True),
+        ("group", [], False),
+        ("group", [("g1", f"cn=team,ou=x,{GROUPS}")], False),
+        ("group", [("g1", TEAM), ("u1", ANN)], False),
+    ],
+)
+def test_a_listing_stands_for_no_departure_when_it_names_each_entry_once_where_it_was(
+    kind, listing, stands
+):
+    """A listing read is read as changes alone only when its listing names exactly the
+    entries the last sync stored or skipped, each once, under the DN it had."""
+    assert lists_the_store(stored_with_skipped(), {**LISTING, kind: listing}) is stands
+
+
 def test_the_merge_keeps_what_did_not_change_and_takes_what_did():
     base = stored_team()
     renamed = {"type": "group", "id": "g1", "dn": TEAM, "name": "team", "members": []}
@@ -1003,6 +1045,26 @@ def store_loads(monkeypatch):
     return loads
 
 
+@pytest.fixture
+def merges(monkeypatch):
+    """How many incremental reads were merged with the whole store (not read as changes
+    of values alone)."""
+    from directories.sync.fetch import _Changes
+
+    merged = []
+    merge = _Changes.merge
+
+    def counted(self, received, base, username_attribute):
+        merged.append(self.names_departures)
+        return merge(self, received, base, username_attribute)
+
+    monkeypatch.setattr(_Changes, "merge", counted)
+    return merged
+
+
+READS = pytest.mark.parametrize("by_cookie", [False, True], ids=["listing", "cookie"])
+
+
 def a_directory_with_warnings(model: ModelDirectory) -> list[Entry]:
     """Three users, a user without a username (skipped) and a group naming two of the
     users, a DN of no entry and the same user spelled in upper case."""
@@ -1013,9 +1075,12 @@ def a_directory_with_warnings(model: ModelDirectory) -> list[Entry]:
     return users
 
 
-def test_a_read_of_changed_values_alone_keeps_the_rest_as_the_last_sync_left_it(twins, store_loads):
+@READS
+def test_a_read_of_changed_values_alone_keeps_the_rest_as_the_last_sync_left_it(
+    twins, store_loads, merges, by_cookie
+):
     model, make = twins
-    model.by_cookie = True
+    model.by_cookie = by_cookie
     (inc, full), _ = make()
     ann, bob, cy = a_directory_with_warnings(model)
     first, _ = sync_both(inc, full)
@@ -1037,18 +1102,21 @@ def test_a_read_of_changed_values_alone_keeps_the_rest_as_the_last_sync_left_it(
     a, b = sync_both(inc, full)
 
     assert a.read_mode == ReadMode.INCREMENTAL
-    # The twin read in full loads its store; the incremental one does not.
-    assert store_loads == {full.pk: 1}
+    assert merges == []
+    # The twin read in full loads its store; the incremental one by cookie does not (a
+    # listing is compared with the store as the agent sends it).
+    assert store_loads == ({full.pk: 1} if by_cookie else {full.pk: 1, inc.pk: 1})
     assert (a.users_updated, a.entries_received) == (2, 2)
     assert (store(inc), outcome(a)) == (store(full), outcome(b))
     # The warnings are the last sync's, each one, with their counts.
     assert outcome(a)["warnings"] == outcome(first)["warnings"]
     assert a.warning_counts == first.warning_counts
     assert a.message.endswith(first.message)
-    # Nothing changed: nothing loaded, nothing written.
+    # Nothing changed: nothing merged or written (and by cookie nothing loaded).
+    store_loads.clear()
     a, b = sync_both(inc, full)
     assert (a.read_mode, a.entries_received, a.users_updated) == (ReadMode.INCREMENTAL, 0, 0)
-    assert store_loads[inc.pk] == 0
+    assert (merges, store_loads[inc.pk]) == ([], 0 if by_cookie else 1)
     assert (store(inc), outcome(a)) == (store(full), outcome(b))
 
 
@@ -1105,24 +1173,48 @@ MERGED = {
 }
 
 
-@pytest.mark.parametrize("change", list(MERGED))
+def move_along(model: ModelDirectory, users: list[Entry], group: Entry) -> None:
+    """A user's DN changes with its container's: the entry itself is not changed."""
+    users[0].dn = users[0].dn.replace(PEOPLE, f"ou=staff,{PEOPLE}")
+
+
+# What a listing shows beside the changed records: each is merged with the whole store.
+MERGED_LISTED = {
+    **MERGED,
+    "a user renamed along with its container": move_along,
+    "a group renamed along with its container": lambda model, users, group: setattr(
+        group, "dn", group.dn.replace(GROUPS, f"ou=teams,{GROUPS}")
+    ),
+    "a skipped user renamed along with its container": lambda model, users, group: setattr(
+        model.of("user")[3], "dn", model.of("user")[3].dn.replace(PEOPLE, f"ou=x,{PEOPLE}")
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "change, by_cookie",
+    [(change, True) for change in MERGED] + [(change, False) for change in MERGED_LISTED],
+)
 def test_a_read_that_changed_more_than_values_is_merged_with_the_whole_store(
-    twins, store_loads, change
+    twins, store_loads, merges, change, by_cookie
 ):
     model, make = twins
-    model.by_cookie = True
+    model.by_cookie = by_cookie
     (inc, full), _ = make()
     users = a_directory_with_warnings(model)
     sync_both(inc, full)
     # A value changes too, so the read is never empty.
     users[2].fields["email"] = "cy@y.org"
     model.touch(users[2])
-    MERGED[change](model, users, model.of("group")[0])
+    MERGED_LISTED[change](model, users, model.of("group")[0])
     store_loads.clear()
 
     a, b = sync_both(inc, full)
 
-    assert store_loads == {inc.pk: 1, full.pk: 1}, change
+    # A listing that shows an unchanged entry under another DN is read again in full.
+    renamed_along = change.endswith("along with its container")
+    assert a.read_mode == (ReadMode.FULL if renamed_along else ReadMode.INCREMENTAL), change
+    assert (merges, store_loads) == ([by_cookie], {inc.pk: 1, full.pk: 1}), change
     assert (store(inc), outcome(a)) == (store(full), outcome(b))
 
 
