@@ -134,7 +134,10 @@ class StoreView(Protocol):
 
 
 # `incremental.values_only` for one directory and the sync its read is since.
-ValuesOnly = Callable[[dict[str, tuple], dict[str, set[str]]], incremental.Carried | None]
+ValuesOnly = Callable[
+    [dict[str, tuple], dict[str, set[str]], dict[str, tuple[str, str]]],
+    incremental.Carried | None,
+]
 
 
 def fetch(
@@ -559,23 +562,30 @@ class _Changes:
         values_only: ValuesOnly,
         base: Waited[incremental.Base],
     ) -> bool:
-        """Whether every change is to values of a stored user (`incremental.values_only`);
-        if so, `received` holds those users alone, what the store has of them and what is
-        carried of the last sync, and nothing is merged. A listing read names no
-        departure only when it lists what the store holds (`incremental.lists_the_store`)."""
-        changed = self.changed["user"]
-        if self.changed["group"] or not all(isinstance(key, str) for key in changed):
+        """Whether every change is to values of a stored user, any group sent being as
+        stored (`incremental.values_only`); if so, `received` holds those users alone,
+        what the store has of them and what is carried of the last sync, and nothing is
+        merged. A listing read names no departure only when it lists what the store holds
+        (`incremental.lists_the_store`)."""
+        changed, groups = self.changed["user"], self.changed["group"]
+        if not all(isinstance(key, str) for key in (*changed, *groups)):
             return False
         taken = Received()
         for record in changed.values():
             _take_user(taken, record, username_attribute)
+        for record in groups.values():
+            _take_group(taken, record)
         if taken.skipped:
             return False
         if not self.names_departures and not incremental.lists_the_store(
             base.result(), self.listed
         ):
             return False
-        carried = values_only(taken.users, self.departed)
+        sent = {
+            ext: (taken.group_fps[ext], incremental.members_digest(group[2]))
+            for ext, group in taken.groups.items()
+        }
+        carried = values_only(taken.users, self.departed, sent)
         if carried is None:
             return False
         # The plan compares them with their stored rows alone (`Stored.of_changed`).

@@ -228,14 +228,19 @@ class Carried:
 
 
 def values_only(
-    directory_id: int, run_id: int, users: dict[str, tuple], departed: dict[str, set[str]]
+    directory_id: int,
+    run_id: int,
+    users: dict[str, tuple],
+    departed: dict[str, set[str]],
+    groups: dict[str, tuple[str, str]],
 ) -> Carried | None:
     """For an incremental read that named its departures (`departed`, by kind) and whose
-    only changed records are `users` (taken, none skipped): when every one is stored with
-    the DN and username it still has, and no stored or skipped entry left the scope,
-    their stored rows and what the read keeps of run `run_id`, the completed sync it
-    reads since. Else None: the changes are merged with the whole
-    store (`Base`).
+    changed records are `users` (taken, none skipped) and `groups` ((fingerprint, member
+    values' digest) by id: Active Directory sends every group again): when every user is
+    stored with the DN and username it still has, every group is stored as it is sent,
+    and no stored or skipped entry left the scope, the users' stored rows and what the
+    read keeps of run `run_id`, the completed sync it reads since. Else None: the changes
+    are merged with the whole store (`Base`).
 
     Nothing a membership, a skipped entry or a warning depends on changed then, so they
     are that sync's: member values resolve by DN, the username rule reads usernames, and
@@ -251,6 +256,8 @@ def values_only(
     if run is None:
         return None
     if SkippedEntry.objects.filter(directory_id=directory_id, external_id="").exists():
+        return None
+    if not _stored_as_sent(directory_id, groups):
         return None
     gone = {"user": departed["user"] - users.keys(), "group": departed["group"]}
     for model, kind in ((DirectoryUser, "user"), (DirectoryGroup, "group")):
@@ -273,6 +280,19 @@ def values_only(
         return None
     unresolved, skipped_entries, counts = run
     return Carried(stored, run_id, unresolved, skipped_entries, dict(counts or {}))
+
+
+def _stored_as_sent(directory_id: int, groups: dict[str, tuple[str, str]]) -> bool:
+    """Whether each group is stored with the fingerprint and member values' digest given."""
+    found = 0
+    for ids in chunks(groups):
+        for ext, *stored in DirectoryGroup.objects.filter(
+            directory_id=directory_id, external_id__in=ids
+        ).values_list("external_id", "fingerprint", "members_digest"):
+            if tuple(stored) != groups[ext]:
+                return False
+            found += 1
+    return found == len(groups)
 
 
 def lists_the_store(base: Base, listed: dict[str, list[tuple[Any, str]]]) -> bool:

@@ -111,6 +111,8 @@ class ModelDirectory:
         self.removed: list[tuple[str, int]] = []
         # The next read by cookie stops with refresh_required once it has begun.
         self.refuse_refresh = False
+        # A listing read sends every group, changed or not (as Active Directory's does).
+        self.every_group = False
 
     def remove(self, entry: Entry) -> None:
         self.entries.remove(entry)
@@ -196,11 +198,15 @@ class ModelDirectory:
 
     def changed_since(self, start: int) -> list[bytes]:
         """The records of the entries changed since `start`, users first."""
-        changed = [e for e in self.of("user") + self.of("group") if e.changed >= start]
-        return [record(**self.record(e)) for e in changed]
+        return [record(**self.record(e)) for e in self.sent_since(start)]
+
+    def sent_since(self, start: int) -> list[Entry]:
+        every_group = self.every_group and not self.by_cookie
+        users = [e for e in self.of("user") if e.changed >= start]
+        return users + [e for e in self.of("group") if every_group or e.changed >= start]
 
     def end(self, start: int, watermark: dict, **counts: int) -> bytes:
-        changed = [e for e in self.entries if e.changed >= start]
+        changed = self.sent_since(start)
         users = sum(e.kind == "user" for e in changed)
         return record(
             type="end", users=users, groups=len(changed) - users, watermark=watermark, **counts
@@ -356,10 +362,14 @@ def apply(model: ModelDirectory, op: tuple) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(rounds=st.lists(st.lists(operation, min_size=1, max_size=5), min_size=1, max_size=4))
-@pytest.mark.parametrize("by_cookie", [False, True], ids=["listing", "cookie"])
-def test_an_incremental_sync_leaves_what_a_full_read_leaves(twins, rounds, by_cookie):
+@pytest.mark.parametrize(
+    "by_cookie, every_group",
+    [(False, False), (False, True), (True, False)],
+    ids=["listing", "listing every group", "cookie"],
+)
+def test_an_incremental_sync_leaves_what_a_full_read_leaves(twins, rounds, by_cookie, every_group):
     model, make = twins
-    model.by_cookie = by_cookie
+    model.by_cookie, model.every_group = by_cookie, every_group
     (inc, full), _ = make()
     model.add_user("first")
     model.add_group([model.entries[0].dn])
@@ -1062,7 +1072,11 @@ def merges(monkeypatch):
     return merged
 
 
-READS = pytest.mark.parametrize("by_cookie", [False, True], ids=["listing", "cookie"])
+READS = pytest.mark.parametrize(
+    "by_cookie, every_group",
+    [(False, False), (False, True), (True, False)],
+    ids=["listing", "listing every group", "cookie"],
+)
 
 
 def a_directory_with_warnings(model: ModelDirectory) -> list[Entry]:
@@ -1077,10 +1091,10 @@ def a_directory_with_warnings(model: ModelDirectory) -> list[Entry]:
 
 @READS
 def test_a_read_of_changed_values_alone_keeps_the_rest_as_the_last_sync_left_it(
-    twins, store_loads, merges, by_cookie
+    twins, store_loads, merges, by_cookie, every_group
 ):
     model, make = twins
-    model.by_cookie = by_cookie
+    model.by_cookie, model.every_group = by_cookie, every_group
     (inc, full), _ = make()
     ann, bob, cy = a_directory_with_warnings(model)
     first, _ = sync_both(inc, full)
@@ -1106,7 +1120,7 @@ def test_a_read_of_changed_values_alone_keeps_the_rest_as_the_last_sync_left_it(
     # The twin read in full loads its store; the incremental one by cookie does not (a
     # listing is compared with the store as the agent sends it).
     assert store_loads == ({full.pk: 1} if by_cookie else {full.pk: 1, inc.pk: 1})
-    assert (a.users_updated, a.entries_received) == (2, 2)
+    assert (a.users_updated, a.entries_received) == (2, 2 + every_group)
     assert (store(inc), outcome(a)) == (store(full), outcome(b))
     # The warnings are the last sync's, each one, with their counts.
     assert outcome(a)["warnings"] == outcome(first)["warnings"]
@@ -1115,7 +1129,11 @@ def test_a_read_of_changed_values_alone_keeps_the_rest_as_the_last_sync_left_it(
     # Nothing changed: nothing merged or written (and by cookie nothing loaded).
     store_loads.clear()
     a, b = sync_both(inc, full)
-    assert (a.read_mode, a.entries_received, a.users_updated) == (ReadMode.INCREMENTAL, 0, 0)
+    assert (a.read_mode, a.entries_received, a.users_updated) == (
+        ReadMode.INCREMENTAL,
+        int(every_group),
+        0,
+    )
     assert (merges, store_loads[inc.pk]) == ([], 0 if by_cookie else 1)
     assert (store(inc), outcome(a)) == (store(full), outcome(b))
 
@@ -1192,14 +1210,16 @@ MERGED_LISTED = {
 
 
 @pytest.mark.parametrize(
-    "change, by_cookie",
-    [(change, True) for change in MERGED] + [(change, False) for change in MERGED_LISTED],
+    "change, by_cookie, every_group",
+    [(change, True, False) for change in MERGED]
+    + [(change, False, False) for change in MERGED_LISTED]
+    + [(change, False, True) for change in MERGED_LISTED],
 )
 def test_a_read_that_changed_more_than_values_is_merged_with_the_whole_store(
-    twins, store_loads, merges, change, by_cookie
+    twins, store_loads, merges, change, by_cookie, every_group
 ):
     model, make = twins
-    model.by_cookie = by_cookie
+    model.by_cookie, model.every_group = by_cookie, every_group
     (inc, full), _ = make()
     users = a_directory_with_warnings(model)
     sync_both(inc, full)
@@ -1211,8 +1231,11 @@ def test_a_read_that_changed_more_than_values_is_merged_with_the_whole_store(
 
     a, b = sync_both(inc, full)
 
-    # A listing that shows an unchanged entry under another DN is read again in full.
-    renamed_along = change.endswith("along with its container")
+    # A listing that shows an unchanged entry under another DN is read again in full (a
+    # group sent again is read under its new DN).
+    renamed_along = change.endswith("along with its container") and not (
+        every_group and change.startswith("a group")
+    )
     assert a.read_mode == (ReadMode.FULL if renamed_along else ReadMode.INCREMENTAL), change
     assert (merges, store_loads) == ([by_cookie], {inc.pk: 1, full.pk: 1}), change
     assert (store(inc), outcome(a)) == (store(full), outcome(b))
