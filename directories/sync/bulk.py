@@ -23,16 +23,28 @@ def _on_postgresql() -> bool:
     return connection.vendor == "postgresql"
 
 
-def analyze(tables: Sequence[str]) -> None:
-    """Have PostgreSQL take the tables' statistics again now (its planner picks indexes
-    by them); SQLite plans by its indexes without statistics, so nothing is done there."""
+def analyze_reshaped(changed: dict[str, int]) -> None:
+    """Have PostgreSQL take again the statistics of each table (its planner picks indexes
+    by them) to which more rows were added or from which more were removed (`changed`,
+    by table) than its own threshold: 50 and a tenth of the rows the planner believes the
+    table holds, autovacuum's default, which may be off or a minute away. Until then a
+    table just filled is planned as if empty: each lookup by stable id reads every row.
+    SQLite plans by its indexes without statistics: nothing is done there."""
     if _on_postgresql():
-        _analyze(tables)
+        _analyze_reshaped(changed)
 
 
-def _analyze(tables: Sequence[str]) -> None:
+def _analyze_reshaped(changed: dict[str, int]) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {', '.join(map(_qn, tables))}")
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class WHERE relname = ANY(%s) AND relkind = 'r'",
+            [list(changed)],
+        )
+        # reltuples is -1 for a table never analyzed.
+        planned = {name: max(rows, 0) for name, rows in cursor.fetchall()}
+        tables = [t for t, rows in changed.items() if rows > 50 + planned.get(t, 0) / 10]
+        if tables:
+            cursor.execute(f"ANALYZE {', '.join(map(_qn, tables))}")
 
 
 def insert(table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:

@@ -329,10 +329,9 @@ LOOKUP_CHUNK = 900
 
 def chunks(ids: Iterable[T]) -> Iterator[list[T]]:
     """`ids` in lists of at most LOOKUP_CHUNK (one lookup's worth)."""
-    rest = list(ids)
-    while rest:
-        yield rest[:LOOKUP_CHUNK]
-        rest = rest[LOOKUP_CHUNK:]
+    every = list(ids)
+    for start in range(0, len(every), LOOKUP_CHUNK):
+        yield every[start : start + LOOKUP_CHUNK]
 
 
 def entry_key(ext: Any, dn: str) -> Any:

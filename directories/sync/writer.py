@@ -269,32 +269,19 @@ def write(plan: Plan, run_id: int) -> Counts:
         # A read of changed values alone skipped nothing new: the last sync's stand.
         _keep_skipped(directory_id, received.skipped_records)
     record_changes(changes)
-    if _reshapes_store(plan):
-        # Once the sync is committed (its run finished): the next one is planned by them.
-        transaction.on_commit(partial(bulk.analyze, (U, G, M, N)), robust=True)
+    # Once the sync is committed (its run finished): the next one is planned by them.
+    transaction.on_commit(partial(bulk.analyze_reshaped, _rows_changed(plan)), robust=True)
     return plan.counts
 
 
-def _reshapes_store(plan: Plan) -> bool:
-    """Whether the plan adds or removes rows past PostgreSQL's own threshold for taking a
-    table's statistics again (autovacuum's default: 50 rows and a tenth of the table).
-
-    The planner picks indexes by those statistics: until they are taken, a store just
-    filled by a first sync is planned as if empty, and the next sync's lookups by stable
-    id read every row of the directory. Autovacuum may be off, or a minute away."""
-    counts = plan.counts
-    changed = (
-        counts.users_added
-        + counts.users_deleted
-        + counts.groups_added
-        + counts.groups_deleted
-        + counts.memberships_added
-        + counts.memberships_removed
-    )
-    # Past ten times the rows changed, how many more users are stored does not matter.
-    users, groups = plan.stored.totals(10 * changed)
-    stored = users + groups + len(plan.stored.members) + len(plan.stored.nesting)
-    return changed > 50 + stored // 10
+def _rows_changed(plan: Plan) -> dict[str, int]:
+    """How many rows the plan adds to or removes from each table of the store."""
+    return {
+        DirectoryUser._meta.db_table: len(plan.users.added) + len(plan.users.deleted),
+        DirectoryGroup._meta.db_table: len(plan.groups.added) + len(plan.groups.deleted),
+        GroupMembership._meta.db_table: len(plan.members_added) + len(plan.members_removed),
+        GroupNesting._meta.db_table: len(plan.nesting_added) + len(plan.nesting_removed),
+    }
 
 
 # A group's member values as the directory sent them, and their digest (incremental reads).

@@ -12,7 +12,6 @@ from directories.sync import bulk
 
 from .conftest import PEOPLE, group, user
 from .test_writer import sync
-from .test_writer import sync as sync_now
 
 pytestmark = pytest.mark.django_db
 
@@ -102,31 +101,32 @@ def planned_rows(table: str) -> float:
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statistics")
-def test_a_sync_that_reshapes_the_store_has_its_statistics_taken_and_a_small_one_not(
+def test_a_table_a_sync_reshapes_has_its_statistics_taken_once_committed_and_others_not(
     ldap_directory, django_capture_on_commit_callbacks
 ):
-    users = DirectoryUser._meta.db_table
-    members = [f"uid=user{i},{PEOPLE}" for i in range(200)]
+    users, members = DirectoryUser._meta.db_table, GroupMembership._meta.db_table
+    groups = DirectoryGroup._meta.db_table
+    values = [f"uid=user{i},{PEOPLE}" for i in range(200)]
 
-    def sync(*args, **kwargs):
-        # The statistics are taken once the sync is committed.
+    def sync_to(n: int):
         with django_capture_on_commit_callbacks(execute=True):
-            return sync_now(*args, **kwargs)
+            counts, _ = sync(
+                ldap_directory, [*people(n), group("g1", "big", values)], safeguards=False
+            )
+        return counts
 
-    # A first sync: the planner knows of every user written, not of an empty table.
+    # A first sync: once committed, the planner knows of every user and membership
+    # written, not of empty tables; one group is fewer than 50 rows.
     with django_capture_on_commit_callbacks() as pending:
-        sync_now(ldap_directory, [*people(600), group("g1", "big", members)], safeguards=False)
-    assert planned_rows(users) != DirectoryUser.objects.count()
+        sync(ldap_directory, [*people(600), group("g1", "big", values)], safeguards=False)
+    assert planned_rows(users) <= 0
     for callback in pending:
         callback()
-    assert planned_rows(users) == DirectoryUser.objects.count()
-    assert planned_rows(GroupMembership._meta.db_table) == GroupMembership.objects.count()
-    # 130 users added to 600 users, a group and 200 memberships: 50 + a tenth, not more.
-    before = planned_rows(users)
-    counts, _ = sync(ldap_directory, [*people(730), group("g1", "big", members)], safeguards=False)
-    assert counts.users_added == 130
-    assert planned_rows(users) == before != DirectoryUser.objects.count()
-    # One more than 50 + a tenth of the 931 rows now stored (143): taken again.
-    counts, _ = sync(ldap_directory, [*people(874), group("g1", "big", members)], safeguards=False)
-    assert counts.users_added == 144
-    assert planned_rows(users) == DirectoryUser.objects.count()
+    assert (planned_rows(users), planned_rows(members)) == (600, 200)
+    assert planned_rows(groups) <= 0
+    # 110 users added to a table the planner believes holds 600: 50 + a tenth, not more.
+    assert sync_to(710).users_added == 110
+    assert planned_rows(users) == 600
+    # 111 more: past the threshold of the table as planned (600), not as it is (710).
+    assert sync_to(821).users_added == 111
+    assert (planned_rows(users), planned_rows(members)) == (821, 200)
