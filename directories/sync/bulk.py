@@ -35,16 +35,26 @@ def analyze_reshaped(changed: dict[str, int]) -> None:
 
 
 def _analyze_reshaped(changed: dict[str, int]) -> None:
+    # A table can pass its threshold only if it would pass it empty: a sync that changed
+    # fewer rows everywhere (most incremental ones) asks the catalog nothing.
+    changed = {table: rows for table, rows in changed.items() if _past_threshold(rows, 0)}
+    if not changed:
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname, reltuples FROM pg_class WHERE relname = ANY(%s) AND relkind = 'r'",
             [list(changed)],
         )
-        # reltuples is -1 for a table never analyzed.
-        planned = {name: max(rows, 0) for name, rows in cursor.fetchall()}
-        tables = [t for t, rows in changed.items() if rows > 50 + planned.get(t, 0) / 10]
+        planned = dict(cursor.fetchall())
+        tables = [t for t, rows in changed.items() if _past_threshold(rows, planned.get(t, 0))]
         if tables:
             cursor.execute(f"ANALYZE {', '.join(map(_qn, tables))}")
+
+
+def _past_threshold(rows: int, planned: float) -> bool:
+    """Whether `rows` changed pass 50 and a tenth of the `planned` rows (-1 for a table
+    never analyzed)."""
+    return rows > 50 + max(planned, 0) / 10
 
 
 def insert(table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:

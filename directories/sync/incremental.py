@@ -234,9 +234,10 @@ def values_only(
     departed: dict[str, set[str]],
     groups: dict[str, tuple[str, str]],
 ) -> Carried | None:
-    """For an incremental read that named its departures (`departed`, by kind) and whose
-    changed records are `users` (taken, none skipped) and `groups` ((fingerprint, member
-    values' digest) by id: Active Directory sends every group again): when every user is
+    """For an incremental read that named its departures (`departed`, by kind; none for a
+    listing that names what the store holds, `lists_the_store`) and whose changed records
+    are `users` (taken, none skipped) and `groups` ((fingerprint, member values' digest)
+    by id: Active Directory sends every group again): when every user is
     stored with the DN and username it still has, every group is stored as it is sent,
     and no stored or skipped entry left the scope, the users' stored rows and what the
     read keeps of run `run_id`, the completed sync it reads since. Else None: the changes
