@@ -20,7 +20,7 @@ from directories.models import (
     GroupNesting,
 )
 from directories.sync.background import Loading, Waited
-from directories.sync.fetch import USER_COLUMNS, Received
+from directories.sync.fetch import USER_COLUMNS, Received, user_values
 from directories.sync.incremental import Base, chunks, members_digest
 
 GROUP_COLUMNS = ("dn", "name")
@@ -397,7 +397,9 @@ def _respelled(old: tuple, new: tuple) -> bool:
 
 def _counted(diff: Diff, old: dict[int, tuple], stored: dict, new: dict) -> tuple[int, int]:
     """(updates, deletions) that count towards a safeguard."""
-    respelled = sum(1 for ext in diff.updated if _respelled(old[stored[ext][0]], new[ext]))
+    respelled = sum(
+        1 for ext in diff.updated if _respelled(old[stored[ext][0]], user_values(new[ext]))
+    )
     return len(diff.updated) - respelled, len(diff.deleted)
 
 

@@ -25,7 +25,7 @@ from directories.models import (
     SkippedEntry,
 )
 from directories.sync import bulk
-from directories.sync.fetch import USER_COLUMNS
+from directories.sync.fetch import USER_COLUMNS, user_values
 from directories.sync.membership_changes import membership_rows
 from directories.sync.plan import GROUP_COLUMNS, Counts, Plan, old_values
 from synclog.choices import ChangeAction, ChangeKind
@@ -62,7 +62,7 @@ def change_rows(plan: Plan, run_id: int) -> Iterable[tuple]:
             name, dn = old[stored_groups[ext][0]]
             changes.append((run_id, ChangeKind.GROUP, ChangeAction.DELETED, ext, name, dn, "{}"))
     for ext in users.updated:
-        new = received.users[ext]
+        new = user_values(received.users[ext])
         details = _changed_fields(USER_COLUMNS, plan.old_users[stored_users[ext][0]], new)
         changes.append(
             (
@@ -153,13 +153,7 @@ def write(plan: Plan, run_id: int) -> Counts:
         # Folded only here and on insert: a row the fingerprint calls unchanged keeps its
         # search text, and every change to a folded field changes the fingerprint.
         rows = [
-            (
-                stored_users[ext][0],
-                *received.users[ext],
-                search.user_text_of_values(received.users[ext]),
-                user_fps[ext],
-                now,
-            )
+            (stored_users[ext][0], *_user_row(received.users[ext]), user_fps[ext], now)
             for ext in users.updated
         ]
         bulk.update(U, (*USER_COLUMNS, "search_text", "fingerprint", "synced_at"), rows)
@@ -197,14 +191,7 @@ def write(plan: Plan, run_id: int) -> Counts:
                 "synced_at",
             ),
             (
-                (
-                    directory_id,
-                    ext,
-                    *received.users[ext],
-                    search.user_text_of_values(received.users[ext]),
-                    user_fps[ext],
-                    now,
-                )
+                (directory_id, ext, *_user_row(received.users[ext]), user_fps[ext], now)
                 for ext in users.added
             ),
         )
@@ -272,6 +259,12 @@ def write(plan: Plan, run_id: int) -> Counts:
     # Once the sync is committed (its run finished): the next one is planned by them.
     transaction.on_commit(partial(bulk.analyze_reshaped, _rows_changed(plan)), robust=True)
     return plan.counts
+
+
+def _user_row(held: tuple) -> tuple:
+    """A received user's values and search text, as the store's columns take them."""
+    values = user_values(held)
+    return (*values, search.user_text_of_values(values))
 
 
 def _rows_changed(plan: Plan) -> dict[str, int]:

@@ -4,6 +4,8 @@ and every value that resolves to nothing kept with its reason."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectors.client import AgentError, RequestRefused
 from directories.models import DirectoryUser
@@ -14,6 +16,7 @@ from directories.sync.fetch import (
     _refused_watermark,
     fingerprint,
     settle,
+    user_values,
 )
 from directories.sync.incremental import Base, NeedFullRead
 from directories.sync.members import Resolution, Unsynced, resolve, scope_keys
@@ -271,18 +274,51 @@ def test_records_become_values_and_fingerprints():
     )
 
     values = (f"uid=jdoe,{PEOPLE}", "jdoe", "J", "D", "j@x", "JD", "j@x.test", True)
-    assert received.users["u1"] == values
+    assert user_values(received.users["u1"]) == values
     assert received.user_fps["u1"] == fingerprint(values)
-    assert received.users["u2"] == (f"uid=bare,{PEOPLE}", "bare", "", "", "", "", "", False)
+    assert user_values(received.users["u2"]) == (
+        f"uid=bare,{PEOPLE}",
+        "bare",
+        "",
+        "",
+        "",
+        "",
+        "",
+        False,
+    )
     # A group without a cn is named by its DN.
     assert received.groups["g1"] == (f"cn=unnamed,{GROUPS}", f"cn=unnamed,{GROUPS}", [])
     assert received.group_fps["g1"] == fingerprint((f"cn=unnamed,{GROUPS}",) * 2)
     assert received.entries == 3
 
 
+@given(
+    st.lists(st.text(max_size=FIELD_LIMIT), min_size=5, max_size=5),
+    st.booleans(),
+)
+def test_a_user_is_held_with_every_value_it_was_sent_with(values, disabled):
+    # Whatever a value holds (separators, NUL, any script), the values written are the
+    # values sent.
+    first, last, email, display, upn = values
+    sent = user(
+        "u1",
+        "name",
+        first_name=first,
+        last_name=last,
+        email=email,
+        display_name=display,
+        upn=upn,
+        disabled=disabled,
+    )
+    received = consume([sent])
+    dn = f"uid=name,{PEOPLE}"
+    assert user_values(received.users["u1"]) == (dn, "name", *values, disabled)
+    assert received.user_fps["u1"] == fingerprint((dn, "name", *values, disabled))
+
+
 def test_values_longer_than_their_column_are_cut():
     received = consume([user("u1", "x" * 300, display_name="é" * 400), group("g1", "n" * 300, [])])
-    values = received.users["u1"]
+    values = user_values(received.users["u1"])
     assert (len(values[1]), len(values[5])) == (FIELD_LIMIT, FIELD_LIMIT)
     assert received.groups["g1"][1] == "n" * FIELD_LIMIT
 
@@ -435,8 +471,9 @@ def test_values_at_the_column_limit_are_kept_whole():
             user("u2", "short", upn="u" * (FIELD_LIMIT + 1), dn="uid=" + "d" * 300 + ",dc=x"),
         ]
     )
-    assert received.users["u1"][1] == exact and received.users["u1"][4] == "e" * FIELD_LIMIT
-    cut = received.users["u2"]
+    whole = user_values(received.users["u1"])
+    assert whole[1] == exact and whole[4] == "e" * FIELD_LIMIT
+    cut = user_values(received.users["u2"])
     assert cut[0] == "uid=" + "d" * 300 + ",dc=x"  # DNs are never cut
     assert cut[6] == "u" * FIELD_LIMIT and cut[7] is False and cut[1] == "short"
 

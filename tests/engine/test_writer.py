@@ -13,7 +13,7 @@ from directories.models import (
     GroupMembership,
     GroupNesting,
 )
-from directories.sync.fetch import USER_COLUMNS, _consume, fingerprint, settle
+from directories.sync.fetch import KEPT, PACKED, USER_COLUMNS, _consume, fingerprint, settle
 from directories.sync.plan import GROUP_COLUMNS, Stored, StoreLoad, make_plan
 from directories.sync.report import record_warnings, warning_message
 from directories.sync.writer import change_rows, write
@@ -501,17 +501,27 @@ def test_a_store_loaded_with_an_incremental_base_is_the_store_loaded_alone(
     assert "u1" in stored.users and "u1" in again.users
 
 
-def _read_told(directory, records, stored_users):
-    """A read as the runner makes it once the store is loaded: told which users it holds."""
-    received = _consume(
-        stream(records), FakeConnector(), FakeBeat(), "uid", stored_users=lambda: stored_users
-    )
+def _read_told(directory, records, stored_users, loaded_after: int = 0):
+    """A read as the runner makes it: told which users the store holds once it is loaded
+    (after the read has asked `loaded_after` times)."""
+    asked = []
+
+    def told():
+        asked.append(1)
+        return stored_users if len(asked) > loaded_after else None
+
+    received = _consume(stream(records), FakeConnector(), FakeBeat(), "uid", stored_users=told)
     settle(received, directory)
     return received
 
 
+@pytest.mark.parametrize(
+    "loaded_after",
+    # Loaded before the read, or once it has taken 256 records (the unchanged users too).
+    [0, 1],
+)
 def test_a_full_read_told_the_stored_users_plans_and_writes_what_a_read_of_every_value_does(
-    ldap_directory,
+    ldap_directory, loaded_after
 ):
     first = [user(f"u{n}", f"user{n}", email=f"user{n}@x") for n in range(300)]
     sync(ldap_directory, [*first, group("g1", "all", [r["dn"] for r in first[:100]])], False)
@@ -528,11 +538,12 @@ def test_a_full_read_told_the_stored_users_plans_and_writes_what_a_read_of_every
     members = [r["dn"] for r in again[150:260]] + [f"uid=newcomer0,{PEOPLE}"]
     records = [*again, group("g1", "all", members)]
 
-    told = _read_told(ldap_directory, records, Stored.load(ldap_directory.pk).users)
+    told = _read_told(ldap_directory, records, Stored.load(ldap_directory.pk).users, loaded_after)
     plain = read(ldap_directory, records)
-    # Each unchanged user is held as its DN and username only; every other user whole.
-    assert sorted(len(v) for v in told.users.values()) == [2] * 200 + [len(USER_COLUMNS)] * 150
-    assert all(len(v) == len(USER_COLUMNS) for v in plain.users.values())
+    # Each unchanged user is held as its DN and username only; every other user whole
+    # (its other values packed).
+    assert sorted(len(v) for v in told.users.values()) == [KEPT] * 200 + [PACKED] * 150
+    assert all(len(v) == PACKED for v in plain.users.values())
 
     told_plan = make_plan(ldap_directory, told, safeguards=False)
     plain_plan = make_plan(ldap_directory, plain, safeguards=False)
