@@ -427,7 +427,9 @@ def make_plan(
     # Memberships wanted, as (group id, member id) pairs of stable ids.
     want_members = received.resolution.members
     want_nesting = received.resolution.nesting
-    members_added = want_members - stored.members
+    # Against an empty store (a first sync) the pairs read are the pairs added: the same
+    # set, not a copy of a million pairs.
+    members_added = want_members - stored.members if stored.members else want_members
     members_removed = stored.members - want_members
     nesting_added = want_nesting - stored.nesting
     nesting_removed = stored.nesting - want_nesting
