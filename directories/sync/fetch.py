@@ -504,15 +504,18 @@ def _take_user(
         )
     else:
         fp = fingerprint(values)
-        if stored is not None:
-            old = stored.get(ext)
-            if old is not None and old[1] == fp:
-                # The stored digest object too: one string for both sides, not two.
-                users[ext] = values[:KEPT]
-                received.user_fps[ext] = old[1]
-                return
-        users[ext] = _packed(values)
-        received.user_fps[ext] = fp
+        same = None if stored is None else _stored_digest(stored, ext, fp)
+        if same is None:
+            users[ext], received.user_fps[ext] = _packed(values), fp
+        else:
+            users[ext], received.user_fps[ext] = values[:KEPT], same
+
+
+def _stored_digest(stored: dict[str, tuple[int, str]], ext: str, fp: str) -> str | None:
+    """The stored fingerprint of `ext` when it is `fp`, else None. Such a user is held as
+    kept (`KEPT` values) with the stored string: one digest object for both sides."""
+    old = stored.get(ext)
+    return old[1] if old is not None and old[1] == fp else None
 
 
 def _keep_as_stored(received: Received, stored: dict[str, tuple[int, str]]) -> None:
@@ -520,10 +523,9 @@ def _keep_as_stored(received: Received, stored: dict[str, tuple[int, str]]) -> N
     those it takes after: as kept when their fingerprint is the stored one."""
     users, fps = received.users, received.user_fps
     for ext, values in users.items():
-        old = stored.get(ext)
-        if old is not None and old[1] == fps[ext]:
-            users[ext] = values[:KEPT]
-            fps[ext] = old[1]  # pragma: no mutate (the same digest, as the stored string)
+        same = _stored_digest(stored, ext, fps[ext])
+        if same is not None:
+            users[ext], fps[ext] = values[:KEPT], same
 
 
 def _take_group(received: Received, record: dict) -> None:
