@@ -296,7 +296,14 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
     first: dict[str, str] = {}
     clashes: dict[str, list[str]] = defaultdict(list)
     for ext, values in received.users.items():
-        name = values[1].casefold()
+        username = values[1]
+        # A lower-case ASCII username is its own fold: the dict holds the username itself,
+        # not a folded copy of every one (a million users: about 60 MB; memory only).
+        name = (
+            username  # pragma: no mutate
+            if username.isascii() and username.islower()  # pragma: no mutate
+            else username.casefold()
+        )
         holder = first.setdefault(name, ext)
         if holder != ext:
             clashes[name].append(ext)
@@ -528,15 +535,21 @@ def _keep_as_stored(received: Received, stored: dict[str, tuple[int, str]]) -> N
             users[ext], fps[ext] = values[:KEPT], same
 
 
-def _take_group(received: Received, record: dict) -> None:
+def _take_group(received: Received, record: dict, shared_dns: dict[str, str] | None = None) -> None:
     """One group record (with every member value) into `received`, or into its skipped
-    entries with the reason."""
+    entries with the reason.
+
+    `shared_dns` maps the DNs of the users read before to themselves: a member value
+    spelled as one of them is held as that DN's own string, not as a copy per group naming
+    it (memory only)."""
     groups = received.groups
     ext = _stable_id(record)
     dn, name = _dn(record), _text(record.get("name"), FIELD_LIMIT)
     member_values = record.get("members") or []
     if not isinstance(member_values, list):
         raise ValueError(f"members of {dn} are not a list")
+    if shared_dns:
+        member_values = [shared_dns.get(value, value) for value in member_values]
     if ext is None:
         _skip(received, ChangeKind.GROUP, WarningReason.NO_STABLE_ID, record, "")
     elif ext in groups:
@@ -707,6 +720,7 @@ def _consume(
     hundred records until it does (see `_take_user`)."""
     received = Received()
     stored = stored_users() if stored_users is not None else None
+    shared_dns: dict[str, str] | None = None
     began = False
     changes: _Changes | None = None
     count = 0
@@ -722,7 +736,12 @@ def _consume(
         elif kind == "group":
             sent["group"] += 1
             if changes is None:
-                _take_group(received, record)
+                if shared_dns is None:
+                    # Users come first: a million member values then cost one string per
+                    # user, not per value (freed with the read, before the members are
+                    # matched, whose lookup takes its memory).
+                    shared_dns = {values[0]: values[0] for values in received.users.values()}
+                _take_group(received, record, shared_dns)
             else:
                 changes.change("group", record)
         elif kind == "present" or kind == "deleted":

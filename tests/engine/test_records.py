@@ -69,3 +69,33 @@ def test_a_member_naming_a_skipped_entry_is_unresolved_with_that_reason(director
     assert unresolved.reason == WarningReason.SKIPPED_ENTRY
     assert unresolved.value == "uid=b,ou=people,dc=example,dc=com"
     assert "username held by another entry" in unresolved.detail
+
+
+def test_member_values_spelled_as_a_user_dn_share_its_string_and_a_later_user_still_counts(
+    directory,
+):
+    """A full read holds a member value spelled as a user's DN as that DN's own string
+    (a million member values cost no string of their own); a user sent after the groups
+    is matched all the same."""
+    a_dn, b_dn = "uid=a,ou=people,dc=example,dc=com", "uid=b,ou=people,dc=example,dc=com"
+    received = consume(
+        [
+            user("a", "a", dn=a_dn),
+            {
+                "type": "group",
+                "id": "g",
+                "dn": "cn=g,ou=groups,dc=example,dc=com",
+                "name": "g",
+                # Copies, as a decoder gives them: equal to the DNs, not the same objects.
+                "members": ["".join(a_dn), "".join(b_dn)],
+            },
+            user("b", "b", dn=b_dn),
+        ]
+    )
+    held = received.groups["g"][2]
+    assert held[0] is received.users["a"][0]
+    assert held[1] == b_dn
+    settle(received, directory)
+
+    assert received.resolution.members == {("g", "a"), ("g", "b")}
+    assert received.resolution.unresolved == []
