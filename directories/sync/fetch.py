@@ -150,8 +150,8 @@ class StoreView(Protocol):
     def base(self) -> Waited[incremental.Base]:
         """What an incremental read is merged with."""
 
-    def users_if_loaded(self) -> dict[str, tuple[int, str]] | None:
-        """(primary key, fingerprint) of each stored user, or None while still loading."""
+    def users_if_loaded(self) -> dict[str, str] | None:
+        """The fingerprint of each stored user by stable id, or None while still loading."""
 
 
 # `incremental.values_only` for one directory and the sync its read is since.
@@ -237,7 +237,7 @@ def _read(
     body: dict,
     beat: Heartbeat,
     base: Waited[incremental.Base] | None,
-    stored_users: Callable[[], dict[str, tuple[int, str]] | None] | None = None,
+    stored_users: Callable[[], dict[str, str] | None] | None = None,
     values_only: ValuesOnly | None = None,
 ) -> Received:
     """One /sync stream read to its end: everything in scope, or (with `base`) what
@@ -468,7 +468,7 @@ def _take_user(
     received: Received,
     record: dict,
     username_attribute: str,
-    stored: dict[str, tuple[int, str]] | None = None,
+    stored: dict[str, str] | None = None,
 ) -> None:
     """One user record into `received`, or into its skipped entries with the reason.
 
@@ -518,14 +518,14 @@ def _take_user(
             users[ext], received.user_fps[ext] = values[:KEPT], same
 
 
-def _stored_digest(stored: dict[str, tuple[int, str]], ext: str, fp: str) -> str | None:
+def _stored_digest(stored: dict[str, str], ext: str, fp: str) -> str | None:
     """The stored fingerprint of `ext` when it is `fp`, else None. Such a user is held as
     kept (`KEPT` values) with the stored string: one digest object for both sides."""
     old = stored.get(ext)
-    return old[1] if old is not None and old[1] == fp else None
+    return old if old == fp else None
 
 
-def _keep_as_stored(received: Received, stored: dict[str, tuple[int, str]]) -> None:
+def _keep_as_stored(received: Received, stored: dict[str, str]) -> None:
     """The users taken before the store was loaded, held from now on as `_take_user` holds
     those it takes after: as kept when their fingerprint is the stored one."""
     users, fps = received.users, received.user_fps
@@ -709,7 +709,7 @@ def _consume(
     username_attribute: str,
     base: Waited[incremental.Base] | None = None,
     directory_type: str = DirectoryType.LDAP,
-    stored_users: Callable[[], dict[str, tuple[int, str]] | None] | None = None,
+    stored_users: Callable[[], dict[str, str] | None] | None = None,
     values_only: ValuesOnly | None = None,
 ) -> Received:
     """Read a /sync stream to its `end` record; with `base`, the agent may answer with an

@@ -140,11 +140,13 @@ class Base:
     # (kind, stable id or ("dn", DN)) -> the record as the agent sent it.
     skipped: dict[tuple[str, Any], dict] = field(default_factory=dict)
     # Read from the same rows for the plan's view of the store (`plan.Stored.load`), which
-    # then takes them: (primary key, fingerprint) by stable id, and each group's member
-    # digest.
-    stored_users: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # then takes them: each user's fingerprint and each group's (primary key, fingerprint)
+    # by stable id, each group's member digest, and the users' ids by primary key (for
+    # the memberships, which name users by it).
+    stored_users: dict[str, str] = field(default_factory=dict)
     stored_groups: dict[str, tuple[int, str]] = field(default_factory=dict)
     group_digests: dict[str, str] = field(default_factory=dict)
+    user_ext: dict[int, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, directory_id: int) -> Base:
@@ -158,7 +160,8 @@ class Base:
         ):
             users[ext] = (dn, username)
             user_fps[ext] = fp
-            stored[ext] = (pk, fp)
+            stored[ext] = fp
+            base.user_ext[pk] = ext
         for ext, pk, fp, dn, name, member_values, digest in (
             DirectoryGroup.objects.filter(directory_id=directory_id)
             .order_by()

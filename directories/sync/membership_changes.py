@@ -49,7 +49,8 @@ def _names(plan: Plan) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str,
             groups[ext] = (entry[1], entry[0])
     # Deleted entries (only a removed membership names one): as the store holds them.
     if gone_users:
-        by_pk = {stored.users[e][0]: e for e in gone_users}
+        pks = stored.user_pks(gone_users)
+        by_pk = {pks[e]: e for e in gone_users}
         for pk, (name, dn) in old_values(DirectoryUser, list(by_pk), ("username", "dn")).items():
             users[by_pk[pk]] = (name, dn)
     if gone_groups:

@@ -8,6 +8,7 @@ sync hands the plan to `writer.write`.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -43,9 +44,12 @@ class Counts:
 
 @dataclass
 class Stored:
-    """What the store holds for a directory, keyed by stable id (loaded before the plan)."""
+    """What the store holds for a directory, keyed by stable id (loaded before the plan).
 
-    users: dict[str, tuple[int, str]]
+    A user is held by its fingerprint alone: the primary keys of the few a plan updates or
+    deletes are read when it needs them (`user_pks`), not held for a million users."""
+
+    users: dict[str, str]
     groups: dict[str, tuple[int, str]] = field(default_factory=dict)
     members: set[tuple[str, str]] = field(default_factory=set)
     nesting: set[tuple[str, str]] = field(default_factory=set)
@@ -55,6 +59,21 @@ class Stored:
     # alone changed, `incremental.values_only`, which changes no group): its users are
     # counted in the database, when asked.
     partial_of: int | None = None
+    directory_id: int | None = None
+    # The primary keys of the stored users read so far (`user_pks`).
+    pks: dict[str, int] = field(default_factory=dict)
+
+    def user_pks(self, exts: Iterable[str]) -> dict[str, int]:
+        """The primary keys by stable id of stored users, `exts` among them (read from the
+        store for those not read before)."""
+        missing = [ext for ext in exts if ext not in self.pks]
+        for ids in chunks(missing):
+            self.pks.update(
+                DirectoryUser.objects.filter(directory_id=self.directory_id, external_id__in=ids)
+                .order_by()
+                .values_list("external_id", "pk")
+            )
+        return self.pks
 
     def totals(self, enough: int) -> tuple[int, int]:
         """How many users and groups the store holds (what the safeguards count against).
@@ -71,9 +90,15 @@ class Stored:
 
     @classmethod
     def of_changed(cls, directory_id: int, users: dict[str, tuple[int, str]]) -> Stored:
-        """The store as a read of changed values alone needs it (`Carried.stored_users`):
-        those users, the others counted when asked; no group, no membership."""
-        return cls(users, partial_of=directory_id)
+        """The store as a read of changed values alone needs it (`Carried.stored_users`:
+        primary key and fingerprint by stable id): those users, the others counted when
+        asked; no group, no membership."""
+        return cls(
+            {ext: fp for ext, (_, fp) in users.items()},
+            partial_of=directory_id,
+            directory_id=directory_id,
+            pks={ext: pk for ext, (pk, _) in users.items()},
+        )
 
     @classmethod
     def load(cls, directory_id: int, base: Base | None = None) -> Stored:
@@ -84,38 +109,68 @@ class Stored:
             member_digests = base.group_digests
             base.stored_users, base.stored_groups, base.group_digests = {}, {}, {}
         else:
-            users = {
-                ext: (pk, fp)
-                for ext, pk, fp in DirectoryUser.objects.filter(directory_id=directory_id)
-                .order_by()
-                .values_list("external_id", "pk", "fingerprint")
-                .iterator(chunk_size=10_000)
-            }
-            groups, member_digests = {}, {}
-            for ext, pk, fp, digest in (
-                DirectoryGroup.objects.filter(directory_id=directory_id)
-                .order_by()
-                .values_list("external_id", "pk", "fingerprint", "members_digest")
-            ):
-                groups[ext] = (pk, fp)
-                member_digests[ext] = digest
-        # Pairs of primary keys mapped back to stable ids: cheaper than joining in SQL.
-        user_ext = {pk: ext for ext, (pk, _) in users.items()}
+            groups, member_digests = _load_groups(directory_id)
         group_ext = {pk: ext for ext, (pk, _) in groups.items()}
-        members = {
-            (group_ext[g], user_ext[u])
-            for g, u in GroupMembership.objects.filter(group__directory_id=directory_id)
-            .order_by()
-            .values_list("group_id", "user_id")
+        memberships = (
+            GroupMembership.objects.filter(group__directory_id=directory_id)
+            .order_by("user_id")
+            .values_list("user_id", "group_id")
             .iterator(chunk_size=10_000)
-        }
+        )
+        if base is not None:
+            user_ext, base.user_ext = base.user_ext, {}
+            members = {(group_ext[g], user_ext[u]) for u, g in memberships}
+            del user_ext
+        else:
+            users, members = _load_users(directory_id, memberships, group_ext)
         nesting = {
             (group_ext[p], group_ext[c])
             for p, c in GroupNesting.objects.filter(parent__directory_id=directory_id)
             .order_by()
             .values_list("parent_id", "child_id")
         }
-        return cls(users, groups, members, nesting, member_digests)
+        return cls(users, groups, members, nesting, member_digests, directory_id=directory_id)
+
+
+def _load_groups(directory_id: int) -> tuple[dict[str, tuple[int, str]], dict[str, str]]:
+    """(primary key, fingerprint) and member digest of each stored group, by stable id."""
+    groups, member_digests = {}, {}
+    for ext, pk, fp, digest in (
+        DirectoryGroup.objects.filter(directory_id=directory_id)
+        .order_by()
+        .values_list("external_id", "pk", "fingerprint", "members_digest")
+    ):
+        groups[ext] = (pk, fp)
+        member_digests[ext] = digest
+    return groups, member_digests
+
+
+def _load_users(
+    directory_id: int, memberships: Iterable[tuple[int, int]], group_ext: dict[int, str]
+) -> tuple[dict[str, str], set[tuple[str, str]]]:
+    """Each stored user's fingerprint by stable id, and the memberships as (group id, user
+    id) pairs of stable ids, from `memberships` ((user, group) primary keys in the users'
+    order): both read in that order at once, so no user is looked up by primary key (a
+    million users' keys are never held)."""
+    users: dict[str, str] = {}
+    members: set[tuple[str, str]] = set()
+    pairs = iter(memberships)
+    pair = next(pairs, None)
+    for pk, ext, fp in (
+        DirectoryUser.objects.filter(directory_id=directory_id)
+        .order_by("pk")
+        .values_list("pk", "external_id", "fingerprint")
+        .iterator(chunk_size=10_000)
+    ):
+        users[ext] = fp
+        while pair is not None and pair[0] <= pk:
+            if pair[0] < pk:
+                raise LookupError(f"a membership of directory {directory_id} names user {pair[0]}")
+            members.add((group_ext[pair[1]], ext))
+            pair = next(pairs, None)
+    if pair is not None:
+        raise LookupError(f"a membership of directory {directory_id} names user {pair[0]}")
+    return users, members
 
 
 class StoreLoad:
@@ -146,9 +201,9 @@ class StoreLoad:
             return _BaseOf(self.loading)
         return Loading(Base.load, self.loading.directory_id, "incremental base", wanted=False)
 
-    def users_if_loaded(self) -> dict[str, tuple[int, str]] | None:
-        """The stored users (primary key and fingerprint by stable id) once loaded, else
-        None at once: a read keeps less of a user whose fingerprint is the stored one."""
+    def users_if_loaded(self) -> dict[str, str] | None:
+        """The stored users (fingerprint by stable id) once loaded, else None at once: a
+        read keeps less of a user whose fingerprint is the stored one."""
         loaded = self.loading.ready()
         return None if loaded is None else loaded[0].users
 
@@ -239,9 +294,7 @@ class Plan:
         return out
 
 
-def _diff(
-    stored: dict[str, tuple[int, str]], incoming: dict[str, str], touched: set[str] | None
-) -> Diff:
+def _diff(stored: dict[str, str], incoming: dict[str, str], touched: set[str] | None) -> Diff:
     """Entries added, updated (by fingerprint) and deleted; with `touched`, the only ids
     that can be any of those (`Received.touched`), looked at alone."""
     d = Diff()
@@ -253,14 +306,14 @@ def _diff(
                     d.deleted.append(ext)
             elif old is None:
                 d.added.append(ext)
-            elif old[1] != fp:
+            elif old != fp:
                 d.updated.append(ext)
         return d
     for ext, fp in incoming.items():
         old = stored.get(ext)
         if old is None:
             d.added.append(ext)
-        elif old[1] != fp:
+        elif old != fp:
             d.updated.append(ext)
     d.deleted = [ext for ext in stored if ext not in incoming]
     return d
@@ -395,11 +448,9 @@ def _respelled(old: tuple, new: tuple) -> bool:
         return False
 
 
-def _counted(diff: Diff, old: dict[int, tuple], stored: dict, new: dict) -> tuple[int, int]:
+def _counted(diff: Diff, old: dict[int, tuple], pks: dict[str, int], new: dict) -> tuple[int, int]:
     """(updates, deletions) that count towards a safeguard."""
-    respelled = sum(
-        1 for ext in diff.updated if _respelled(old[stored[ext][0]], user_values(new[ext]))
-    )
+    respelled = sum(1 for ext in diff.updated if _respelled(old[pks[ext]], user_values(new[ext])))
     return len(diff.updated) - respelled, len(diff.deleted)
 
 
@@ -419,8 +470,12 @@ def make_plan(
         stored = Stored.load(directory.pk)
     touched = received.touched or {}
     users = _diff(stored.users, received.user_fps, touched.get("user"))
-    groups = _diff(stored.groups, received.group_fps, touched.get("group"))
-    old_users = old_values(DirectoryUser, [stored.users[e][0] for e in users.updated], USER_COLUMNS)
+    # Groups are held with their primary keys (a group is a few per thousand users).
+    group_fps = {ext: fp for ext, (_, fp) in stored.groups.items()}
+    groups = _diff(group_fps, received.group_fps, touched.get("group"))
+    # Read once here for the writer as well: the users it updates or deletes.
+    pks = stored.user_pks(chain(users.updated, users.deleted))
+    old_users = old_values(DirectoryUser, [pks[e] for e in users.updated], USER_COLUMNS)
     old_groups = old_values(
         DirectoryGroup, [stored.groups[e][0] for e in groups.updated], GROUP_COLUMNS
     )
@@ -452,7 +507,7 @@ def make_plan(
     ]
     violations: list[Violation] = []
     if safeguards:
-        updates, deletions = _counted(users, old_users, stored.users, received.users)
+        updates, deletions = _counted(users, old_users, pks, received.users)
         limits = {name: getattr(directory, name) for name in SAFEGUARD_FIELDS}
         user_total, group_total = stored.totals(users_enough(limits, updates, deletions))
         # Members lost by groups that stay (a deleted group counts as a deleted group).

@@ -46,14 +46,15 @@ def change_rows(plan: Plan, run_id: int) -> Iterable[tuple]:
     sync, are made only as they are recorded, so a million of them are never held at once.
     """
     received, stored = plan.received, plan.stored
-    stored_users, stored_groups = stored.users, stored.groups
+    stored_groups = stored.groups
     users, groups = plan.users, plan.groups
+    pks = stored.user_pks(chain(users.deleted, users.updated))
     changes: list[tuple] = []
     if users.deleted:
-        ids = [stored_users[e][0] for e in users.deleted]
+        ids = [pks[e] for e in users.deleted]
         old = old_values(DirectoryUser, ids, ("username", "dn"))
         for ext in users.deleted:
-            name, dn = old[stored_users[ext][0]]
+            name, dn = old[pks[ext]]
             changes.append((run_id, ChangeKind.USER, ChangeAction.DELETED, ext, name, dn, "{}"))
     if groups.deleted:
         ids = [stored_groups[e][0] for e in groups.deleted]
@@ -63,7 +64,7 @@ def change_rows(plan: Plan, run_id: int) -> Iterable[tuple]:
             changes.append((run_id, ChangeKind.GROUP, ChangeAction.DELETED, ext, name, dn, "{}"))
     for ext in users.updated:
         new = user_values(received.users[ext])
-        details = _changed_fields(USER_COLUMNS, plan.old_users[stored_users[ext][0]], new)
+        details = _changed_fields(USER_COLUMNS, plan.old_users[pks[ext]], new)
         changes.append(
             (
                 run_id,
@@ -114,7 +115,7 @@ def write(plan: Plan, run_id: int) -> Counts:
     """Apply `plan` and record each change against `run_id`; returns the plan's counts."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     received, stored = plan.received, plan.stored
-    stored_users, stored_groups = stored.users, stored.groups
+    stored_groups = stored.groups
     user_fps, group_fps = received.user_fps, received.group_fps
     users, groups = plan.users, plan.groups
     directory_id = plan.directory_id
@@ -125,14 +126,14 @@ def write(plan: Plan, run_id: int) -> Counts:
     M, N = GroupMembership._meta.db_table, GroupNesting._meta.db_table
 
     # Removals first, so unique constraints never see an old and a new row together.
-    deleted_user_ids = [stored_users[e][0] for e in users.deleted]
-    deleted_group_ids = [stored_groups[e][0] for e in groups.deleted]
     gone_users, gone_groups = set(users.deleted), set(groups.deleted)
-    removed_pairs = [
-        (stored_groups[g][0], stored_users[u][0])
-        for g, u in plan.members_removed
-        if g not in gone_groups and u not in gone_users
+    removed = [
+        (g, u) for g, u in plan.members_removed if g not in gone_groups and u not in gone_users
     ]
+    pks = stored.user_pks(chain(users.deleted, users.updated, (u for _, u in removed)))
+    deleted_user_ids = [pks[e] for e in users.deleted]
+    deleted_group_ids = [stored_groups[e][0] for e in groups.deleted]
+    removed_pairs = [(stored_groups[g][0], pks[u]) for g, u in removed]
     removed_nest = [
         (stored_groups[p][0], stored_groups[c][0])
         for p, c in plan.nesting_removed
@@ -153,8 +154,7 @@ def write(plan: Plan, run_id: int) -> Counts:
         # Folded only here and on insert: a row the fingerprint calls unchanged keeps its
         # search text, and every change to a folded field changes the fingerprint.
         rows = [
-            (stored_users[ext][0], *_user_row(received.users[ext]), user_fps[ext], now)
-            for ext in users.updated
+            (pks[ext], *_user_row(received.users[ext]), user_fps[ext], now) for ext in users.updated
         ]
         bulk.update(U, (*USER_COLUMNS, "search_text", "fingerprint", "synced_at"), rows)
     digests = plan.member_digests
@@ -232,19 +232,16 @@ def write(plan: Plan, run_id: int) -> Counts:
             if groups.added
             else {e: v[0] for e, v in stored_groups.items()}
         )
-        # Users just added have no id here: their memberships name them by stable id and
-        # the database finds the ids (a million users' ids are never held in the worker).
-        # In the users' order either way: checking each row's user (its foreign key) then
-        # reads the users' pages one after the other instead of all over the table.
+        # Users are held without their ids: memberships name them by stable id and the
+        # database finds the ids (a million users' ids are never held in the worker), in
+        # the users' order: checking each row's user (its foreign key) then reads the
+        # users' pages one after the other instead of all over the table.
         bulk.insert_by_external_id(
             M,
             ("group_id", "user_id"),
             U,
             directory_id,
-            (
-                (group_ids[g], stored_users[u][0] if u in stored_users else None, u)
-                for g, u in plan.members_added
-            ),
+            ((group_ids[g], None, u) for g, u in plan.members_added),
         )
         bulk.insert(
             N,
