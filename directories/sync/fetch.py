@@ -52,15 +52,16 @@ USER_COLUMNS = (
 KEPT = len(incremental.KEPT_USER_VALUES)
 assert USER_COLUMNS[:KEPT] == incremental.KEPT_USER_VALUES
 # A user the sync may write is held as its DN, its username and its other values packed in
-# one UTF-8 string (`_packed`; `user_values` gives every value back): one object instead of
-# six, about a quarter of a read's memory per user. NUL separates the values: the client
-# drops it from what the agent sends, and a value holding one is kept as it is.
+# one UTF-8 string with its fingerprint last (`_packed`; `user_values` gives every value
+# back, `Received.user_fp` the fingerprint): one object instead of eight, about a third of
+# a read's memory per user. NUL separates the values: the client drops it from what the
+# agent sends, and a value holding one is kept as it is (its fingerprint in `user_fps`).
 PACKED = KEPT + 1
 
 
-def _packed(values: tuple) -> tuple:
-    rest = "\0".join((*values[KEPT:-1], "1" if values[-1] else ""))
-    if rest.count("\0") != len(USER_COLUMNS) - PACKED:
+def _packed(values: tuple, fp: str) -> tuple:
+    rest = "\0".join((*values[KEPT:-1], "1" if values[-1] else "", fp))
+    if rest.count("\0") != len(USER_COLUMNS) - KEPT:
         return values
     return (*values[:KEPT], rest.encode())
 
@@ -70,7 +71,7 @@ def user_values(values: tuple) -> tuple:
     holds but one kept as the store holds it (`KEPT` values: never written)."""
     if len(values) != PACKED:
         return values
-    *rest, disabled = values[KEPT].decode().split("\0")
+    *rest, disabled, _fp = values[KEPT].decode().split("\0")
     return (*values[:KEPT], *rest, disabled == "1")
 
 
@@ -95,6 +96,8 @@ class Received:
 
     users: dict[str, tuple] = field(default_factory=dict)
     groups: dict[str, tuple[str, str, list[str]]] = field(default_factory=dict)
+    # The fingerprints of the users neither packed nor kept as `stored_fps` holds them
+    # (`user_fp` gives every user's).
     user_fps: dict[str, str] = field(default_factory=dict)
     group_fps: dict[str, str] = field(default_factory=dict)
     skipped: list[Unsynced] = field(default_factory=list)
@@ -119,6 +122,21 @@ class Received:
     # those users' stored rows and what the read keeps of the sync it reads since. `users`
     # then holds those users alone.
     carried: incremental.Carried | None = None
+    # The stored users' fingerprints a full read was told (`_keep_as_stored`): a user it
+    # keeps as stored has its fingerprint there alone.
+    stored_fps: dict[str, str] | None = None
+
+    def user_fp(self, ext: str) -> str:
+        """The fingerprint of the user `users` holds as `ext`."""
+        values = self.users[ext]
+        if len(values) == PACKED:
+            return values[KEPT].rsplit(b"\0", 1)[1].decode()
+        fp = self.user_fps.get(ext)
+        if fp is None and self.stored_fps is not None:
+            fp = self.stored_fps.get(ext)
+        if fp is None:
+            raise KeyError(f"no fingerprint of user {ext}")
+        return fp
 
 
 def request_body(directory: Directory) -> dict:
@@ -346,7 +364,7 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
                 # Read in full with the stored fingerprint: its values are the stored ones.
                 values = stored[ext]
             values = user_values(values)
-            received.user_fps.pop(ext)
+            received.user_fps.pop(ext, None)
             received.skipped_records.append(
                 (ChangeKind.USER, ext, values[0], _user_record(ext, values))
             )
@@ -472,11 +490,12 @@ def _take_user(
 ) -> None:
     """One user record into `received`, or into its skipped entries with the reason.
 
-    A user whose fingerprint is the one `stored` (primary key and fingerprint by stable
-    id) holds is kept as the store would give it to an incremental read: its DN and
-    username only (`incremental.KEPT_USER_VALUES`), the only values the plan reads of a
-    user it does not write, and its fingerprint is the stored string itself. A full resync
-    of a million mostly unchanged users then holds a third of their values."""
+    A user whose fingerprint is the one `stored` (fingerprint by stable id, which
+    `_keep_as_stored` gave `received`) holds is kept as the store would give it to an
+    incremental read: its DN and username only (`incremental.KEPT_USER_VALUES`), the only
+    values the plan reads of a user it does not write, and its fingerprint is the stored
+    one. A full resync of a million mostly unchanged users then holds a third of their
+    values."""
     values: tuple = (
         _dn(record),
         record.get("username") or "",
@@ -513,26 +532,30 @@ def _take_user(
         fp = fingerprint(values)
         same = None if stored is None else _stored_digest(stored, ext, fp)
         if same is None:
-            users[ext], received.user_fps[ext] = _packed(values), fp
+            users[ext] = held = _packed(values, fp)
+            if len(held) != PACKED:
+                received.user_fps[ext] = fp
         else:
-            users[ext], received.user_fps[ext] = values[:KEPT], same
+            users[ext] = values[:KEPT]
 
 
 def _stored_digest(stored: dict[str, str], ext: str, fp: str) -> str | None:
     """The stored fingerprint of `ext` when it is `fp`, else None. Such a user is held as
-    kept (`KEPT` values) with the stored string: one digest object for both sides."""
+    kept (`KEPT` values), its fingerprint the stored one (`Received.user_fp`)."""
     old = stored.get(ext)
     return old if old == fp else None
 
 
 def _keep_as_stored(received: Received, stored: dict[str, str]) -> None:
-    """The users taken before the store was loaded, held from now on as `_take_user` holds
-    those it takes after: as kept when their fingerprint is the stored one."""
+    """`received` told the stored users' fingerprints (`stored`) once they are loaded: the
+    users taken before, held from now on as `_take_user` holds those it takes after, as
+    kept when their fingerprint is the stored one."""
+    received.stored_fps = stored
     users, fps = received.users, received.user_fps
     for ext, values in users.items():
-        same = _stored_digest(stored, ext, fps[ext])
-        if same is not None:
-            users[ext], fps[ext] = values[:KEPT], same
+        if _stored_digest(stored, ext, received.user_fp(ext)) is not None:
+            users[ext] = values[:KEPT]
+            fps.pop(ext, None)
 
 
 def _take_group(received: Received, record: dict, shared_dns: dict[str, str] | None = None) -> None:
@@ -720,6 +743,8 @@ def _consume(
     hundred records until it does (see `_take_user`)."""
     received = Received()
     stored = stored_users() if stored_users is not None else None
+    if stored is not None:
+        _keep_as_stored(received, stored)
     shared_dns: dict[str, str] | None = None
     began = False
     changes: _Changes | None = None

@@ -8,9 +8,10 @@ sync hands the plan to `writer.write`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import chain
+from typing import Any
 
 from connectors.protocol import dn as dnlib
 from directories.models import (
@@ -294,26 +295,32 @@ class Plan:
         return out
 
 
-def _diff(stored: dict[str, str], incoming: dict[str, str], touched: set[str] | None) -> Diff:
-    """Entries added, updated (by fingerprint) and deleted; with `touched`, the only ids
-    that can be any of those (`Received.touched`), looked at alone."""
+def _diff(
+    stored: dict[str, str],
+    incoming: dict[str, Any],
+    fp_of: Callable[[str], str],
+    touched: set[str] | None,
+) -> Diff:
+    """Entries added, updated (by fingerprint: `fp_of` an id in `incoming`) and deleted;
+    with `touched`, the only ids that can be any of those (`Received.touched`), looked at
+    alone. A fingerprint is asked for only when the store holds one to compare it with."""
     d = Diff()
     if touched is not None:
         for ext in sorted(touched):
-            fp, old = incoming.get(ext), stored.get(ext)
-            if fp is None:
+            old = stored.get(ext)
+            if ext not in incoming:
                 if old is not None:
                     d.deleted.append(ext)
             elif old is None:
                 d.added.append(ext)
-            elif old != fp:
+            elif old != fp_of(ext):
                 d.updated.append(ext)
         return d
-    for ext, fp in incoming.items():
+    for ext in incoming:
         old = stored.get(ext)
         if old is None:
             d.added.append(ext)
-        elif old != fp:
+        elif old != fp_of(ext):
             d.updated.append(ext)
     d.deleted = [ext for ext in stored if ext not in incoming]
     return d
@@ -469,10 +476,12 @@ def make_plan(
     if stored is None:
         stored = Stored.load(directory.pk)
     touched = received.touched or {}
-    users = _diff(stored.users, received.user_fps, touched.get("user"))
+    users = _diff(stored.users, received.users, received.user_fp, touched.get("user"))
     # Groups are held with their primary keys (a group is a few per thousand users).
     group_fps = {ext: fp for ext, (_, fp) in stored.groups.items()}
-    groups = _diff(group_fps, received.group_fps, touched.get("group"))
+    groups = _diff(
+        group_fps, received.group_fps, received.group_fps.__getitem__, touched.get("group")
+    )
     # Read once here for the writer as well: the users it updates or deletes.
     pks = stored.user_pks(chain(users.updated, users.deleted))
     old_users = old_values(DirectoryUser, [pks[e] for e in users.updated], USER_COLUMNS)

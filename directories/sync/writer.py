@@ -116,7 +116,7 @@ def write(plan: Plan, run_id: int) -> Counts:
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     received, stored = plan.received, plan.stored
     stored_groups = stored.groups
-    user_fps, group_fps = received.user_fps, received.group_fps
+    user_fp, group_fps = received.user_fp, received.group_fps
     users, groups = plan.users, plan.groups
     directory_id = plan.directory_id
     # Read before anything is removed: deleted rows' names come from the store.
@@ -154,7 +154,7 @@ def write(plan: Plan, run_id: int) -> Counts:
         # Folded only here and on insert: a row the fingerprint calls unchanged keeps its
         # search text, and every change to a folded field changes the fingerprint.
         rows = [
-            (pks[ext], *_user_row(received.users[ext]), user_fps[ext], now) for ext in users.updated
+            (pks[ext], *_user_row(received.users[ext]), user_fp(ext), now) for ext in users.updated
         ]
         bulk.update(U, (*USER_COLUMNS, "search_text", "fingerprint", "synced_at"), rows)
     digests = plan.member_digests
@@ -191,7 +191,7 @@ def write(plan: Plan, run_id: int) -> Counts:
                 "synced_at",
             ),
             (
-                (directory_id, ext, *_user_row(received.users[ext]), user_fps[ext], now)
+                (directory_id, ext, *_user_row(received.users[ext]), user_fp(ext), now)
                 for ext in users.added
             ),
         )
