@@ -53,9 +53,9 @@ KEPT = len(incremental.KEPT_USER_VALUES)
 assert USER_COLUMNS[:KEPT] == incremental.KEPT_USER_VALUES
 # A user the sync may write is held as its DN, its username and its other values packed in
 # one UTF-8 string with its fingerprint last (`_packed`; `user_values` gives every value
-# back, `Received.user_fp` the fingerprint): one object instead of eight, about a third of
-# a read's memory per user. NUL separates the values: the client drops it from what the
-# agent sends, and a value holding one is kept as it is (its fingerprint in `user_fps`).
+# back, `packed_fp` the fingerprint): one object instead of seven, most of a read's memory
+# per user. NUL separates the values: the client drops it from what the agent sends, and
+# a value holding one is kept as it is (its fingerprint in `Received.user_fps`).
 PACKED = KEPT + 1
 
 
@@ -64,6 +64,11 @@ def _packed(values: tuple, fp: str) -> tuple:
     if rest.count("\0") != len(USER_COLUMNS) - KEPT:
         return values
     return (*values[:KEPT], rest.encode())
+
+
+def packed_fp(values: tuple) -> str:
+    """The fingerprint a packed user (`PACKED` values) carries."""
+    return values[KEPT].rsplit(b"\0", 1)[1].decode()
 
 
 def user_values(values: tuple) -> tuple:
@@ -122,15 +127,16 @@ class Received:
     # those users' stored rows and what the read keeps of the sync it reads since. `users`
     # then holds those users alone.
     carried: incremental.Carried | None = None
-    # The stored users' fingerprints a full read was told (`_keep_as_stored`): a user it
-    # keeps as stored has its fingerprint there alone.
+    # The stored users' fingerprints the read was told once they were loaded
+    # (`_keep_as_stored`): a user a full read keeps as stored has its fingerprint there
+    # alone.
     stored_fps: dict[str, str] | None = None
 
     def user_fp(self, ext: str) -> str:
         """The fingerprint of the user `users` holds as `ext`."""
         values = self.users[ext]
         if len(values) == PACKED:
-            return values[KEPT].rsplit(b"\0", 1)[1].decode()
+            return packed_fp(values)
         fp = self.user_fps.get(ext)
         if fp is None and self.stored_fps is not None:
             fp = self.stored_fps.get(ext)
@@ -530,20 +536,18 @@ def _take_user(
         )
     else:
         fp = fingerprint(values)
-        same = None if stored is None else _stored_digest(stored, ext, fp)
-        if same is None:
+        if stored is not None and _is_stored(stored, ext, fp):
+            users[ext] = values[:KEPT]
+        else:
             users[ext] = held = _packed(values, fp)
             if len(held) != PACKED:
                 received.user_fps[ext] = fp
-        else:
-            users[ext] = values[:KEPT]
 
 
-def _stored_digest(stored: dict[str, str], ext: str, fp: str) -> str | None:
-    """The stored fingerprint of `ext` when it is `fp`, else None. Such a user is held as
-    kept (`KEPT` values), its fingerprint the stored one (`Received.user_fp`)."""
-    old = stored.get(ext)
-    return old if old == fp else None
+def _is_stored(stored: dict[str, str], ext: str, fp: str) -> bool:
+    """Whether `stored` holds `ext` with the fingerprint `fp`. Such a user is held as kept
+    (`KEPT` values), its fingerprint the stored one (`Received.user_fp`)."""
+    return stored.get(ext) == fp
 
 
 def _keep_as_stored(received: Received, stored: dict[str, str]) -> None:
@@ -553,7 +557,7 @@ def _keep_as_stored(received: Received, stored: dict[str, str]) -> None:
     received.stored_fps = stored
     users, fps = received.users, received.user_fps
     for ext, values in users.items():
-        if _stored_digest(stored, ext, received.user_fp(ext)) is not None:
+        if _is_stored(stored, ext, received.user_fp(ext)):
             users[ext] = values[:KEPT]
             fps.pop(ext, None)
 
@@ -564,7 +568,8 @@ def _take_group(received: Received, record: dict, shared_dns: dict[str, str] | N
 
     `shared_dns` maps the DNs of the users read before to themselves: a member value
     spelled as one of them is held as that DN's own string, not as a copy per group naming
-    it (memory only)."""
+    it, while the read goes on (memory only; `members.resolve` does the same for the
+    values it matches, users read after the groups among them)."""
     groups = received.groups
     ext = _stable_id(record)
     dn, name = _dn(record), _text(record.get("name"), FIELD_LIMIT)

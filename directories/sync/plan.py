@@ -47,8 +47,9 @@ class Counts:
 class Stored:
     """What the store holds for a directory, keyed by stable id (loaded before the plan).
 
-    A user is held by its fingerprint alone: the primary keys of the few a plan updates or
-    deletes are read when it needs them (`user_pks`), not held for a million users."""
+    A user is held by its fingerprint alone: the primary keys of the few a plan updates,
+    deletes or takes out of a group are read when it needs them (`user_pks`), not held for
+    a million users."""
 
     users: dict[str, str]
     groups: dict[str, tuple[int, str]] = field(default_factory=dict)
@@ -67,6 +68,7 @@ class Stored:
     def user_pks(self, exts: Iterable[str]) -> dict[str, int]:
         """The primary keys by stable id of stored users, `exts` among them (read from the
         store for those not read before)."""
+        assert self.directory_id is not None, "a store not loaded has no primary keys to read"
         missing = [ext for ext in exts if ext not in self.pks]
         for ids in chunks(missing):
             self.pks.update(
@@ -112,18 +114,24 @@ class Stored:
         else:
             groups, member_digests = _load_groups(directory_id)
         group_ext = {pk: ext for ext, (pk, _) in groups.items()}
-        memberships = (
-            GroupMembership.objects.filter(group__directory_id=directory_id)
-            .order_by("user_id")
-            .values_list("user_id", "group_id")
-            .iterator(chunk_size=10_000)
-        )
+        memberships = GroupMembership.objects.filter(group__directory_id=directory_id)
         if base is not None:
             user_ext, base.user_ext = base.user_ext, {}
-            members = {(group_ext[g], user_ext[u]) for u, g in memberships}
+            members = {
+                (group_ext[g], user_ext[u])
+                for u, g in memberships.order_by()
+                .values_list("user_id", "group_id")
+                .iterator(chunk_size=10_000)
+            }
             del user_ext
         else:
-            users, members = _load_users(directory_id, memberships, group_ext)
+            users, members = _load_users(
+                directory_id,
+                memberships.order_by("user_id")
+                .values_list("user_id", "group_id")
+                .iterator(chunk_size=10_000),
+                group_ext,
+            )
         nesting = {
             (group_ext[p], group_ext[c])
             for p, c in GroupNesting.objects.filter(parent__directory_id=directory_id)

@@ -232,7 +232,9 @@ def test_a_username_held_twice_stays_with_the_stored_entry(ldap_directory):
     )
 
     assert set(received.users) == {"late", "other"}
+    # The losers' fingerprints went with them; the others' are still there.
     assert set(received.user_fps) <= {"late", "other"}
+    assert received.user_fp("late") == fingerprint(user_values(received.users["late"]))
     skipped = {s.external_id: s for s in received.skipped}
     assert set(skipped) == {"early", "third"}
     assert skipped["early"].reason == WarningReason.DUPLICATE_USERNAME
