@@ -7,7 +7,6 @@ two forms are separate functions so a test run on one database reaches only its 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from operator import itemgetter
 
 from django.db import connection, transaction
 
@@ -91,23 +90,14 @@ def insert_by_external_id(
     columns: tuple[str, str],
     lookup: str,
     directory_id: int,
-    rows: Iterable[tuple[int, int | None, str]],
+    rows: Iterable[tuple[int, str]],
 ) -> None:
-    """Insert (a, b) rows into `table`. A row is (a, b, external id); when b is None it is
-    the id of `lookup`'s row of `directory_id` with that external id, found by the
-    database: such rows pass through a temporary table instead of the worker holding every
-    id, and go in first; the rows given b follow. Each part goes in in b's order. A row
-    whose external id names no row is an error (nothing is inserted)."""
-    known: list[tuple[int, int]] = []
-
-    def unknown() -> Iterator[tuple[int, str]]:
-        for a, b, ext in rows:
-            if b is None:
-                yield a, ext
-            else:
-                known.append((a, b))
-
-    staged = _Counted(unknown())
+    """Insert (a, b) rows into `table` from (a, external id) rows: b is the id of
+    `lookup`'s row of `directory_id` with that external id, found by the database (the
+    rows pass through a temporary table instead of the worker holding every id), and the
+    rows go in in b's order. A row whose external id names no row is an error (nothing is
+    inserted)."""
+    staged = _Counted(iter(rows))
     tmp = _qn(f"_ins_{table}")
     left, right = (_qn(c) for c in columns)
     # In a transaction of its own when called outside one: the temporary table lives in it.
@@ -130,8 +120,6 @@ def insert_by_external_id(
             raise LookupError(
                 f"{staged.count - found} of {staged.count} rows for {table} name no row of {lookup}"
             )
-    known.sort(key=itemgetter(1))  # pragma: no mutate (speed only)
-    insert(table, columns, known)
 
 
 class _Counted:

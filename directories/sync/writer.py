@@ -241,7 +241,7 @@ def write(plan: Plan, run_id: int) -> Counts:
             ("group_id", "user_id"),
             U,
             directory_id,
-            ((group_ids[g], None, u) for g, u in plan.members_added),
+            ((group_ids[g], u) for g, u in plan.members_added),
         )
         bulk.insert(
             N,
