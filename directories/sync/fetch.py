@@ -6,7 +6,7 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ from directories.models import Directory, DirectoryUser
 from directories.sync import incremental, members
 from directories.sync.background import Waited
 from directories.sync.members import Resolution, Unsynced
+from directories.sync.stage import UserStage
 from synclog.choices import ChangeKind, ReadMode, WarningReason
 from synclog.lifecycle import ConnectorClaims, Heartbeat, LeaseLost
 
@@ -66,6 +67,12 @@ def _packed(values: tuple, fp: str) -> tuple:
     return (*values[:KEPT], rest.encode())
 
 
+def is_staged(values: tuple) -> bool:
+    """Whether a user `Received.users` holds has its values and fingerprint in the
+    read's stage (`stage.UserStage`): held as its `KEPT` values and None."""
+    return len(values) == PACKED and values[KEPT] is None
+
+
 def packed_fp(values: tuple) -> str:
     """The fingerprint a packed user (`PACKED` values) carries."""
     return values[KEPT].rsplit(b"\0", 1)[1].decode()
@@ -76,6 +83,8 @@ def user_values(values: tuple) -> tuple:
     holds but one kept as the store holds it (`KEPT` values: never written)."""
     if len(values) != PACKED:
         return values
+    if values[KEPT] is None:
+        raise ValueError("a staged user's values are in the stage (`Received.values_of`)")
     *rest, disabled, _fp = values[KEPT].decode().split("\0")
     return (*values[:KEPT], *rest, disabled == "1")
 
@@ -131,18 +140,38 @@ class Received:
     # (`_keep_as_stored`): a user a full read keeps as stored has its fingerprint there
     # alone.
     stored_fps: dict[str, str] | None = None
+    # Where a full read puts the users it may write once it knows the stored ones
+    # (`_take_user`): each then held as its `KEPT` values and None (`is_staged`).
+    stage: UserStage | None = None
 
-    def user_fp(self, ext: str) -> str:
-        """The fingerprint of the user `users` holds as `ext`."""
+    def user_fp(self, ext: str) -> str | None:
+        """The fingerprint of the user `users` holds as `ext`; None for a staged one,
+        whose fingerprint is not the stored one (or it would have been kept)."""
         values = self.users[ext]
         if len(values) == PACKED:
-            return packed_fp(values)
+            return None if values[KEPT] is None else packed_fp(values)
         fp = self.user_fps.get(ext)
         if fp is None and self.stored_fps is not None:
             fp = self.stored_fps.get(ext)
         if fp is None:
             raise KeyError(f"no fingerprint of user {ext}")
         return fp
+
+    def values_of(self, exts: Iterable[str]) -> dict[str, tuple]:
+        """The values (`USER_COLUMNS` order) of the users `users` holds as `exts`, none of
+        them kept as stored: from memory, or from the stage for the staged ones."""
+        out: dict[str, tuple] = {}
+        staged: list[str] = []
+        for ext in exts:
+            held = self.users[ext]
+            if is_staged(held):
+                staged.append(ext)
+            else:
+                out[ext] = user_values(held)
+        if staged:
+            assert self.stage is not None
+            out.update(self.stage.values(staged))
+        return out
 
 
 def request_body(directory: Directory) -> dict:
@@ -192,13 +221,15 @@ def fetch(
     beat: Heartbeat,
     choice: incremental.ReadChoice,
     store: StoreView,
+    stage: UserStage | None = None,
 ) -> Received:
     """Everything the directory holds, read through `connector`; AgentError if it can't.
 
     The connector is held through `claims` for the read; `beat` publishes progress and
     says when the run was declared dead. `choice` says whether to ask for the changes
     since the last sync (`incremental.choose_read`), and `store` gives what the store
-    holds to merge them with, and which users it holds as they are read.
+    holds to merge them with, and which users it holds as they are read; a full read puts
+    the users it may write in `stage` (emptied first).
     """
     probe(connector)
     if not claims.take(connector, settings.CONNECTOR_BUSY_WAIT):
@@ -223,7 +254,14 @@ def fetch(
         )
         try:
             received = _read(
-                connector, directory, body, beat, merge_base, store.users_if_loaded, values_only
+                connector,
+                directory,
+                body,
+                beat,
+                merge_base,
+                store.users_if_loaded,
+                values_only,
+                stage,
             )
             received.read_reason = received.read_reason or choice.reason
             if received.carried is None:
@@ -235,7 +273,9 @@ def fetch(
             merge_base.want()
             del body["changes_since"]
             beat.entries_received = 0
-            received = _read(connector, directory, body, beat, None, store.users_if_loaded)
+            received = _read(
+                connector, directory, body, beat, None, store.users_if_loaded, stage=stage
+            )
             received.read_reason = (
                 f"{connector.name} does not read changes since this watermark "
                 f"({_text(exc.detail, 500)}); it read the directory in full"
@@ -263,6 +303,7 @@ def _read(
     base: Waited[incremental.Base] | None,
     stored_users: Callable[[], dict[str, str] | None] | None = None,
     values_only: ValuesOnly | None = None,
+    stage: UserStage | None = None,
 ) -> Received:
     """One /sync stream read to its end: everything in scope, or (with `base`) what
     changed merged with what the store holds, or changed values alone (`values_only`)."""
@@ -277,6 +318,7 @@ def _read(
             directory.type,
             stored_users,
             values_only,
+            stage,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise AgentError(
@@ -341,6 +383,9 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
             directory=directory, external_id__in=ids
         ).values_list("external_id", *USER_COLUMNS):
             stored[ext] = tuple(values)
+    # The staged losers' values, read from the stage at once (and unstaged below).
+    losers = [ext for ext in candidates if is_staged(received.users[ext])]
+    staged = received.values_of(losers)
     attribute = _username_attribute(directory)
     for name, exts in clashes.items():
         contenders = [first[name], *exts]
@@ -369,7 +414,7 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
                     )
                 # Read in full with the stored fingerprint: its values are the stored ones.
                 values = stored[ext]
-            values = user_values(values)
+            values = staged[ext] if ext in staged else user_values(values)
             received.user_fps.pop(ext, None)
             received.skipped_records.append(
                 (ChangeKind.USER, ext, values[0], _user_record(ext, values))
@@ -384,6 +429,8 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
                     detail=f"{attribute} {values[1]!r} is also the username of {winner_dn}",
                 )
             )
+    if received.stage is not None:
+        received.stage.discard(ext for ext in staged if ext not in received.users)
 
 
 def _user_record(ext: str, values: tuple) -> dict:
@@ -539,12 +586,25 @@ def _take_user(
         if stored is not None and _is_stored(stored, ext, fp):
             users[ext] = values[:KEPT]
         else:
-            users[ext] = held = _packed(values, fp)
-            if len(held) != PACKED:
-                received.user_fps[ext] = fp
+            _hold(received, ext, values, fp, stored is not None)
 
 
-def _is_stored(stored: dict[str, str], ext: str, fp: str) -> bool:
+def _hold(received: Received, ext: str, values: tuple, fp: str, store_known: bool) -> None:
+    """Hold a user the sync may write: staged once the stored users are known (its
+    fingerprint, not theirs, says it is one to write; `Received.user_fp`), else packed,
+    else (a value with NUL) whole."""
+    held = _packed(values, fp)
+    if len(held) != PACKED:
+        received.users[ext] = held
+        received.user_fps[ext] = fp
+    elif store_known and received.stage is not None:
+        received.stage.add(ext, values, fp)
+        received.users[ext] = (*values[:KEPT], None)
+    else:
+        received.users[ext] = held
+
+
+def _is_stored(stored: dict[str, str], ext: str, fp: str | None) -> bool:
     """Whether `stored` holds `ext` with the fingerprint `fp`. Such a user is held as kept
     (`KEPT` values), its fingerprint the stored one (`Received.user_fp`)."""
     return stored.get(ext) == fp
@@ -557,9 +617,13 @@ def _keep_as_stored(received: Received, stored: dict[str, str]) -> None:
     received.stored_fps = stored
     users, fps = received.users, received.user_fps
     for ext, values in users.items():
-        if _is_stored(stored, ext, received.user_fp(ext)):
+        fp = received.user_fp(ext)
+        if _is_stored(stored, ext, fp):
             users[ext] = values[:KEPT]
             fps.pop(ext, None)
+        elif received.stage is not None and len(values) == PACKED:
+            assert fp is not None
+            _hold(received, ext, user_values(values), fp, True)
 
 
 def _take_group(received: Received, record: dict, shared_dns: dict[str, str] | None = None) -> None:
@@ -739,14 +803,18 @@ def _consume(
     directory_type: str = DirectoryType.LDAP,
     stored_users: Callable[[], dict[str, str] | None] | None = None,
     values_only: ValuesOnly | None = None,
+    stage: UserStage | None = None,
 ) -> Received:
     """Read a /sync stream to its `end` record; with `base`, the agent may answer with an
     incremental read, which is merged with `base` into a complete read, unless
     `values_only` finds it changed values of stored users alone (a read that names its
     departures then never loads the base; a listing is compared with it). `stored_users`
     gives the stored users once they are loaded (else None), asked again every few
-    hundred records until it does (see `_take_user`)."""
-    received = Received()
+    hundred records until it does (see `_take_user`); a full read then stages in `stage`
+    (emptied first) the users it may write."""
+    if stage is not None:
+        stage.reset()
+    received = Received(stage=stage)
     stored = stored_users() if stored_users is not None else None
     if stored is not None:
         _keep_as_stored(received, stored)

@@ -22,7 +22,7 @@ from directories.models import (
     GroupNesting,
 )
 from directories.sync.background import Loading, Waited
-from directories.sync.fetch import USER_COLUMNS, Received, user_values
+from directories.sync.fetch import USER_COLUMNS, Received
 from directories.sync.incremental import Base, chunks, members_digest
 
 GROUP_COLUMNS = ("dn", "name")
@@ -256,6 +256,8 @@ class Plan:
     groups: Diff
     # Stored values (by primary key) of the users and groups the plan updates.
     old_users: dict[int, tuple]
+    # The values read of the users updated (`USER_COLUMNS` order), by stable id.
+    new_users: dict[str, tuple]
     old_groups: dict[int, tuple]
     members_added: set[tuple[str, str]]
     members_removed: set[tuple[str, str]]
@@ -306,12 +308,13 @@ class Plan:
 def _diff(
     stored: dict[str, str],
     incoming: dict[str, Any],
-    fp_of: Callable[[str], str],
+    fp_of: Callable[[str], str | None],
     touched: set[str] | None,
 ) -> Diff:
-    """Entries added, updated (by fingerprint: `fp_of` an id in `incoming`) and deleted;
-    with `touched`, the only ids that can be any of those (`Received.touched`), looked at
-    alone. A fingerprint is asked for only when the store holds one to compare it with."""
+    """Entries added, updated (by fingerprint: `fp_of` an id in `incoming`, None for one
+    known to differ from the stored one) and deleted; with `touched`, the only ids that
+    can be any of those (`Received.touched`), looked at alone. A fingerprint is asked for
+    only when the store holds one to compare it with."""
     d = Diff()
     if touched is not None:
         for ext in sorted(touched):
@@ -463,9 +466,11 @@ def _respelled(old: tuple, new: tuple) -> bool:
         return False
 
 
-def _counted(diff: Diff, old: dict[int, tuple], pks: dict[str, int], new: dict) -> tuple[int, int]:
+def _counted(
+    diff: Diff, old: dict[int, tuple], pks: dict[str, int], new: dict[str, tuple]
+) -> tuple[int, int]:
     """(updates, deletions) that count towards a safeguard."""
-    respelled = sum(1 for ext in diff.updated if _respelled(old[pks[ext]], user_values(new[ext])))
+    respelled = sum(1 for ext in diff.updated if _respelled(old[pks[ext]], new[ext]))
     return len(diff.updated) - respelled, len(diff.deleted)
 
 
@@ -493,6 +498,7 @@ def make_plan(
     # Read once here for the writer as well: the users it updates or deletes.
     pks = stored.user_pks(chain(users.updated, users.deleted))
     old_users = old_values(DirectoryUser, [pks[e] for e in users.updated], USER_COLUMNS)
+    new_users = received.values_of(users.updated)
     old_groups = old_values(
         DirectoryGroup, [stored.groups[e][0] for e in groups.updated], GROUP_COLUMNS
     )
@@ -524,7 +530,7 @@ def make_plan(
     ]
     violations: list[Violation] = []
     if safeguards:
-        updates, deletions = _counted(users, old_users, pks, received.users)
+        updates, deletions = _counted(users, old_users, pks, new_users)
         limits = {name: getattr(directory, name) for name in SAFEGUARD_FIELDS}
         user_total, group_total = stored.totals(users_enough(limits, updates, deletions))
         # Members lost by groups that stay (a deleted group counts as a deleted group).
@@ -546,6 +552,7 @@ def make_plan(
         users=users,
         groups=groups,
         old_users=old_users,
+        new_users=new_users,
         old_groups=old_groups,
         members_added=members_added,
         members_removed=members_removed,

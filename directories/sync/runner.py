@@ -15,6 +15,7 @@ from directories.sync.fetch import Received, fetch, request_body
 from directories.sync.incremental import choose_read
 from directories.sync.plan import Plan, Stored, StoreLoad, make_plan
 from directories.sync.report import record_warnings, warning_message
+from directories.sync.stage import UserStage
 from directories.sync.writer import change_rows, record_changes, write
 from synclog import lifecycle
 from synclog.choices import AttemptOutcome, RunPhase, RunStatus
@@ -70,6 +71,8 @@ def execute(run: SyncRun) -> None:
     # The stored users, groups and memberships, loaded while the agent streams.
     store = StoreLoad(directory.pk, with_base=choice.changes_since is not None)
     beat = lifecycle.Heartbeat(run)
+    # The users a read may write, on this worker's connection until the run ends.
+    stage = UserStage()
     beat.start()
     try:
         received, used, reasons = None, None, []
@@ -78,7 +81,7 @@ def execute(run: SyncRun) -> None:
             beat.entries_received = 0
             attempt = lifecycle.start_attempt(run, position, connector)
             try:
-                received = fetch(connector, directory, beat.claims, beat, choice, store)
+                received = fetch(connector, directory, beat.claims, beat, choice, store, stage)
             except AgentError as exc:
                 lifecycle.end_attempt(attempt, exc.outcome, exc.message, beat.entries_received)
                 reasons.append(f"{connector.name} ({exc.outcome}): {exc.message}")
@@ -112,6 +115,7 @@ def execute(run: SyncRun) -> None:
         _apply(run, directory, received, used, stored)  # pragma: no mutate
     finally:
         beat.stop()
+        stage.close()
 
 
 REVIEW_NOTE = "Review: nothing was written."

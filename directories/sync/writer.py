@@ -25,9 +25,10 @@ from directories.models import (
     SkippedEntry,
 )
 from directories.sync import bulk
-from directories.sync.fetch import USER_COLUMNS, user_values
+from directories.sync.fetch import USER_COLUMNS, is_staged, user_values
 from directories.sync.membership_changes import membership_rows
 from directories.sync.plan import GROUP_COLUMNS, Counts, Plan, old_values
+from directories.sync.stage import UserStage
 from synclog.choices import ChangeAction, ChangeKind
 from synclog.models import SyncChange
 
@@ -63,7 +64,7 @@ def change_rows(plan: Plan, run_id: int) -> Iterable[tuple]:
             name, dn = old[stored_groups[ext][0]]
             changes.append((run_id, ChangeKind.GROUP, ChangeAction.DELETED, ext, name, dn, "{}"))
     for ext in users.updated:
-        new = user_values(received.users[ext])
+        new = plan.new_users[ext]
         details = _changed_fields(USER_COLUMNS, plan.old_users[pks[ext]], new)
         changes.append(
             (
@@ -150,13 +151,23 @@ def write(plan: Plan, run_id: int) -> Counts:
     if groups.deleted:
         bulk.delete(G, "id", deleted_group_ids)
 
-    if users.updated:
-        # Folded only here and on insert: a row the fingerprint calls unchanged keeps its
-        # search text, and every change to a folded field changes the fingerprint.
-        rows = [
-            (pks[ext], *_user_row(received.users[ext]), user_fp(ext), now) for ext in users.updated
-        ]
-        bulk.update(U, (*USER_COLUMNS, "search_text", "fingerprint", "synced_at"), rows)
+    # The users written come from the stage, set-based: the read staged most of them as
+    # they arrived (`fetch._take_user`); the others (an incremental read's, or read before
+    # the store was known) join them here. A row the fingerprint calls unchanged keeps its
+    # search text (folded on staging), and every change to a folded field changes the
+    # fingerprint.
+    stage = received.stage or UserStage()
+    try:
+        for ext in chain(users.updated, users.added):
+            held = received.users[ext]
+            if not is_staged(held):
+                fp = user_fp(ext)
+                assert fp is not None
+                stage.add(ext, user_values(held), fp)
+        stage.write(directory_id, now, len(users.updated), len(users.added))
+    finally:
+        if received.stage is None:
+            stage.close()
     digests = plan.member_digests
     if groups.updated:
         rows = [
@@ -173,28 +184,12 @@ def write(plan: Plan, run_id: int) -> Counts:
         ]
         bulk.update(G, (*GROUP_COLUMNS, "search_text", "fingerprint", "synced_at", *KEPT), rows)
     if plan.member_values_rewritten:
-        rows = [
+        rewritten = [
             (stored_groups[ext][0], _json(received.groups[ext][2]), digests[ext])
             for ext in plan.member_values_rewritten
         ]
-        bulk.update(G, KEPT, rows)
+        bulk.update(G, KEPT, rewritten)
 
-    if users.added:
-        bulk.insert(
-            U,
-            (
-                "directory_id",
-                "external_id",
-                *USER_COLUMNS,
-                "search_text",
-                "fingerprint",
-                "synced_at",
-            ),
-            (
-                (directory_id, ext, *_user_row(received.users[ext]), user_fp(ext), now)
-                for ext in users.added
-            ),
-        )
     if groups.added:
         bulk.insert(
             G,
@@ -256,12 +251,6 @@ def write(plan: Plan, run_id: int) -> Counts:
     # Once the sync is committed (its run finished): the next one is planned by them.
     transaction.on_commit(partial(bulk.analyze_reshaped, _rows_changed(plan)), robust=True)
     return plan.counts
-
-
-def _user_row(held: tuple) -> tuple:
-    """A received user's values and search text, as the store's columns take them."""
-    values = user_values(held)
-    return (*values, search.user_text_of_values(values))
 
 
 def _rows_changed(plan: Plan) -> dict[str, int]:

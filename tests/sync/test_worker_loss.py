@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from directories.models import DirectoryGroup, DirectoryUser
@@ -18,6 +19,19 @@ from tests.support.proxy import Relay
 from .conftest import assert_db_equals_ldap, make_directory, register, wait_for_run, wait_until
 
 pytestmark = [pytest.mark.ldap, pytest.mark.slow]
+
+
+def temporary_tables() -> int | None:
+    """How many temporary tables the database's sessions hold (the run's staged users
+    live in one); None on SQLite, whose temporary tables no other connection sees."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname LIKE 'pg_temp%%' AND c.relkind = 'r'"
+        )
+        return cursor.fetchone()[0]
 
 
 def test_killed_worker_leaves_nothing_applied_and_a_new_sync_runs(
@@ -34,12 +48,19 @@ def test_killed_worker_leaves_nothing_applied_and_a_new_sync_runs(
         lost, _ = start_sync(directory, Trigger.MANUAL)
         assert relay.cut_event.wait(30)
         wait_until(lambda: SyncRun.objects.get(pk=lost.pk).status == RunStatus.RUNNING)
+        on_postgresql = temporary_tables() is not None
+        if on_postgresql:
+            # Mid-stream, the worker's session holds the table its read stages users in.
+            wait_until(lambda: temporary_tables() == 1, what="the run's staging table")
 
         worker.kill()
 
         lost.refresh_from_db()
         assert lost.status == RunStatus.RUNNING
         assert not DirectoryUser.objects.filter(directory=directory).exists()
+        if on_postgresql:
+            # The killed run's staged rows went with its session.
+            wait_until(lambda: temporary_tables() == 0, what="no staging table left")
         lease_at_kill = lost.lease_until
 
         worker.start()
@@ -59,6 +80,8 @@ def test_killed_worker_leaves_nothing_applied_and_a_new_sync_runs(
     assert list(lost.attempts.values_list("outcome", flat=True)) == [AttemptOutcome.INCOMPLETE]
     assert claim_of(connector) == (None, None)
     assert_db_equals_ldap(directory, server)
+    # The worker lives on; the run it finished dropped its staging table.
+    assert temporary_tables() in (0, None)
 
 
 def test_worker_killed_inside_the_apply_transaction_leaves_nothing_applied(

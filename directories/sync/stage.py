@@ -1,0 +1,176 @@
+"""The users a read may write, streamed into a temporary table as they arrive.
+
+A full read of a million users used to hold every user it might write with all its
+values until the write; staged, the worker holds such a user as its DN and username alone
+(what matching members and the username check read), and the store takes the rows from
+the stage set-based: `UPDATE ... FROM` the stage for the users it holds, `INSERT ...
+SELECT` for the others. A run makes one stage (`runner.execute`), each read it makes
+starts it empty (`reset`), and the run drops it at its end whatever happened (`close`).
+The table is temporary: it is the worker's database session's alone, and a worker killed
+mid-run takes it with its connection, so no run ever leaves staged rows behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connection
+
+from directories import search
+from directories.models import DirectoryUser
+from directories.sync import bulk
+from directories.sync.incremental import chunks
+
+# Values in `fetch.USER_COLUMNS` order (repeated here: fetch imports this module).
+VALUE_COLUMNS = (
+    "dn",
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "display_name",
+    "upn",
+    "disabled",
+)
+COLUMNS = ("external_id", *VALUE_COLUMNS, "search_text", "fingerprint")
+TABLE = "_sync_stage_users"
+# Rows sent to the table at once: a few megabytes held while the read goes on.
+BATCH = 5000
+
+
+def _qn(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+class UserStage:
+    """A temporary table of users (`COLUMNS`) on the worker's database connection."""
+
+    def __init__(self) -> None:
+        self._rows: list[tuple] = []
+        self._made = False
+        self._indexed = False
+
+    def add(self, ext: str, values: Sequence, fp: str) -> None:
+        """Stage a user: its values in `VALUE_COLUMNS` order and its fingerprint."""
+        self._rows.append((ext, *values, search.user_text_of_values(values), fp))
+        if len(self._rows) >= BATCH:
+            self._flush()
+
+    def reset(self) -> None:
+        """Start the stage empty for a new read (a connector tried after another, a read in
+        full after an incremental one could not stand). The table is made here, before the
+        first user arrives, so a read's staged rows are never anywhere else."""
+        self._rows.clear()
+        if self._made:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {_qn(TABLE)}")
+        else:
+            self._make()
+
+    def values(self, exts: Iterable[str]) -> dict[str, tuple]:
+        """The staged values (`VALUE_COLUMNS` order) of `exts`, each of which is staged."""
+        exts = list(exts)
+        if not exts:
+            return {}
+        self._flush()
+        self._index()
+        cols = ", ".join(_qn(c) for c in ("external_id", *VALUE_COLUMNS))
+        out: dict[str, tuple] = {}
+        with connection.cursor() as cursor:
+            for part in chunks(exts):
+                marks = ", ".join(["%s"] * len(part))
+                cursor.execute(
+                    f"SELECT {cols} FROM {_qn(TABLE)} WHERE external_id IN ({marks})", part
+                )
+                for ext, *values in cursor.fetchall():
+                    values[-1] = bool(values[-1])
+                    out[ext] = tuple(values)
+        missing = len(set(exts)) - len(out)
+        if missing:
+            raise LookupError(f"{missing} of {len(exts)} users are not staged")
+        return out
+
+    def discard(self, exts: Iterable[str]) -> None:
+        """Unstage `exts` (users the read skipped after staging them)."""
+        exts = list(exts)
+        if not exts:
+            return
+        self._flush()
+        self._index()
+        with connection.cursor() as cursor:
+            for part in chunks(exts):
+                marks = ", ".join(["%s"] * len(part))
+                cursor.execute(f"DELETE FROM {_qn(TABLE)} WHERE external_id IN ({marks})", part)
+
+    def write(self, directory_id: int, now: Any, updated: int, added: int) -> None:
+        """Write every staged user to `directory_id`'s store: those it holds updated, the
+        others added, stamped `now`. `updated` and `added` are the plan's counts: a stage
+        that disagrees is an error (the caller's transaction then writes nothing)."""
+        self._flush()
+        if not self._made:
+            if updated or added:
+                raise LookupError(f"{updated + added} users to write but none staged")
+            return
+        users = _qn(DirectoryUser._meta.db_table)
+        stage = _qn(TABLE)
+        kept = ", ".join(_qn(c) for c in (*VALUE_COLUMNS, "search_text", "fingerprint"))
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # A temporary table has no statistics until taken: the joins below are
+                # planned by its real size instead of a guess.
+                cursor.execute(f"ANALYZE {stage}")
+            sets = ", ".join(
+                f"{_qn(c)} = s.{_qn(c)}" for c in (*VALUE_COLUMNS, "search_text", "fingerprint")
+            )
+            cursor.execute(
+                f"UPDATE {users} SET {sets}, synced_at = %s FROM {stage} AS s "
+                f"WHERE {users}.directory_id = %s AND {users}.external_id = s.external_id",
+                [now, directory_id],
+            )
+            if cursor.rowcount != updated:
+                raise LookupError(f"{cursor.rowcount} staged users stored, {updated} planned")
+            cursor.execute(
+                f"INSERT INTO {users} (directory_id, external_id, {kept}, synced_at) "
+                f"SELECT %s, s.external_id, {', '.join(f's.{_qn(c)}' for c in COLUMNS[1:])}, "
+                f"%s FROM {stage} AS s WHERE NOT EXISTS (SELECT 1 FROM {users} AS u "
+                "WHERE u.directory_id = %s AND u.external_id = s.external_id)",
+                [directory_id, now, directory_id],
+            )
+            if cursor.rowcount != added:
+                raise LookupError(f"{cursor.rowcount} staged users new, {added} planned")
+
+    def close(self) -> None:
+        """Drop the table (the run is over); safe to call more than once."""
+        self._rows.clear()
+        if self._made:
+            self._made = self._indexed = False
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {_qn(TABLE)}")
+
+    def _flush(self) -> None:
+        if not self._rows:
+            return
+        if not self._made:
+            self._make()
+        bulk.insert(TABLE, COLUMNS, self._rows)
+        self._rows.clear()
+
+    def _make(self) -> None:
+        cols = ", ".join(_qn(c) for c in COLUMNS)
+        with connection.cursor() as cursor:
+            # One a failed close left in this session would be this run's otherwise.
+            cursor.execute(f"DROP TABLE IF EXISTS {_qn(TABLE)}")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {_qn(TABLE)} AS SELECT {cols} "
+                f"FROM {_qn(DirectoryUser._meta.db_table)} WHERE 1 = 0"
+            )
+        self._made, self._indexed = True, False
+
+    def _index(self) -> None:
+        """Index the stage by stable id before the first lookup by it (a first sync,
+        which looks nothing up, never pays for it)."""
+        if not self._indexed:
+            with connection.cursor() as cursor:
+                cursor.execute(f"CREATE INDEX {_qn(TABLE + '_ext')} ON {_qn(TABLE)} (external_id)")
+            self._indexed = True
