@@ -586,19 +586,21 @@ def _take_user(
         if stored is not None and _is_stored(stored, ext, fp):
             users[ext] = values[:KEPT]
         else:
-            _hold(received, ext, values, fp, stored is not None)
+            _hold(received, ext, values, fp, stored)
 
 
-def _hold(received: Received, ext: str, values: tuple, fp: str, store_known: bool) -> None:
-    """Hold a user the sync may write: staged once the stored users are known (its
+def _hold(
+    received: Received, ext: str, values: tuple, fp: str, stored: dict[str, str] | None
+) -> None:
+    """Hold a user the sync may write: staged once the `stored` users are known (its
     fingerprint, not theirs, says it is one to write; `Received.user_fp`), else packed,
     else (a value with NUL) whole."""
     held = _packed(values, fp)
     if len(held) != PACKED:
         received.users[ext] = held
         received.user_fps[ext] = fp
-    elif store_known and received.stage is not None:
-        received.stage.add(ext, values, fp)
+    elif stored is not None and received.stage is not None:
+        received.stage.add(ext, values, fp, ext not in stored)
         received.users[ext] = (*values[:KEPT], None)
     else:
         received.users[ext] = held
@@ -623,7 +625,7 @@ def _keep_as_stored(received: Received, stored: dict[str, str]) -> None:
             fps.pop(ext, None)
         elif received.stage is not None and len(values) == PACKED:
             assert fp is not None
-            _hold(received, ext, user_values(values), fp, True)
+            _hold(received, ext, user_values(values), fp, stored)
 
 
 def _take_group(received: Received, record: dict, shared_dns: dict[str, str] | None = None) -> None:

@@ -34,6 +34,8 @@ VALUE_COLUMNS = (
     "disabled",
 )
 COLUMNS = ("external_id", *VALUE_COLUMNS, "search_text", "fingerprint")
+# With each staged user: whether the store holds it (an update) or not (an addition).
+NEW = "is_new"
 TABLE = "_sync_stage_users"
 # Rows sent to the table at once: a few megabytes held while the read goes on.
 BATCH = 5000
@@ -51,9 +53,10 @@ class UserStage:
         self._made = False
         self._indexed = False
 
-    def add(self, ext: str, values: Sequence, fp: str) -> None:
-        """Stage a user: its values in `VALUE_COLUMNS` order and its fingerprint."""
-        self._rows.append((ext, *values, search.user_text_of_values(values), fp))
+    def add(self, ext: str, values: Sequence, fp: str, new: bool) -> None:
+        """Stage a user: its values in `VALUE_COLUMNS` order, its fingerprint, and whether
+        it is new to the store."""
+        self._rows.append((ext, *values, search.user_text_of_values(values), fp, new))
         if len(self._rows) >= BATCH:
             self._flush()
 
@@ -103,42 +106,50 @@ class UserStage:
                 marks = ", ".join(["%s"] * len(part))
                 cursor.execute(f"DELETE FROM {_qn(TABLE)} WHERE external_id IN ({marks})", part)
 
-    def write(self, directory_id: int, now: Any, updated: int, added: int) -> None:
-        """Write every staged user to `directory_id`'s store: those it holds updated, the
-        others added, stamped `now`. `updated` and `added` are the plan's counts: a stage
-        that disagrees is an error (the caller's transaction then writes nothing)."""
+    def write(self, directory_id: int, now: Any, updated_ids: list[int], added: int) -> None:
+        """Write every staged user to `directory_id`'s store, stamped `now`: the stored
+        ones (the rows `updated_ids`) updated, the new ones added. The ids and `added`
+        are the plan's: a stage that disagrees is an error (the caller's transaction then
+        writes nothing; a new user the store holds breaks its unique stable id)."""
         self._flush()
         if not self._made:
-            if updated or added:
-                raise LookupError(f"{updated + added} users to write but none staged")
+            if updated_ids or added:
+                raise LookupError(f"{len(updated_ids) + added} users to write, none staged")
             return
         users = _qn(DirectoryUser._meta.db_table)
         stage = _qn(TABLE)
-        kept = ", ".join(_qn(c) for c in (*VALUE_COLUMNS, "search_text", "fingerprint"))
+        written = (*VALUE_COLUMNS, "search_text", "fingerprint")
+        sets = ", ".join(f"{_qn(c)} = s.{_qn(c)}" for c in written)
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
-                # A temporary table has no statistics until taken: the joins below are
-                # planned by its real size instead of a guess.
-                cursor.execute(f"ANALYZE {stage}")
-            sets = ", ".join(
-                f"{_qn(c)} = s.{_qn(c)}" for c in (*VALUE_COLUMNS, "search_text", "fingerprint")
-            )
+                # The rows by primary key: joined on the stable id alone, PostgreSQL would
+                # read every stored user of the directory to update a few.
+                cursor.execute(
+                    f"UPDATE {users} SET {sets}, synced_at = %s FROM {stage} AS s "
+                    f"WHERE {users}.id = ANY(%s) AND {users}.directory_id = %s "
+                    f"AND {users}.external_id = s.external_id AND NOT s.{NEW}",
+                    [now, updated_ids, directory_id],
+                )
+            else:
+                cursor.execute(
+                    f"UPDATE {users} SET {sets}, synced_at = %s FROM {stage} AS s "
+                    f"WHERE {users}.directory_id = %s AND {users}.external_id = s.external_id "
+                    f"AND NOT s.{NEW}",
+                    [now, directory_id],
+                )
+            if cursor.rowcount != len(updated_ids):
+                raise LookupError(
+                    f"{cursor.rowcount} staged users updated, {len(updated_ids)} planned"
+                )
             cursor.execute(
-                f"UPDATE {users} SET {sets}, synced_at = %s FROM {stage} AS s "
-                f"WHERE {users}.directory_id = %s AND {users}.external_id = s.external_id",
-                [now, directory_id],
-            )
-            if cursor.rowcount != updated:
-                raise LookupError(f"{cursor.rowcount} staged users stored, {updated} planned")
-            cursor.execute(
-                f"INSERT INTO {users} (directory_id, external_id, {kept}, synced_at) "
-                f"SELECT %s, s.external_id, {', '.join(f's.{_qn(c)}' for c in COLUMNS[1:])}, "
-                f"%s FROM {stage} AS s WHERE NOT EXISTS (SELECT 1 FROM {users} AS u "
-                "WHERE u.directory_id = %s AND u.external_id = s.external_id)",
-                [directory_id, now, directory_id],
+                f"INSERT INTO {users} (directory_id, external_id, "
+                f"{', '.join(_qn(c) for c in written)}, synced_at) "
+                f"SELECT %s, s.external_id, {', '.join(f's.{_qn(c)}' for c in written)}, %s "
+                f"FROM {stage} AS s WHERE s.{NEW}",
+                [directory_id, now],
             )
             if cursor.rowcount != added:
-                raise LookupError(f"{cursor.rowcount} staged users new, {added} planned")
+                raise LookupError(f"{cursor.rowcount} staged users added, {added} planned")
 
     def close(self) -> None:
         """Drop the table (the run is over); safe to call more than once."""
@@ -153,7 +164,7 @@ class UserStage:
             return
         if not self._made:
             self._make()
-        bulk.insert(TABLE, COLUMNS, self._rows)
+        bulk.insert(TABLE, (*COLUMNS, NEW), self._rows)
         self._rows.clear()
 
     def _make(self) -> None:
@@ -162,7 +173,7 @@ class UserStage:
             # One a failed close left in this session would be this run's otherwise.
             cursor.execute(f"DROP TABLE IF EXISTS {_qn(TABLE)}")
             cursor.execute(
-                f"CREATE TEMPORARY TABLE {_qn(TABLE)} AS SELECT {cols} "
+                f"CREATE TEMPORARY TABLE {_qn(TABLE)} AS SELECT {cols}, disabled AS {NEW} "
                 f"FROM {_qn(DirectoryUser._meta.db_table)} WHERE 1 = 0"
             )
         self._made, self._indexed = True, False

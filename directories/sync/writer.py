@@ -158,13 +158,14 @@ def write(plan: Plan, run_id: int) -> Counts:
     # fingerprint.
     stage = received.stage or UserStage()
     try:
-        for ext in chain(users.updated, users.added):
-            held = received.users[ext]
-            if not is_staged(held):
-                fp = user_fp(ext)
-                assert fp is not None
-                stage.add(ext, user_values(held), fp)
-        stage.write(directory_id, now, len(users.updated), len(users.added))
+        for new, exts in ((False, users.updated), (True, users.added)):
+            for ext in exts:
+                held = received.users[ext]
+                if not is_staged(held):
+                    fp = user_fp(ext)
+                    assert fp is not None
+                    stage.add(ext, user_values(held), fp, new)
+        stage.write(directory_id, now, [pks[e] for e in users.updated], len(users.added))
     finally:
         if received.stage is None:
             stage.close()
