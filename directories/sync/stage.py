@@ -52,11 +52,14 @@ class UserStage:
         self._rows: list[tuple] = []
         self._made = False
         self._indexed = False
+        # Users staged, by whether they are new to the store.
+        self.staged = {True: 0, False: 0}
 
     def add(self, ext: str, values: Sequence, fp: str, new: bool) -> None:
         """Stage a user: its values in `VALUE_COLUMNS` order, its fingerprint, and whether
         it is new to the store."""
         self._rows.append((ext, *values, search.user_text_of_values(values), fp, new))
+        self.staged[new] += 1
         if len(self._rows) >= BATCH:
             self._flush()
 
@@ -65,6 +68,7 @@ class UserStage:
         full after an incremental one could not stand). The table is made here, before the
         first user arrives, so a read's staged rows are never anywhere else."""
         self._rows.clear()
+        self.staged = {True: 0, False: 0}
         if self._made:
             with connection.cursor() as cursor:
                 cursor.execute(f"DELETE FROM {_qn(TABLE)}")
@@ -104,17 +108,23 @@ class UserStage:
         with connection.cursor() as cursor:
             for part in chunks(exts):
                 marks = ", ".join(["%s"] * len(part))
-                cursor.execute(f"DELETE FROM {_qn(TABLE)} WHERE external_id IN ({marks})", part)
+                cursor.execute(
+                    f"DELETE FROM {_qn(TABLE)} WHERE external_id IN ({marks}) RETURNING {NEW}",
+                    part,
+                )
+                for (new,) in cursor.fetchall():
+                    self.staged[bool(new)] -= 1
 
     def write(self, directory_id: int, now: Any, updated_ids: list[int], added: int) -> None:
         """Write every staged user to `directory_id`'s store, stamped `now`: the stored
         ones (the rows `updated_ids`) updated, the new ones added. The ids and `added`
         are the plan's: a stage that disagrees is an error (the caller's transaction then
         writes nothing; a new user the store holds breaks its unique stable id)."""
+        planned = {True: added, False: len(updated_ids)}
+        if self.staged != planned:
+            raise LookupError(f"staged (new: count) {self.staged}, planned {planned}")
         self._flush()
         if not self._made:
-            if updated_ids or added:
-                raise LookupError(f"{len(updated_ids) + added} users to write, none staged")
             return
         users = _qn(DirectoryUser._meta.db_table)
         stage = _qn(TABLE)
@@ -154,6 +164,7 @@ class UserStage:
     def close(self) -> None:
         """Drop the table (the run is over); safe to call more than once."""
         self._rows.clear()
+        self.staged = {True: 0, False: 0}
         if self._made:
             self._made = self._indexed = False
             with connection.cursor() as cursor:

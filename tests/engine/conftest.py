@@ -13,6 +13,8 @@ import pytest
 
 from directories.models import Directory
 from directories.sync.fetch import Received, _consume, settle
+from directories.sync.plan import Stored
+from directories.sync.stage import UserStage
 
 PEOPLE = "ou=people,dc=example,dc=com"
 GROUPS = "ou=groups,dc=example,dc=com"
@@ -71,8 +73,18 @@ def consume(records: list[dict], username_attribute: str = "uid") -> Received:
 
 
 def read(directory: Directory, records: list[dict]) -> Received:
-    """A complete read of `directory`: consumed and settled as fetch() leaves it."""
-    received = consume(records)
+    """A complete read of `directory`: consumed and settled as fetch() leaves it, the users
+    it may write staged (the stored ones are known from the start; the stage lives until
+    the test's transaction ends)."""
+    stored = Stored.load(directory.pk).users
+    received = _consume(
+        stream(records),
+        FakeConnector(),
+        FakeBeat(),
+        "uid",
+        stored_users=lambda: stored,
+        stage=UserStage(),
+    )
     settle(received, directory)
     return received
 

@@ -232,9 +232,14 @@ def test_a_username_held_twice_stays_with_the_stored_entry(ldap_directory):
     )
 
     assert set(received.users) == {"late", "other"}
-    # The losers' fingerprints went with them; the others' are still there.
+    # The losers left the stage; the others' values are still there.
     assert set(received.user_fps) <= {"late", "other"}
-    assert received.user_fp("late") == fingerprint(user_values(received.users["late"]))
+    assert received.values_of(["late"])["late"][:2] == (f"uid=JDoe,{PEOPLE}", "JDoe")
+    assert received.stage is not None
+    with pytest.raises(LookupError):
+        received.stage.values(["early"])
+    with pytest.raises(LookupError):
+        received.stage.values(["third"])
     skipped = {s.external_id: s for s in received.skipped}
     assert set(skipped) == {"early", "third"}
     assert skipped["early"].reason == WarningReason.DUPLICATE_USERNAME

@@ -16,10 +16,26 @@ from directories.models import (
 from directories.sync.fetch import KEPT, PACKED, USER_COLUMNS, _consume, fingerprint, settle
 from directories.sync.plan import GROUP_COLUMNS, Stored, StoreLoad, make_plan
 from directories.sync.report import record_warnings, warning_message
+from directories.sync.stage import UserStage
 from directories.sync.writer import change_rows, write
 from synclog.models import WARNINGS_LISTED, SyncChange, SyncRun
 
 from .conftest import GROUPS, PEOPLE, FakeBeat, FakeConnector, group, read, stream, user
+
+
+def _staged_rows() -> dict[str, tuple]:
+    """Every row of the stage, read with SQL of its own: stable id -> values, new."""
+    from directories.sync.stage import TABLE
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT external_id, dn, username, first_name, last_name, email, display_name, "
+            f'upn, disabled, is_new FROM "{TABLE}"'
+        )
+        return {
+            ext: (*rest[:-2], bool(rest[-2]), bool(rest[-1])) for ext, *rest in cursor.fetchall()
+        }
+
 
 pytestmark = pytest.mark.django_db
 
@@ -501,16 +517,18 @@ def test_a_store_loaded_with_an_incremental_base_is_the_store_loaded_alone(
     assert "u1" in stored.users and "u1" in again.users
 
 
-def _read_told(directory, records, stored_users, loaded_after: int = 0):
+def _read_told(directory, records, stored_users, loaded_after: int = 0, stage=None):
     """A read as the runner makes it: told which users the store holds once it is loaded
-    (after the read has asked `loaded_after` times)."""
+    (after the read has asked `loaded_after` times), staging in `stage` if given."""
     asked = []
 
     def told():
         asked.append(1)
         return stored_users if len(asked) > loaded_after else None
 
-    received = _consume(stream(records), FakeConnector(), FakeBeat(), "uid", stored_users=told)
+    received = _consume(
+        stream(records), FakeConnector(), FakeBeat(), "uid", stored_users=told, stage=stage
+    )
     settle(received, directory)
     return received
 
@@ -520,8 +538,9 @@ def _read_told(directory, records, stored_users, loaded_after: int = 0):
     # Loaded before the read, or once it has taken 256 records (the unchanged users too).
     [0, 1],
 )
+@pytest.mark.parametrize("staged", [False, True], ids=["in-memory", "staged"])
 def test_a_full_read_told_the_stored_users_plans_and_writes_what_a_read_of_every_value_does(
-    ldap_directory, loaded_after
+    ldap_directory, loaded_after, staged
 ):
     first = [user(f"u{n}", f"user{n}", email=f"user{n}@x") for n in range(300)]
     sync(ldap_directory, [*first, group("g1", "all", [r["dn"] for r in first[:100]])], False)
@@ -538,12 +557,23 @@ def test_a_full_read_told_the_stored_users_plans_and_writes_what_a_read_of_every
     members = [r["dn"] for r in again[150:260]] + [f"uid=newcomer0,{PEOPLE}"]
     records = [*again, group("g1", "all", members)]
 
-    told = _read_told(ldap_directory, records, Stored.load(ldap_directory.pk).users, loaded_after)
-    plain = read(ldap_directory, records)
+    stage = UserStage() if staged else None
+    stored_users = Stored.load(ldap_directory.pk).users
+    told = _read_told(ldap_directory, records, stored_users, loaded_after, stage)
+    plain = _consume(stream(records), FakeConnector(), FakeBeat(), "uid")
+    settle(plain, ldap_directory)
     # Each unchanged user is held as its DN and username only; every other user whole
-    # (its other values packed).
+    # (its other values packed), or staged: its DN, its username and None.
     assert sorted(len(v) for v in told.users.values()) == [KEPT] * 200 + [PACKED] * 150
-    assert all(len(v) == PACKED for v in plain.users.values())
+    assert all(len(v) == PACKED and v[KEPT] is not None for v in plain.users.values())
+    others = [ext for ext, v in told.users.items() if len(v) == PACKED]
+    assert all((told.users[ext][KEPT] is None) == staged for ext in others)
+    if staged:
+        # The stage holds what the plain read holds of them, and nothing else.
+        assert told.values_of(others) == plain.values_of(others)
+        assert told.values_of(others) == {
+            ext: values[:-1] for ext, values in _staged_rows().items()
+        }
 
     told_plan = make_plan(ldap_directory, told, safeguards=False)
     plain_plan = make_plan(ldap_directory, plain, safeguards=False)
