@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
 
@@ -26,9 +26,11 @@ from directories.models import Directory, DirectoryUser
 from directories.sync import incremental, members
 from directories.sync.background import Waited
 from directories.sync.members import Resolution, Unsynced
-from directories.sync.stage import UserStage
 from synclog.choices import ChangeKind, ReadMode, WarningReason
 from synclog.lifecycle import ConnectorClaims, Heartbeat, LeaseLost
+
+if TYPE_CHECKING:
+    from directories.sync.stage import UserStage
 
 log = logging.getLogger(__name__)
 

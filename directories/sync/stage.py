@@ -20,19 +20,11 @@ from django.db import connection
 from directories import search
 from directories.models import DirectoryUser
 from directories.sync import bulk
+from directories.sync.fetch import USER_COLUMNS
 from directories.sync.incremental import chunks
 
-# Values in `fetch.USER_COLUMNS` order (repeated here: fetch imports this module).
-VALUE_COLUMNS = (
-    "dn",
-    "username",
-    "first_name",
-    "last_name",
-    "email",
-    "display_name",
-    "upn",
-    "disabled",
-)
+# A staged user's values, in the order the read holds them.
+VALUE_COLUMNS = USER_COLUMNS
 COLUMNS = ("external_id", *VALUE_COLUMNS, "search_text", "fingerprint")
 # With each staged user: whether the store holds it (an update) or not (an addition).
 NEW = "is_new"
