@@ -11,4 +11,4 @@ class DirectoriesConfig(AppConfig):
     def ready(self) -> None:
         # Subscribes the follow-up run and the failure e-mail to the run-finished event,
         # in every process.
-        from directories import notifications, tasks  # noqa: F401
+        from directories import checks, notifications, tasks  # noqa: F401

@@ -115,7 +115,12 @@ def execute(run: SyncRun) -> None:
         _apply(run, directory, received, used, stored)  # pragma: no mutate
     finally:
         beat.stop()
-        stage.close()
+        try:
+            stage.close()
+        except Exception:
+            # A broken connection must not hide what ended the run; its session (and the
+            # table with it) is gone or goes when the connection is closed.
+            log.exception("sync run %s could not drop its staging table", run.pk)
 
 
 REVIEW_NOTE = "Review: nothing was written."
