@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 
@@ -25,12 +25,11 @@ from directories.failover import effective_sync_connectors
 from directories.models import Directory, DirectoryUser
 from directories.sync import incremental, members
 from directories.sync.background import Waited
+from directories.sync.columns import USER_COLUMNS
 from directories.sync.members import Resolution, Unsynced
+from directories.sync.stage import UserStage
 from synclog.choices import ChangeKind, ReadMode, WarningReason
 from synclog.lifecycle import ConnectorClaims, Heartbeat, LeaseLost
-
-if TYPE_CHECKING:
-    from directories.sync.stage import UserStage
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +39,6 @@ LOOKUP_LIMIT = 1000
 # Longest username, name, email or UPN the store keeps (the columns' max_length).
 FIELD_LIMIT = 255
 
-# Order of the values kept per received user; the apply step relies on it.
-USER_COLUMNS = (
-    "dn",
-    "username",
-    "first_name",
-    "last_name",
-    "email",
-    "display_name",
-    "upn",
-    "disabled",
-)
 # A user kept as the store holds it has the first of those values only.
 KEPT = len(incremental.KEPT_USER_VALUES)
 assert USER_COLUMNS[:KEPT] == incremental.KEPT_USER_VALUES

@@ -20,7 +20,7 @@ from django.db import connection
 from directories import search
 from directories.models import DirectoryUser
 from directories.sync import bulk
-from directories.sync.fetch import USER_COLUMNS
+from directories.sync.columns import USER_COLUMNS
 from directories.sync.incremental import chunks
 
 # A staged user's values, in the order the read holds them.
