@@ -373,9 +373,9 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
             directory=directory, external_id__in=ids
         ).values_list("external_id", *USER_COLUMNS):
             stored[ext] = tuple(values)
-    # The staged losers' values, read from the stage at once (and unstaged below).
-    losers = [ext for ext in candidates if is_staged(received.users[ext])]
-    staged = received.values_of(losers)
+    # The staged contenders' values, read from the stage at once (the losers among them
+    # leave it below).
+    staged = received.values_of(e for e in candidates if is_staged(received.users[e]))
     attribute = _username_attribute(directory)
     for name, exts in clashes.items():
         contenders = [first[name], *exts]

@@ -23,9 +23,7 @@ from directories.sync import bulk
 from directories.sync.columns import USER_COLUMNS
 from directories.sync.incremental import chunks
 
-# A staged user's values, in the order the read holds them.
-VALUE_COLUMNS = USER_COLUMNS
-COLUMNS = ("external_id", *VALUE_COLUMNS, "search_text", "fingerprint")
+COLUMNS = ("external_id", *USER_COLUMNS, "search_text", "fingerprint")
 # With each staged user: whether the store holds it (an update) or not (an addition).
 NEW = "is_new"
 TABLE = "_sync_stage_users"
@@ -48,7 +46,7 @@ class UserStage:
         self.staged = {True: 0, False: 0}
 
     def add(self, ext: str, values: Sequence, fp: str, new: bool) -> None:
-        """Stage a user: its values in `VALUE_COLUMNS` order, its fingerprint, and whether
+        """Stage a user: its values in `USER_COLUMNS` order, its fingerprint, and whether
         it is new to the store."""
         self._rows.append((ext, *values, search.user_text_of_values(values), fp, new))
         self.staged[new] += 1
@@ -68,13 +66,13 @@ class UserStage:
             self._make()
 
     def values(self, exts: Iterable[str]) -> dict[str, tuple]:
-        """The staged values (`VALUE_COLUMNS` order) of `exts`, each of which is staged."""
+        """The staged values (`USER_COLUMNS` order) of `exts`, each of which is staged."""
         exts = list(exts)
         if not exts:
             return {}
         self._flush()
         self._index()
-        cols = ", ".join(_qn(c) for c in ("external_id", *VALUE_COLUMNS))
+        cols = ", ".join(_qn(c) for c in ("external_id", *USER_COLUMNS))
         out: dict[str, tuple] = {}
         with connection.cursor() as cursor:
             for part in chunks(exts):
@@ -120,7 +118,7 @@ class UserStage:
             return
         users = _qn(DirectoryUser._meta.db_table)
         stage = _qn(TABLE)
-        written = (*VALUE_COLUMNS, "search_text", "fingerprint")
+        written = COLUMNS[1:]
         sets = ", ".join(f"{_qn(c)} = s.{_qn(c)}" for c in written)
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
