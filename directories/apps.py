@@ -10,5 +10,5 @@ class DirectoriesConfig(AppConfig):
 
     def ready(self) -> None:
         # Subscribes the follow-up run and the failure e-mail to the run-finished event,
-        # in every process.
-        from directories import checks, notifications, tasks  # noqa: F401
+        # in every process, and registers the `any_of` lookup.
+        from directories import checks, lookups, notifications, tasks  # noqa: F401

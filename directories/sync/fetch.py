@@ -368,10 +368,9 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
     candidates = [ext for name, exts in clashes.items() for ext in (first[name], *exts)]
     # Each contender's stored values (USER_COLUMNS), for those the store holds.
     stored: dict[str, tuple] = {}
-    for ids in incremental.chunks(candidates):
-        for ext, *values in DirectoryUser.objects.filter(
-            directory=directory, external_id__in=ids
-        ).values_list("external_id", *USER_COLUMNS):
+    rows = DirectoryUser.objects.filter(directory=directory).order_by()
+    for part in incremental.matching(rows, "external_id", candidates):
+        for ext, *values in part.values_list("external_id", *USER_COLUMNS):
             stored[ext] = tuple(values)
     # The staged contenders' values, read from the stage at once (the losers among them
     # leave it below).

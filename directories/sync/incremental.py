@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 import orjson
 from django.conf import settings
+from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from directories.models import Directory, DirectoryGroup, DirectoryUser, SkippedEntry
@@ -271,11 +273,10 @@ def values_only(
         if _any_of(skipped, gone[kind]):
             return None
     stored: dict[str, tuple[int, str]] = {}
-    for ids in chunks(users):
-        for ext, pk, fp, *kept in (
-            DirectoryUser.objects.filter(directory_id=directory_id, external_id__in=ids)
-            .order_by()
-            .values_list("external_id", "pk", "fingerprint", *KEPT_USER_VALUES)
+    rows = DirectoryUser.objects.filter(directory_id=directory_id).order_by()
+    for part in matching(rows, "external_id", users):
+        for ext, pk, fp, *kept in part.values_list(
+            "external_id", "pk", "fingerprint", *KEPT_USER_VALUES
         ):
             if tuple(kept) != users[ext][: len(KEPT_USER_VALUES)]:
                 return None
@@ -289,10 +290,9 @@ def values_only(
 def _stored_as_sent(directory_id: int, groups: dict[str, tuple[str, str]]) -> bool:
     """Whether each group is stored with the fingerprint and member values' digest given."""
     found = 0
-    for ids in chunks(groups):
-        for ext, *stored in DirectoryGroup.objects.filter(
-            directory_id=directory_id, external_id__in=ids
-        ).values_list("external_id", "fingerprint", "members_digest"):
+    rows = DirectoryGroup.objects.filter(directory_id=directory_id)
+    for part in matching(rows, "external_id", groups):
+        for ext, *stored in part.values_list("external_id", "fingerprint", "members_digest"):
             if tuple(stored) != groups[ext]:
                 return False
             found += 1
@@ -322,9 +322,22 @@ def lists_the_store(base: Base, listed: dict[str, list[tuple[Any, str]]]) -> boo
     return True
 
 
-def _any_of(rows, ids: set[str]) -> bool:
+def _any_of(rows: QuerySet, ids: set[str]) -> bool:
     """Whether any of `rows` has one of `ids` as its stable id."""
-    return any(rows.filter(external_id__in=chunk).exists() for chunk in chunks(ids))
+    return any(part.exists() for part in matching(rows, "external_id", ids))
+
+
+def matching(rows: QuerySet, field: str, ids: Iterable[Any]) -> Iterator[QuerySet]:
+    """`rows` whose `field` is one of `ids`, in as few lookups as the database takes: one
+    on PostgreSQL (an array, `lookups.AnyOf`), one per LOOKUP_CHUNK ids elsewhere. None
+    for no ids; each row once, whatever `ids` repeats."""
+    every = list(dict.fromkeys(ids))
+    if connection.vendor == "postgresql":
+        if every:
+            yield rows.filter(**{f"{field}__any_of": every})
+        return
+    for chunk in chunks(every):
+        yield rows.filter(**{f"{field}__in": chunk})
 
 
 # Ids per lookup: SQLite takes at most 999 variables in a statement.

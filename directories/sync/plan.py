@@ -23,7 +23,7 @@ from directories.models import (
 )
 from directories.sync.background import Loading, Waited
 from directories.sync.fetch import USER_COLUMNS, Received
-from directories.sync.incremental import Base, chunks, members_digest
+from directories.sync.incremental import Base, matching, members_digest
 
 GROUP_COLUMNS = ("dn", "name")
 
@@ -70,12 +70,9 @@ class Stored:
         store for those not read before)."""
         assert self.directory_id is not None, "a store not loaded has no primary keys to read"
         missing = [ext for ext in exts if ext not in self.pks]
-        for ids in chunks(missing):
-            self.pks.update(
-                DirectoryUser.objects.filter(directory_id=self.directory_id, external_id__in=ids)
-                .order_by()
-                .values_list("external_id", "pk")
-            )
+        rows = DirectoryUser.objects.filter(directory_id=self.directory_id).order_by()
+        for part in matching(rows, "external_id", missing):
+            self.pks.update(part.values_list("external_id", "pk"))
         return self.pks
 
     def totals(self, enough: int) -> tuple[int, int]:
@@ -446,8 +443,8 @@ def safeguard_violations(
 
 def old_values(model, ids: list[int], columns: tuple[str, ...]) -> dict[int, tuple]:
     out: dict[int, tuple] = {}
-    for chunk in chunks(ids):
-        for row in model.objects.filter(pk__in=chunk).values_list("pk", *columns):
+    for part in matching(model.objects.order_by(), "pk", ids):
+        for row in part.values_list("pk", *columns):
             out[row[0]] = row[1:]
     return out
 

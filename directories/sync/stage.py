@@ -12,7 +12,7 @@ mid-run takes it with its connection, so no run ever leaves staged rows behind.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db import connection
@@ -29,6 +29,17 @@ NEW = "is_new"
 TABLE = "_sync_stage_users"
 # Rows sent to the table at once: a few megabytes held while the read goes on.
 BATCH = 5000
+
+
+def _of(exts: list[str]) -> Iterator[tuple[str, list]]:
+    """A condition on the staged stable id naming `exts`, with its parameters, for each
+    lookup they take: one array on PostgreSQL, LOOKUP_CHUNK ids at a time elsewhere (as
+    `incremental.matching`)."""
+    if connection.vendor == "postgresql":
+        yield "external_id = ANY(%s)", [exts]
+        return
+    for part in chunks(exts):
+        yield f"external_id IN ({', '.join(['%s'] * len(part))})", part
 
 
 def _qn(name: str) -> str:
@@ -75,11 +86,8 @@ class UserStage:
         cols = ", ".join(_qn(c) for c in ("external_id", *USER_COLUMNS))
         out: dict[str, tuple] = {}
         with connection.cursor() as cursor:
-            for part in chunks(exts):
-                marks = ", ".join(["%s"] * len(part))
-                cursor.execute(
-                    f"SELECT {cols} FROM {_qn(TABLE)} WHERE external_id IN ({marks})", part
-                )
+            for where, params in _of(exts):
+                cursor.execute(f"SELECT {cols} FROM {_qn(TABLE)} WHERE {where}", params)
                 for ext, *values in cursor.fetchall():
                     values[-1] = bool(values[-1])
                     out[ext] = tuple(values)
@@ -96,12 +104,8 @@ class UserStage:
         self._flush()
         self._index()
         with connection.cursor() as cursor:
-            for part in chunks(exts):
-                marks = ", ".join(["%s"] * len(part))
-                cursor.execute(
-                    f"DELETE FROM {_qn(TABLE)} WHERE external_id IN ({marks}) RETURNING {NEW}",
-                    part,
-                )
+            for where, params in _of(exts):
+                cursor.execute(f"DELETE FROM {_qn(TABLE)} WHERE {where} RETURNING {NEW}", params)
                 for (new,) in cursor.fetchall():
                     self.staged[bool(new)] -= 1
 
