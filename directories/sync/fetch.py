@@ -41,7 +41,6 @@ FIELD_LIMIT = 255
 
 # A user kept as the store holds it has the first of those values only.
 KEPT = len(incremental.KEPT_USER_VALUES)
-assert USER_COLUMNS[:KEPT] == incremental.KEPT_USER_VALUES
 # A user the sync may write is held as its DN, its username and its other values packed in
 # one UTF-8 string with its fingerprint last (`_packed`; `user_values` gives every value
 # back, `packed_fp` the fingerprint): one object instead of seven, most of a read's memory

@@ -28,6 +28,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from directories.models import Directory, DirectoryGroup, DirectoryUser, SkippedEntry
+from directories.sync.columns import USER_COLUMNS
 from synclog.choices import ReadMode, RunStatus, Trigger, WarningReason
 from synclog.models import SyncRun
 
@@ -39,7 +40,7 @@ FORMAT = 1
 # What is kept of a user that did not change: the plan reads no other value of it (a user
 # whose values change comes as its record; a kept one is never written, since its
 # fingerprint is the store's, and it keeps its username against any newcomer).
-KEPT_USER_VALUES = ("dn", "username")
+KEPT_USER_VALUES = USER_COLUMNS[:2]  # the DN and the username
 
 
 class NeedFullRead(Exception):
@@ -222,10 +223,11 @@ class Base:
 @dataclass(frozen=True)
 class Carried:
     """A read of changed values alone (`values_only`): the changed users' (primary key,
-    fingerprint) in the store, and what it keeps of the sync it reads since beside that
-    sync's memberships and skipped entries: its warnings (listed rows and counts)."""
+    fingerprint, values in `USER_COLUMNS` order) in the store, and what it keeps of the
+    sync it reads since beside that sync's memberships and skipped entries: its warnings
+    (listed rows and counts)."""
 
-    stored_users: dict[str, tuple[int, str]]
+    stored_users: dict[str, tuple[int, str, tuple]]
     run_id: int
     unresolved_references: int
     skipped_entries: int
@@ -272,15 +274,17 @@ def values_only(
         skipped = SkippedEntry.objects.filter(directory_id=directory_id, kind=kind)
         if _any_of(skipped, gone[kind]):
             return None
-    stored: dict[str, tuple[int, str]] = {}
+    # With their stored values, read here once for the plan (an update's changed fields).
+    stored: dict[str, tuple[int, str, tuple]] = {}
     rows = DirectoryUser.objects.filter(directory_id=directory_id).order_by()
+    kept = len(KEPT_USER_VALUES)
     for part in matching(rows, "external_id", users):
-        for ext, pk, fp, *kept in part.values_list(
-            "external_id", "pk", "fingerprint", *KEPT_USER_VALUES
+        for ext, pk, fp, *values in part.values_list(
+            "external_id", "pk", "fingerprint", *USER_COLUMNS
         ):
-            if tuple(kept) != users[ext][: len(KEPT_USER_VALUES)]:
+            if tuple(values[:kept]) != users[ext][:kept]:
                 return None
-            stored[ext] = (pk, fp)
+            stored[ext] = (pk, fp, tuple(values))
     if len(stored) != len(users):
         return None
     unresolved, skipped_entries, counts = run

@@ -64,6 +64,9 @@ class Stored:
     directory_id: int | None = None
     # The primary keys of the stored users read so far (`user_pks`).
     pks: dict[str, int] = field(default_factory=dict)
+    # Stored values (`USER_COLUMNS` order) by primary key of users read with them
+    # (`old_user_values`).
+    values: dict[int, tuple] = field(default_factory=dict)
 
     def user_pks(self, exts: Iterable[str]) -> dict[str, int]:
         """The primary keys by stable id of stored users, `exts` among them (read from the
@@ -74,6 +77,15 @@ class Stored:
         for part in matching(rows, "external_id", missing):
             self.pks.update(part.values_list("external_id", "pk"))
         return self.pks
+
+    def old_user_values(self, ids: list[int]) -> dict[int, tuple]:
+        """The stored values (`USER_COLUMNS` order) of the users with primary keys `ids`,
+        read from the store for those not read before."""
+        held = self.values
+        out = {pk: held[pk] for pk in ids if pk in held}
+        if len(out) < len(ids):
+            out.update(old_values(DirectoryUser, [pk for pk in ids if pk not in out], USER_COLUMNS))
+        return out
 
     def totals(self, enough: int) -> tuple[int, int]:
         """How many users and groups the store holds (what the safeguards count against).
@@ -89,15 +101,16 @@ class Stored:
         return users[:enough].count(), len(self.groups)
 
     @classmethod
-    def of_changed(cls, directory_id: int, users: dict[str, tuple[int, str]]) -> Stored:
+    def of_changed(cls, directory_id: int, users: dict[str, tuple[int, str, tuple]]) -> Stored:
         """The store as a read of changed values alone needs it (`Carried.stored_users`:
-        primary key and fingerprint by stable id): those users, the others counted when
-        asked; no group, no membership."""
+        primary key, fingerprint and values by stable id): those users, the others counted
+        when asked; no group, no membership."""
         return cls(
-            {ext: fp for ext, (_, fp) in users.items()},
+            {ext: fp for ext, (_, fp, _) in users.items()},
             partial_of=directory_id,
             directory_id=directory_id,
-            pks={ext: pk for ext, (pk, _) in users.items()},
+            pks={ext: pk for ext, (pk, _, _) in users.items()},
+            values={pk: values for pk, _, values in users.values()},
         )
 
     @classmethod
@@ -494,7 +507,7 @@ def make_plan(
     )
     # Read once here for the writer as well: the users it updates or deletes.
     pks = stored.user_pks(chain(users.updated, users.deleted))
-    old_users = old_values(DirectoryUser, [pks[e] for e in users.updated], USER_COLUMNS)
+    old_users = stored.old_user_values([pks[e] for e in users.updated])
     new_users = received.values_of(users.updated)
     old_groups = old_values(
         DirectoryGroup, [stored.groups[e][0] for e in groups.updated], GROUP_COLUMNS

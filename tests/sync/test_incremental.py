@@ -10,7 +10,7 @@ import ldap.modlist
 import pytest
 
 from directories.models import DirectoryGroup, SkippedEntry
-from synclog.choices import ReadMode, RunStatus
+from synclog.choices import ChangeAction, ChangeKind, ReadMode, RunStatus
 from tests.agent.test_incremental_ldap import TWO_HOURS_AGO, stamp
 from tests.support.fidelity import read_directory
 
@@ -73,12 +73,24 @@ def test_each_kind_of_change_is_synced_incrementally_and_the_store_equals_the_di
     s.connect().add_s(alumni, [("objectClass", [b"organizationalUnit"]), ("ou", [b"alumni"])])
     steps = each_kind_of_change(s, alumni)
     for what, change in steps:
+        before = read_directory(s).users
         change()
         run = sync(directory)
         assert run.status == RunStatus.COMPLETED, (what, run.message)
         assert run.read_mode == ReadMode.INCREMENTAL, (what, run.read_reason)
         assert run.entries_received < 20, (what, run.entries_received)
         assert_db_equals_ldap(directory, s)
+        # The Sync Details of each updated user name the fields that changed, old and
+        # new, as python-ldap reads them before and after.
+        after = read_directory(s).users
+        for row in run.changes.filter(kind=ChangeKind.USER, action=ChangeAction.UPDATED):
+            old, new = before[row.external_id], after[row.external_id]
+            assert row.details == {f: [old[f], new[f]] for f in old if old[f] != new[f]}, (
+                what,
+                row.details,
+            )
+        if what == "change":
+            assert run.changes.filter(action=ChangeAction.UPDATED).count() == 1
 
     # Other user DNs, then another filter: each read in full, with the reason.
     directory.user_dns = [s.people_dn, alumni]
