@@ -166,24 +166,23 @@ def _update_many(cursor, table: str, columns: Sequence[str], rows: Sequence[Sequ
 
 
 def delete(table: str, column: str, values: Sequence) -> None:
+    with connection.cursor() as cursor:
+        for where, params in where_in(column, values):
+            cursor.execute(f"DELETE FROM {_qn(table)} WHERE {where}", params)
+
+
+def where_in(column: str, values: Sequence) -> Iterator[tuple[str, list]]:
+    """A condition that `column` is one of `values`, with its parameters, for each
+    statement they take: one array on PostgreSQL, CHUNK values at a time elsewhere (SQLite
+    takes at most 999 variables a statement). Nothing for no values."""
     if not values:
         return
-    with connection.cursor() as cursor:
-        if _on_postgresql():
-            _delete_any(cursor, table, column, values)
-        else:
-            _delete_in_chunks(cursor, table, column, values)
-
-
-def _delete_any(cursor, table: str, column: str, values: Sequence) -> None:
-    cursor.execute(f"DELETE FROM {_qn(table)} WHERE {_qn(column)} = ANY(%s)", [list(values)])
-
-
-def _delete_in_chunks(cursor, table: str, column: str, values: Sequence) -> None:
+    if _on_postgresql():
+        yield f"{_qn(column)} = ANY(%s)", [list(values)]
+        return
     for i in range(0, len(values), CHUNK):
-        part = values[i : i + CHUNK]
-        marks = ", ".join(["%s"] * len(part))
-        cursor.execute(f"DELETE FROM {_qn(table)} WHERE {_qn(column)} IN ({marks})", part)
+        part = list(values[i : i + CHUNK])
+        yield f"{_qn(column)} IN ({', '.join(['%s'] * len(part))})", part
 
 
 def delete_pairs(table: str, left: str, right: str, pairs: Sequence[tuple[int, int]]) -> None:

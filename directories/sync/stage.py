@@ -12,7 +12,7 @@ mid-run takes it with its connection, so no run ever leaves staged rows behind.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connection
@@ -21,7 +21,6 @@ from directories import search
 from directories.models import DirectoryUser
 from directories.sync import bulk
 from directories.sync.columns import USER_COLUMNS
-from directories.sync.incremental import chunks
 
 COLUMNS = ("external_id", *USER_COLUMNS, "search_text", "fingerprint")
 # With each staged user: whether the store holds it (an update) or not (an addition).
@@ -29,17 +28,6 @@ NEW = "is_new"
 TABLE = "_sync_stage_users"
 # Rows sent to the table at once: a few megabytes held while the read goes on.
 BATCH = 5000
-
-
-def _of(exts: list[str]) -> Iterator[tuple[str, list]]:
-    """A condition on the staged stable id naming `exts`, with its parameters, for each
-    lookup they take: one array on PostgreSQL, LOOKUP_CHUNK ids at a time elsewhere (as
-    `incremental.matching`)."""
-    if connection.vendor == "postgresql":
-        yield "external_id = ANY(%s)", [exts]
-        return
-    for part in chunks(exts):
-        yield f"external_id IN ({', '.join(['%s'] * len(part))})", part
 
 
 def _qn(name: str) -> str:
@@ -86,7 +74,7 @@ class UserStage:
         cols = ", ".join(_qn(c) for c in ("external_id", *USER_COLUMNS))
         out: dict[str, tuple] = {}
         with connection.cursor() as cursor:
-            for where, params in _of(exts):
+            for where, params in bulk.where_in("external_id", exts):
                 cursor.execute(f"SELECT {cols} FROM {_qn(TABLE)} WHERE {where}", params)
                 for ext, *values in cursor.fetchall():
                     values[-1] = bool(values[-1])
@@ -104,7 +92,7 @@ class UserStage:
         self._flush()
         self._index()
         with connection.cursor() as cursor:
-            for where, params in _of(exts):
+            for where, params in bulk.where_in("external_id", exts):
                 cursor.execute(f"DELETE FROM {_qn(TABLE)} WHERE {where} RETURNING {NEW}", params)
                 for (new,) in cursor.fetchall():
                     self.staged[bool(new)] -= 1
