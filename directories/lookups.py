@@ -8,10 +8,9 @@ PostgreSQL and chunks of `__in` elsewhere.
 
 from __future__ import annotations
 
-from django.db.models import Field, Lookup
+from django.db.models import Field, ForeignObject, Lookup
 
 
-@Field.register_lookup
 class AnyOf(Lookup):
     lookup_name = "any_of"
     prepare_rhs = False
@@ -25,3 +24,8 @@ class AnyOf(Lookup):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
+
+
+# Foreign keys keep lookups of their own: ids of the rows they name, by the same array.
+Field.register_lookup(AnyOf)
+ForeignObject.register_lookup(AnyOf)

@@ -437,6 +437,11 @@ class DirectoryGroup(models.Model):
     # yet, so the next sync reads the directory in full).
     member_values = models.JSONField(null=True, blank=True, default=None, editable=False)
     members_digest = models.CharField(max_length=32, blank=True, default="", editable=False)
+    # Digest of the stable ids of the users the store holds as the group's members
+    # (`plan.users_digest`), written with them: a resync compares the memberships of a
+    # group whose digest differs from the one its read resolves to, and no others (""
+    # until the first sync that writes it, so such a group is compared).
+    users_digest = models.CharField(max_length=32, blank=True, default="", editable=False)
     members: models.ManyToManyField[DirectoryUser, GroupMembership] = models.ManyToManyField(
         DirectoryUser, through="GroupMembership", related_name="memberships"
     )

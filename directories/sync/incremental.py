@@ -144,32 +144,37 @@ class Base:
     skipped: dict[tuple[str, Any], dict] = field(default_factory=dict)
     # Read from the same rows for the plan's view of the store (`plan.Stored.load`), which
     # then takes them: each user's fingerprint and each group's (primary key, fingerprint)
-    # by stable id, each group's member digest, and the users' ids by primary key (for
-    # the memberships, which name users by it).
+    # by stable id, and each group's member digest and users digest.
     stored_users: dict[str, str] = field(default_factory=dict)
     stored_groups: dict[str, tuple[int, str]] = field(default_factory=dict)
     group_digests: dict[str, str] = field(default_factory=dict)
-    user_ext: dict[int, str] = field(default_factory=dict)
+    users_digests: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, directory_id: int) -> Base:
         base = cls()
         users, user_fps, stored = base.users, base.user_fps, base.stored_users
-        for ext, pk, fp, dn, username in (
+        for ext, fp, dn, username in (
             DirectoryUser.objects.filter(directory_id=directory_id)
             .order_by()
-            .values_list("external_id", "pk", "fingerprint", *KEPT_USER_VALUES)
+            .values_list("external_id", "fingerprint", *KEPT_USER_VALUES)
             .iterator(chunk_size=10_000)
         ):
             users[ext] = (dn, username)
             user_fps[ext] = fp
             stored[ext] = fp
-            base.user_ext[pk] = ext
-        for ext, pk, fp, dn, name, member_values, digest in (
+        for ext, pk, fp, dn, name, member_values, digest, users_digest in (
             DirectoryGroup.objects.filter(directory_id=directory_id)
             .order_by()
             .values_list(
-                "external_id", "pk", "fingerprint", "dn", "name", "member_values", "members_digest"
+                "external_id",
+                "pk",
+                "fingerprint",
+                "dn",
+                "name",
+                "member_values",
+                "members_digest",
+                "users_digest",
             )
             .iterator(chunk_size=2_000)
         ):
@@ -177,6 +182,7 @@ class Base:
             base.group_fps[ext] = fp
             base.stored_groups[ext] = (pk, fp)
             base.group_digests[ext] = digest
+            base.users_digests[ext] = users_digest
         for kind, ext, dn, record in SkippedEntry.objects.filter(
             directory_id=directory_id
         ).values_list("kind", "external_id", "dn", "record"):

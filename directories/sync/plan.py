@@ -7,7 +7,8 @@ sync hands the plan to `writer.write`.
 
 from __future__ import annotations
 
-from collections import Counter
+import hashlib
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import chain
@@ -26,6 +27,13 @@ from directories.sync.fetch import USER_COLUMNS, Received
 from directories.sync.incremental import Base, matching, members_digest
 
 GROUP_COLUMNS = ("dn", "name")
+
+
+def users_digest(exts: Iterable[str]) -> str:
+    """Digest of the users a group holds as members: their stable ids, sorted (what
+    `DirectoryGroup.users_digest` keeps of the memberships the store holds)."""
+    joined = "\x1f".join(sorted(exts))
+    return hashlib.md5(joined.encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass
@@ -49,14 +57,22 @@ class Stored:
 
     A user is held by its fingerprint alone: the primary keys of the few a plan updates,
     deletes or takes out of a group are read when it needs them (`user_pks`), not held for
-    a million users."""
+    a million users. A group's user memberships are held by their digest alone
+    (`users_digests`): the plan reads the memberships of the groups whose digest is not
+    the one their read resolves to (`read_members`), not a million pairs."""
 
     users: dict[str, str]
     groups: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # The user memberships, as (group id, user id) pairs of stable ids, of the groups
+    # read by `read_members` (the plan reads those it compares).
     members: set[tuple[str, str]] = field(default_factory=set)
     nesting: set[tuple[str, str]] = field(default_factory=set)
     # Digest of each group's kept member values ("" while none are kept).
     member_digests: dict[str, str] = field(default_factory=dict)
+    # Digest of each group's member users (`users_digest`; "" while none is kept).
+    users_digests: dict[str, str] = field(default_factory=dict)
+    # The groups whose user memberships `members` holds.
+    members_read: set[str] = field(default_factory=set)
     # The directory whose users `users` holds only some of (those a read of changed values
     # alone changed, `incremental.values_only`, which changes no group): its users are
     # counted in the database, when asked.
@@ -77,6 +93,23 @@ class Stored:
         for part in matching(rows, "external_id", missing):
             self.pks.update(part.values_list("external_id", "pk"))
         return self.pks
+
+    def read_members(self, group_exts: Iterable[str]) -> set[tuple[str, str]]:
+        """The user memberships (pairs of stable ids) the store holds of the stored groups
+        `group_exts`, read into `members` for those not read before."""
+        group_exts = set(group_exts)
+        by_pk = {self.groups[ext][0]: ext for ext in group_exts if ext not in self.members_read}
+        rows = GroupMembership.objects.order_by()
+        found: set[tuple[str, str]] = set()
+        for part in matching(rows, "group_id", list(by_pk)):
+            found.update(
+                (by_pk[g], u) for g, u in part.values_list("group_id", "user__external_id")
+            )
+        self.members |= found
+        self.members_read.update(by_pk.values())
+        if len(self.members_read) == len(group_exts):
+            return self.members
+        return {pair for pair in self.members if pair[0] in group_exts}
 
     def old_user_values(self, ids: list[int]) -> dict[int, tuple]:
         """The stored values (`USER_COLUMNS` order) of the users with primary keys `ids`,
@@ -119,77 +152,54 @@ class Stored:
         (an incremental read's base, loaded from the same rows just before)."""
         if base is not None:
             users, groups = base.stored_users, base.stored_groups
-            member_digests = base.group_digests
-            base.stored_users, base.stored_groups, base.group_digests = {}, {}, {}
+            member_digests, users_digests = base.group_digests, base.users_digests
+            base.stored_users, base.stored_groups = {}, {}
+            base.group_digests, base.users_digests = {}, {}
         else:
-            groups, member_digests = _load_groups(directory_id)
+            groups, member_digests, users_digests = _load_groups(directory_id)
+            users = _load_users(directory_id)
         group_ext = {pk: ext for ext, (pk, _) in groups.items()}
-        memberships = GroupMembership.objects.filter(group__directory_id=directory_id)
-        if base is not None:
-            user_ext, base.user_ext = base.user_ext, {}
-            members = {
-                (group_ext[g], user_ext[u])
-                for u, g in memberships.order_by()
-                .values_list("user_id", "group_id")
-                .iterator(chunk_size=10_000)
-            }
-            del user_ext
-        else:
-            users, members = _load_users(
-                directory_id,
-                memberships.order_by("user_id")
-                .values_list("user_id", "group_id")
-                .iterator(chunk_size=10_000),
-                group_ext,
-            )
         nesting = {
             (group_ext[p], group_ext[c])
             for p, c in GroupNesting.objects.filter(parent__directory_id=directory_id)
             .order_by()
             .values_list("parent_id", "child_id")
         }
-        return cls(users, groups, members, nesting, member_digests, directory_id=directory_id)
+        return cls(
+            users,
+            groups,
+            nesting=nesting,
+            member_digests=member_digests,
+            users_digests=users_digests,
+            directory_id=directory_id,
+        )
 
 
-def _load_groups(directory_id: int) -> tuple[dict[str, tuple[int, str]], dict[str, str]]:
-    """(primary key, fingerprint) and member digest of each stored group, by stable id."""
-    groups, member_digests = {}, {}
-    for ext, pk, fp, digest in (
+def _load_groups(
+    directory_id: int,
+) -> tuple[dict[str, tuple[int, str]], dict[str, str], dict[str, str]]:
+    """(primary key, fingerprint), member digest and users digest of each stored group,
+    by stable id."""
+    groups, member_digests, users_digests = {}, {}, {}
+    for ext, pk, fp, digest, users in (
         DirectoryGroup.objects.filter(directory_id=directory_id)
         .order_by()
-        .values_list("external_id", "pk", "fingerprint", "members_digest")
+        .values_list("external_id", "pk", "fingerprint", "members_digest", "users_digest")
     ):
         groups[ext] = (pk, fp)
         member_digests[ext] = digest
-    return groups, member_digests
+        users_digests[ext] = users
+    return groups, member_digests, users_digests
 
 
-def _load_users(
-    directory_id: int, memberships: Iterable[tuple[int, int]], group_ext: dict[int, str]
-) -> tuple[dict[str, str], set[tuple[str, str]]]:
-    """Each stored user's fingerprint by stable id, and the memberships as (group id, user
-    id) pairs of stable ids, from `memberships` ((user, group) primary keys in the users'
-    order): both read in that order at once, so no user is looked up by primary key (a
-    million users' keys are never held)."""
-    users: dict[str, str] = {}
-    members: set[tuple[str, str]] = set()
-    pairs = iter(memberships)
-    pair = next(pairs, None)
-    for pk, ext, fp in (
+def _load_users(directory_id: int) -> dict[str, str]:
+    """Each stored user's fingerprint by stable id."""
+    return dict(
         DirectoryUser.objects.filter(directory_id=directory_id)
         .order_by("pk")
-        .values_list("pk", "external_id", "fingerprint")
+        .values_list("external_id", "fingerprint")
         .iterator(chunk_size=10_000)
-    ):
-        users[ext] = fp
-        while pair is not None and pair[0] <= pk:
-            if pair[0] < pk:
-                raise LookupError(f"a membership of directory {directory_id} names user {pair[0]}")
-            members.add((group_ext[pair[1]], ext))
-            pair = next(pairs, None)
-    if pair is not None:
-        raise LookupError(f"a membership of directory {directory_id} names user {pair[0]}")
-    return users, members
+    )
 
 
 class StoreLoad:
@@ -283,6 +293,10 @@ class Plan:
     # what they resolve to is in the memberships above).
     member_digests: dict[str, str] = field(default_factory=dict)
     member_values_rewritten: list[str] = field(default_factory=list)
+    # Digest of each received group's member users once written (`users_digest`), and
+    # the stored groups neither deleted nor updated whose stored digest differs from it.
+    users_digests: dict[str, str] = field(default_factory=dict)
+    users_digests_rewritten: list[str] = field(default_factory=list)
     # Each safeguard this sync goes past; empty when it may be written.
     violations: list[Violation] = field(default_factory=list)
     # The directory's first sync: every membership is new, so none is listed on its own.
@@ -392,9 +406,11 @@ def _check_zero_result(deleted: int, stored: int) -> Violation | None:
     return None
 
 
-def group_member_counts(stored: Stored) -> Counter:
-    """How many members (users and subgroups) each stored group has now."""
-    return Counter(g for g, _ in chain(stored.members, stored.nesting))
+def group_member_counts(stored: Stored, groups: Iterable[str]) -> Counter:
+    """How many members (users and subgroups) each of the stored `groups` has now."""
+    groups = set(groups)
+    nested = (pair for pair in stored.nesting if pair[0] in groups)
+    return Counter(g for g, _ in chain(stored.read_members(groups), nested))
 
 
 def users_enough(limits: dict[str, int | None], updated: int, deleted: int) -> int:
@@ -484,6 +500,33 @@ def _counted(
     return len(diff.updated) - respelled, len(diff.deleted)
 
 
+def _member_changes(
+    stored: Stored, received: Received
+) -> tuple[set[tuple[str, str]], set[tuple[str, str]], dict[str, str]]:
+    """The user memberships gained and lost, and the digest of each received group's
+    member users. Only the stored groups whose digest differs from the one their read
+    resolves to (the deleted ones among them) have their memberships read and compared;
+    a group with the same digest holds the same users."""
+    want = received.resolution.members
+    by_group: defaultdict[str, list[str]] = defaultdict(list)
+    for g, u in want:
+        by_group[g].append(u)
+    digests = {ext: users_digest(by_group.get(ext, ())) for ext in received.groups}
+    del by_group
+    if not stored.groups:
+        # Against a store without groups (a first sync) the pairs read are the pairs
+        # added: the same set, not a copy of a million pairs.
+        return want, set(), digests
+    compared = {ext for ext in stored.groups if digests.get(ext) != stored.users_digests.get(ext)}
+    held = stored.read_members(compared)
+    added = {
+        pair
+        for pair in want
+        if pair[0] not in stored.groups or (pair[0] in compared and pair not in held)
+    }
+    return added, held - want, digests
+
+
 def make_plan(
     directory,
     received: Received,
@@ -513,12 +556,8 @@ def make_plan(
         DirectoryGroup, [stored.groups[e][0] for e in groups.updated], GROUP_COLUMNS
     )
     # Memberships wanted, as (group id, member id) pairs of stable ids.
-    want_members = received.resolution.members
     want_nesting = received.resolution.nesting
-    # Against an empty store (a first sync) the pairs read are the pairs added: the same
-    # set, not a copy of a million pairs.
-    members_added = want_members - stored.members if stored.members else want_members
-    members_removed = stored.members - want_members
+    members_added, members_removed, users_digests = _member_changes(stored, received)
     nesting_added = want_nesting - stored.nesting
     nesting_removed = stored.nesting - want_nesting
 
@@ -538,6 +577,13 @@ def make_plan(
         and ext not in updated_groups
         and digest != stored.member_digests.get(ext)
     ]
+    users_digests_rewritten = [
+        ext
+        for ext, digest in users_digests.items()
+        if ext in stored.groups
+        and ext not in updated_groups
+        and digest != stored.users_digests.get(ext)
+    ]
     violations: list[Violation] = []
     if safeguards:
         updates, deletions = _counted(users, old_users, pks, new_users)
@@ -551,7 +597,7 @@ def make_plan(
             (len(groups.deleted), group_total),
             kept_loss,
             # Members held now matter only for groups that lose some: no count otherwise.
-            group_member_counts(stored) if kept_loss else {},
+            group_member_counts(stored, kept_loss) if kept_loss else {},
             # A group that stays was read, so its name is the one it has now.
             {g: received.groups[g][1] for g in kept_loss},
         )
@@ -573,6 +619,8 @@ def make_plan(
         membership_only=membership_only,
         member_digests=member_digests,
         member_values_rewritten=member_values_rewritten,
+        users_digests=users_digests,
+        users_digests_rewritten=users_digests_rewritten,
         violations=violations,
         first_sync=first_sync,
     )

@@ -169,7 +169,7 @@ def write(plan: Plan, run_id: int) -> Counts:
     finally:
         if received.stage is None:
             stage.close()
-    digests = plan.member_digests
+    digests, users_digests = plan.member_digests, plan.users_digests
     if groups.updated:
         rows = [
             (
@@ -180,16 +180,27 @@ def write(plan: Plan, run_id: int) -> Counts:
                 now,
                 _json(received.groups[ext][2]),
                 digests[ext],
+                users_digests[ext],
             )
             for ext in groups.updated
         ]
-        bulk.update(G, (*GROUP_COLUMNS, "search_text", "fingerprint", "synced_at", *KEPT), rows)
+        bulk.update(
+            G,
+            (*GROUP_COLUMNS, "search_text", "fingerprint", "synced_at", *KEPT, USERS_DIGEST),
+            rows,
+        )
     if plan.member_values_rewritten:
         rewritten = [
             (stored_groups[ext][0], _json(received.groups[ext][2]), digests[ext])
             for ext in plan.member_values_rewritten
         ]
         bulk.update(G, KEPT, rewritten)
+    if plan.users_digests_rewritten:
+        bulk.update(
+            G,
+            (USERS_DIGEST,),
+            [(stored_groups[e][0], users_digests[e]) for e in plan.users_digests_rewritten],
+        )
 
     if groups.added:
         bulk.insert(
@@ -202,6 +213,7 @@ def write(plan: Plan, run_id: int) -> Counts:
                 "fingerprint",
                 "synced_at",
                 *KEPT,
+                USERS_DIGEST,
             ),
             (
                 (
@@ -213,6 +225,7 @@ def write(plan: Plan, run_id: int) -> Counts:
                     now,
                     _json(received.groups[ext][2]),
                     digests[ext],
+                    users_digests[ext],
                 )
                 for ext in groups.added
             ),
@@ -266,6 +279,8 @@ def _rows_changed(plan: Plan) -> dict[str, int]:
 
 # A group's member values as the directory sent them, and their digest (incremental reads).
 KEPT = ("member_values", "members_digest")
+# Written with a group's memberships (`plan.users_digest`).
+USERS_DIGEST = "users_digest"
 
 
 def _json(values: list[str]) -> str:

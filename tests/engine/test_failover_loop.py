@@ -876,7 +876,15 @@ def test_a_full_resync_through_a_second_connector_keeps_less_of_unchanged_users_
     second.lines = lines(now, members)
     # The first connector breaks off after 300 users, once the store is loaded.
     first.lines = lines(now, members)[:300] + [b'{"type": "user", "id"']
-    monkeypatch.setattr(StoreLoad, "users_if_loaded", lambda self: self.loading.result()[0].users)
+    # Each read is given the stored users from its first record: the store loaded first.
+    reader = StoreLoad.users_reader
+
+    def loaded_first(self):
+        users = reader(self)
+        self.loading.result()
+        return users
+
+    monkeypatch.setattr(StoreLoad, "users_reader", loaded_first)
     given = []
     take = fetch._take_user
 
