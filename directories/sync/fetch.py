@@ -99,8 +99,9 @@ class Received:
 
     users: dict[str, tuple] = field(default_factory=dict)
     groups: dict[str, tuple[str, str, list[str]]] = field(default_factory=dict)
-    # The fingerprints of the users neither packed nor kept as `stored_fps` holds them
-    # (`user_fp` gives every user's).
+    # The fingerprints of the users held whole (a value with NUL) or kept as an
+    # incremental read's base holds them (`user_fp` gives every user's but those a full
+    # read kept as stored).
     user_fps: dict[str, str] = field(default_factory=dict)
     group_fps: dict[str, str] = field(default_factory=dict)
     skipped: list[Unsynced] = field(default_factory=list)
@@ -125,23 +126,27 @@ class Received:
     # those users' stored rows and what the read keeps of the sync it reads since. `users`
     # then holds those users alone.
     carried: incremental.Carried | None = None
-    # The stored users' fingerprints the read was told once they were loaded
-    # (`_keep_as_stored`): a user a full read keeps as stored has its fingerprint there
-    # alone.
-    stored_fps: dict[str, str] | None = None
+    # The stored users a full read was given once they were loaded (`_keep_as_stored`),
+    # less those it read (`StoredUsers.take`: those left are the users it did not read),
+    # and the users it read from then on, listed as new to the store (`added`) or unlike
+    # the stored one (`updated`); every other user it holds is kept as stored. A stored
+    # user it read and then skipped (its username another entry's) is in `dropped`.
+    consumed: incremental.StoredUsers | None = None
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
     # Where a full read puts the users it may write once it knows the stored ones
     # (`_take_user`): each then held as its `KEPT` values and None (`is_staged`).
     stage: UserStage | None = None
 
     def user_fp(self, ext: str) -> str | None:
         """The fingerprint of the user `users` holds as `ext`; None for a staged one,
-        whose fingerprint is not the stored one (or it would have been kept)."""
+        whose fingerprint is not the stored one (or it would have been kept). A user a
+        full read kept as stored has none here: its fingerprint is the stored one."""
         values = self.users[ext]
         if len(values) == PACKED:
             return None if values[KEPT] is None else packed_fp(values)
         fp = self.user_fps.get(ext)
-        if fp is None and self.stored_fps is not None:
-            fp = self.stored_fps.get(ext)
         if fp is None:
             raise KeyError(f"no fingerprint of user {ext}")
         return fp
@@ -192,8 +197,9 @@ class StoreView(Protocol):
     def base(self) -> Waited[incremental.Base]:
         """What an incremental read is merged with."""
 
-    def users_if_loaded(self) -> dict[str, str] | None:
-        """The fingerprint of each stored user by stable id, or None while still loading."""
+    def users_reader(self) -> Callable[[], incremental.StoredUsers | None]:
+        """For one read: what gives the stored users once loaded (None while loading),
+        for it to take out those it reads."""
 
 
 # `incremental.values_only` for one directory and the sync its read is since.
@@ -248,7 +254,7 @@ def fetch(
                 body,
                 beat,
                 merge_base,
-                store.users_if_loaded,
+                store.users_reader(),
                 values_only,
                 stage,
             )
@@ -263,7 +269,7 @@ def fetch(
             del body["changes_since"]
             beat.entries_received = 0
             received = _read(
-                connector, directory, body, beat, None, store.users_if_loaded, stage=stage
+                connector, directory, body, beat, None, store.users_reader(), stage=stage
             )
             received.read_reason = (
                 f"{connector.name} does not read changes since this watermark "
@@ -290,7 +296,7 @@ def _read(
     body: dict,
     beat: Heartbeat,
     base: Waited[incremental.Base] | None,
-    stored_users: Callable[[], dict[str, str] | None] | None = None,
+    stored_users: Callable[[], incremental.StoredUsers | None] | None = None,
     values_only: ValuesOnly | None = None,
     stage: UserStage | None = None,
 ) -> Received:
@@ -402,6 +408,10 @@ def _skip_duplicate_usernames(received: Received, directory: Directory) -> None:
                     )
                 # Read in full with the stored fingerprint: its values are the stored ones.
                 values = stored[ext]
+            if ext in stored and received.consumed is not None:
+                # Taken out of the stored users the read was given: deleted, as the
+                # stored users it did not read are.
+                received.dropped.append(ext)
             values = staged[ext] if ext in staged else user_values(values)
             received.user_fps.pop(ext, None)
             received.skipped_records.append(
@@ -527,15 +537,15 @@ def _take_user(
     received: Received,
     record: dict,
     username_attribute: str,
-    stored: dict[str, str] | None = None,
+    stored: incremental.StoredUsers | None = None,
 ) -> None:
     """One user record into `received`, or into its skipped entries with the reason.
 
-    A user whose fingerprint is the one `stored` (fingerprint by stable id, which
-    `_keep_as_stored` gave `received`) holds is kept as the store would give it to an
-    incremental read: its DN and username only (`incremental.KEPT_USER_VALUES`), the only
-    values the plan reads of a user it does not write, and its fingerprint is the stored
-    one. A full resync of a million mostly unchanged users then holds a third of their
+    With `stored` (the stored users `_keep_as_stored` gave `received`), the user is
+    taken out of them and sorted (`_sort`): one whose fingerprint is the stored one is
+    kept as the store would give it to an incremental read, its DN and username only
+    (`incremental.KEPT_USER_VALUES`), the only values the plan reads of a user it does not
+    write. A full resync of a million mostly unchanged users then holds a third of their
     values."""
     values: tuple = (
         _dn(record),
@@ -571,49 +581,46 @@ def _take_user(
         )
     else:
         fp = fingerprint(values)
-        if stored is not None and _is_stored(stored, ext, fp):
-            users[ext] = values[:KEPT]
+        if stored is None:
+            _hold(received, ext, values, fp)
         else:
-            _hold(received, ext, values, fp, stored)
+            _sort(received, ext, values, fp, stored.take(ext))
 
 
-def _hold(
-    received: Received, ext: str, values: tuple, fp: str, stored: dict[str, str] | None
-) -> None:
-    """Hold a user the sync may write: staged once the `stored` users are known (its
-    fingerprint, not theirs, says it is one to write; `Received.user_fp`), else packed,
-    else (a value with NUL) whole."""
+def _hold(received: Received, ext: str, values: tuple, fp: str) -> None:
+    """Hold a user read before the stored users are known: packed, else (a value with
+    NUL) whole with its fingerprint."""
     held = _packed(values, fp)
+    received.users[ext] = held
     if len(held) != PACKED:
-        received.users[ext] = held
         received.user_fps[ext] = fp
-    elif stored is not None and received.stage is not None:
-        received.stage.add(ext, values, fp, ext not in stored)
+
+
+def _sort(received: Received, ext: str, values: tuple, fp: str, old: str | None) -> None:
+    """A user read once the stored users are known, `old` its stored fingerprint (None: a
+    user the store does not hold): kept as stored when unchanged, else listed as added or
+    updated and staged (held when there is no stage, or a value holds NUL)."""
+    if old == fp:
+        received.users[ext] = values[:KEPT]
+        return
+    (received.updated if old is not None else received.added).append(ext)
+    if received.stage is not None and len(_packed(values, fp)) == PACKED:
+        received.stage.add(ext, values, fp, old is None)
         received.users[ext] = (*values[:KEPT], None)
     else:
-        received.users[ext] = held
+        _hold(received, ext, values, fp)
 
 
-def _is_stored(stored: dict[str, str], ext: str, fp: str | None) -> bool:
-    """Whether `stored` holds `ext` with the fingerprint `fp`. Such a user is held as kept
-    (`KEPT` values), its fingerprint the stored one (`Received.user_fp`)."""
-    return stored.get(ext) == fp
-
-
-def _keep_as_stored(received: Received, stored: dict[str, str]) -> None:
-    """`received` told the stored users' fingerprints (`stored`) once they are loaded: the
-    users taken before, held from now on as `_take_user` holds those it takes after, as
-    kept when their fingerprint is the stored one."""
-    received.stored_fps = stored
+def _keep_as_stored(received: Received, stored: incremental.StoredUsers) -> None:
+    """`received` given the stored users once they are loaded: the users read before are
+    taken out of them and sorted as `_take_user` sorts those it reads after."""
+    received.consumed = stored
     users, fps = received.users, received.user_fps
     for ext, values in users.items():
         fp = received.user_fp(ext)
-        if _is_stored(stored, ext, fp):
-            users[ext] = values[:KEPT]
-            fps.pop(ext, None)
-        elif received.stage is not None and len(values) == PACKED:
-            assert fp is not None
-            _hold(received, ext, user_values(values), fp, stored)
+        assert fp is not None
+        fps.pop(ext, None)
+        _sort(received, ext, user_values(values), fp, stored.take(ext))
 
 
 def _take_group(received: Received, record: dict, shared_dns: dict[str, str] | None = None) -> None:
@@ -791,23 +798,21 @@ def _consume(
     username_attribute: str,
     base: Waited[incremental.Base] | None = None,
     directory_type: str = DirectoryType.LDAP,
-    stored_users: Callable[[], dict[str, str] | None] | None = None,
+    stored_users: Callable[[], incremental.StoredUsers | None] | None = None,
     values_only: ValuesOnly | None = None,
     stage: UserStage | None = None,
 ) -> Received:
     """Read a /sync stream to its `end` record; with `base`, the agent may answer with an
     incremental read, which is merged with `base` into a complete read, unless
     `values_only` finds it changed values of stored users alone (a read that names its
-    departures then never loads the base; a listing is compared with it). `stored_users`
-    gives the stored users once they are loaded (else None), asked again every few
-    hundred records until it does (see `_take_user`); a full read then stages in `stage`
-    (emptied first) the users it may write."""
+    departures then never loads the base; a listing is compared with it). A full read
+    asks `stored_users` for the stored users from its begin record, again every few
+    hundred records until they are loaded, and takes out of them the users it reads
+    (see `_take_user`); it stages in `stage` (emptied first) the users it may write."""
     if stage is not None:
         stage.reset()
     received = Received(stage=stage)
-    stored = stored_users() if stored_users is not None else None
-    if stored is not None:
-        _keep_as_stored(received, stored)
+    stored: incremental.StoredUsers | None = None
     shared_dns: dict[str, str] | None = None
     began = False
     changes: _Changes | None = None
@@ -859,11 +864,15 @@ def _consume(
                 if not changes.names_departures or values_only is None:
                     # Loaded while the agent answers: the merge needs the whole store.
                     base.want()
-            elif base is not None:
-                base.want()
-                received.read_reason = _text(
-                    record.get("reason") or "the agent read the directory in full", 1000
-                )
+            else:
+                if base is not None:
+                    base.want()
+                    received.read_reason = _text(
+                        record.get("reason") or "the agent read the directory in full", 1000
+                    )
+                stored = stored_users() if stored_users is not None else None
+                if stored is not None:
+                    _keep_as_stored(received, stored)
             continue
         elif kind == "end":
             if not began:
@@ -920,7 +929,7 @@ def _consume(
             continue
         count += 1
         if count & 255 == 0:
-            if stored is None and stored_users is not None:
+            if stored is None and stored_users is not None and changes is None and began:
                 stored = stored_users()
                 if stored is not None:
                     _keep_as_stored(received, stored)

@@ -131,6 +131,31 @@ def choose_read(directory: Directory, body: dict[str, Any]) -> ReadChoice:
     return ReadChoice(dict(watermark["agent"]), "", base.pk)
 
 
+class StoredUsers(dict[str, str]):
+    """Each stored user's fingerprint by stable id, as a full read is given them: it takes
+    out each user it reads (`take`), so at its end they hold the users it did not read,
+    and the memory of those it did is freed while it reads (a million users' ids and
+    fingerprints are never held beside the read's own)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        # How many users `take` took out.
+        self.taken = 0
+
+    def take(self, ext: str) -> str | None:
+        """The stored fingerprint of `ext`, taken out; None when the store holds no such
+        user."""
+        fp = self.pop(ext, None)
+        if fp is not None:
+            self.taken += 1
+        return fp
+
+    @property
+    def total(self) -> int:
+        """How many users the store holds: those taken out and those left."""
+        return len(self) + self.taken
+
+
 @dataclass
 class Base:
     """The store as the last completed sync left it, keyed by stable id."""
@@ -145,7 +170,7 @@ class Base:
     # Read from the same rows for the plan's view of the store (`plan.Stored.load`), which
     # then takes them: each user's fingerprint and each group's (primary key, fingerprint)
     # by stable id, and each group's member digest and users digest.
-    stored_users: dict[str, str] = field(default_factory=dict)
+    stored_users: StoredUsers = field(default_factory=StoredUsers)
     stored_groups: dict[str, tuple[int, str]] = field(default_factory=dict)
     group_digests: dict[str, str] = field(default_factory=dict)
     users_digests: dict[str, str] = field(default_factory=dict)

@@ -24,7 +24,7 @@ from directories.models import (
 )
 from directories.sync.background import Loading, Waited
 from directories.sync.fetch import USER_COLUMNS, Received
-from directories.sync.incremental import Base, matching, members_digest
+from directories.sync.incremental import Base, StoredUsers, matching, members_digest
 
 GROUP_COLUMNS = ("dn", "name")
 
@@ -61,6 +61,7 @@ class Stored:
     (`users_digests`): the plan reads the memberships of the groups whose digest is not
     the one their read resolves to (`read_members`), not a million pairs."""
 
+    # A full read takes out the users it reads (`StoredUsers.take`).
     users: dict[str, str]
     groups: dict[str, tuple[int, str]] = field(default_factory=dict)
     # The user memberships, as (group id, user id) pairs of stable ids, of the groups
@@ -125,6 +126,8 @@ class Stored:
 
         The users may be counted up to `enough` only: the caller's verdict is the same for
         any number from there on."""
+        if isinstance(self.users, StoredUsers):
+            return self.users.total, len(self.groups)
         if self.partial_of is None:
             return len(self.users), len(self.groups)
         if enough <= 0:
@@ -153,7 +156,7 @@ class Stored:
         if base is not None:
             users, groups = base.stored_users, base.stored_groups
             member_digests, users_digests = base.group_digests, base.users_digests
-            base.stored_users, base.stored_groups = {}, {}
+            base.stored_users, base.stored_groups = StoredUsers(), {}
             base.group_digests, base.users_digests = {}, {}
         else:
             groups, member_digests, users_digests = _load_groups(directory_id)
@@ -192,9 +195,9 @@ def _load_groups(
     return groups, member_digests, users_digests
 
 
-def _load_users(directory_id: int) -> dict[str, str]:
+def _load_users(directory_id: int) -> StoredUsers:
     """Each stored user's fingerprint by stable id."""
-    return dict(
+    return StoredUsers(
         DirectoryUser.objects.filter(directory_id=directory_id)
         .order_by("pk")
         .values_list("external_id", "fingerprint")
@@ -215,6 +218,8 @@ class StoreLoad:
         self.loading: Loading[tuple[Stored, Base | None]] = Loading(
             self._load, directory_id, "store", wanted=not with_base
         )
+        # Whether a read was given the stored users (and took some out, `users_reader`).
+        self.users_given = False
 
     def _load(self, directory_id: int) -> tuple[Stored, Base | None]:
         if not self.with_base:
@@ -230,11 +235,25 @@ class StoreLoad:
             return _BaseOf(self.loading)
         return Loading(Base.load, self.loading.directory_id, "incremental base", wanted=False)
 
-    def users_if_loaded(self) -> dict[str, str] | None:
-        """The stored users (fingerprint by stable id) once loaded, else None at once: a
-        read keeps less of a user whose fingerprint is the stored one."""
-        loaded = self.loading.ready()
-        return None if loaded is None else loaded[0].users
+    def users_reader(self) -> Callable[[], StoredUsers | None]:
+        """For one full read: what gives the stored users once loaded, else None at once
+        (a read keeps less of a user whose fingerprint is the stored one, and takes the
+        users it reads out of them). A read after one that was given them (a connector
+        tried after another broke off) has the store loaded again, for itself."""
+        if self.users_given:
+            self.users_given = False
+            self.loading = Loading(self._load, self.loading.directory_id, "store")
+
+        def users() -> StoredUsers | None:
+            loaded = self.loading.ready()
+            if loaded is None:
+                return None
+            self.users_given = True
+            users = loaded[0].users
+            assert isinstance(users, StoredUsers)
+            return users
+
+        return users
 
     def stored(self) -> Stored:
         stored, _ = self.loading.result()
@@ -359,6 +378,20 @@ def _diff(
             d.updated.append(ext)
     d.deleted = [ext for ext in stored if ext not in incoming]
     return d
+
+
+def _user_diff(stored: Stored, received: Received, touched: set[str] | None) -> Diff:
+    """The users added, updated and deleted: as a full read sorted them once it was given
+    the stored users (`Received.consumed`), else by `_diff`."""
+    consumed = received.consumed
+    if consumed is None:
+        return _diff(stored.users, received.users, received.user_fp, touched)
+    users = received.users
+    return Diff(
+        added=[ext for ext in received.added if ext in users],
+        updated=[ext for ext in received.updated if ext in users],
+        deleted=[*consumed, *received.dropped],
+    )
 
 
 @dataclass(frozen=True)
@@ -542,7 +575,7 @@ def make_plan(
     if stored is None:
         stored = Stored.load(directory.pk)
     touched = received.touched or {}
-    users = _diff(stored.users, received.users, received.user_fp, touched.get("user"))
+    users = _user_diff(stored, received, touched.get("user"))
     # Groups are held with their primary keys (a group is a few per thousand users).
     group_fps = {ext: fp for ext, (_, fp) in stored.groups.items()}
     groups = _diff(

@@ -141,4 +141,3 @@ def test_a_store_without_digests_is_compared_in_full_once_then_kept(ldap_directo
     assert held(ldap_directory) == expected(FIRST)
     _, stored = resync(ldap_directory, directory_of(FIRST))
     assert stored.members_read == set()
-
