@@ -9,7 +9,7 @@ synced DNs are later asked about through the connector (:func:`confirm`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from connectors.protocol import dn as dnlib
@@ -29,11 +29,68 @@ class Unsynced:
     detail: str = ""
 
 
+class Memberships:
+    """(group id, user id) pairs of stable ids, held by group: each group's distinct member
+    users in one list (a million memberships cost a reference each, not a tuple and a
+    set entry each). Iterating gives the pairs; `len` counts them."""
+
+    def __init__(self) -> None:
+        self.by_group: dict[str, list[str]] = {}
+        self._count = 0
+
+    def set_group(self, group: str, users: Iterable[str]) -> None:
+        """The member users of `group` (which has none yet), each once."""
+        if group in self.by_group:
+            raise ValueError(f"the members of {group} are set already")
+        distinct = list(dict.fromkeys(users))
+        if distinct:
+            self.by_group[group] = distinct
+            self._count += len(distinct)
+
+    def merge(self, group: str, users: Iterable[str]) -> None:
+        """More member users of `group`, those it does not hold yet."""
+        members = self.by_group.setdefault(group, [])
+        held = set(members)
+        for user in users:
+            if user not in held:
+                held.add(user)
+                members.append(user)
+                self._count += 1
+        if not members:
+            del self.by_group[group]
+
+    def of(self, group: str) -> list[str]:
+        return self.by_group.get(group, [])
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        for group, users in self.by_group.items():
+            for user in users:
+                yield group, user
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to the set of the same pairs (or to Memberships holding them)."""
+        if isinstance(other, Memberships | set | frozenset):
+            return set(self) == set(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Memberships({set(self)!r})"
+
+
 @dataclass
 class Resolution:
-    """Memberships as (group id, user id) and (parent id, child id) pairs of stable ids."""
+    """Memberships as (group id, user id) pairs (`Memberships`) and (parent id, child id)
+    pairs of stable ids."""
 
-    members: set[tuple[str, str]] = field(default_factory=set)
+    members: Memberships = field(default_factory=Memberships)
     nesting: set[tuple[str, str]] = field(default_factory=set)
     unresolved: list[Unsynced] = field(default_factory=list)
 
@@ -57,6 +114,7 @@ class Resolution:
         """
         user_ids, group_ids = set(users), set(groups)
         kept: list[Unsynced] = []
+        found_users: dict[str, list[str]] = {}
         for item in self.unresolved:
             answer = answers.get(item.value) if item.reason == WarningReason.NOT_CHECKED else None
             if answer is None:
@@ -64,7 +122,7 @@ class Resolution:
                 continue
             found = answer.get("id")
             if answer.get("exists") and found in user_ids:
-                self.members.add((item.external_id, found))
+                found_users.setdefault(item.external_id, []).append(found)
                 continue
             if answer.get("exists") and found in group_ids:
                 if found != item.external_id:
@@ -81,6 +139,8 @@ class Resolution:
                 item.detail = f"the directory did not say: {answer.get('detail') or 'no answer'}"
             kept.append(item)
         self.unresolved = kept
+        for group, found_in_group in found_users.items():
+            self.members.merge(group, found_in_group)
 
 
 def scope_keys(dns: Iterable[str]) -> list[str]:
@@ -130,10 +190,11 @@ def resolve(
     keyed: _Keyed | None = None
     member_keys = dnlib.KeyCache(members=True)
     for gext, (gdn, name, values) in groups.items():
+        found: list[str] = []
         for i, value in enumerate(values):
             uext = user_at.get(value)  # pragma: no mutate
             if uext is not None:
-                members.add((gext, uext))
+                found.append(uext)
                 # The same text as the member's DN: the group keeps that one string
                 # instead of a copy per group naming it (memory only).
                 values[i] = users[uext][0]
@@ -147,7 +208,7 @@ def resolve(
                 mkey = member_keys[value]
                 uext = keyed.users.get(mkey) if mkey is not None else None  # pragma: no mutate
                 if uext is not None:
-                    members.add((gext, uext))
+                    found.append(uext)
                     continue
                 cext = keyed.groups.get(mkey) if mkey is not None else None  # pragma: no mutate
                 if cext is None:
@@ -156,6 +217,7 @@ def resolve(
             # A group naming itself is the placeholder that keeps an empty groupOfNames valid.
             if cext != gext:
                 nesting.add((gext, cext))
+        members.set_group(gext, found)
     return out
 
 

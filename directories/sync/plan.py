@@ -8,7 +8,7 @@ sync hands the plan to `writer.write`.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import chain
@@ -25,6 +25,7 @@ from directories.models import (
 from directories.sync.background import Loading, Waited
 from directories.sync.fetch import USER_COLUMNS, Received
 from directories.sync.incremental import Base, StoredUsers, matching, members_digest
+from directories.sync.members import Memberships
 
 GROUP_COLUMNS = ("dn", "name")
 
@@ -298,7 +299,8 @@ class Plan:
     # The values read of the users updated (`USER_COLUMNS` order), by stable id.
     new_users: dict[str, tuple]
     old_groups: dict[int, tuple]
-    members_added: set[tuple[str, str]]
+    # A first sync's are the read's own (`members.Memberships`); a resync's a set.
+    members_added: Memberships | set[tuple[str, str]]
     members_removed: set[tuple[str, str]]
     nesting_added: set[tuple[str, str]]
     nesting_removed: set[tuple[str, str]]
@@ -535,29 +537,28 @@ def _counted(
 
 def _member_changes(
     stored: Stored, received: Received
-) -> tuple[set[tuple[str, str]], set[tuple[str, str]], dict[str, str]]:
+) -> tuple[Memberships | set[tuple[str, str]], set[tuple[str, str]], dict[str, str]]:
     """The user memberships gained and lost, and the digest of each received group's
     member users. Only the stored groups whose digest differs from the one their read
     resolves to (the deleted ones among them) have their memberships read and compared;
     a group with the same digest holds the same users."""
     want = received.resolution.members
-    by_group: defaultdict[str, list[str]] = defaultdict(list)
-    for g, u in want:
-        by_group[g].append(u)
-    digests = {ext: users_digest(by_group.get(ext, ())) for ext in received.groups}
-    del by_group
+    digests = {ext: users_digest(want.of(ext)) for ext in received.groups}
     if not stored.groups:
         # Against a store without groups (a first sync) the pairs read are the pairs
-        # added: the same set, not a copy of a million pairs.
+        # added: the same ones, not a copy of a million pairs.
         return want, set(), digests
     compared = {ext for ext in stored.groups if digests.get(ext) != stored.users_digests.get(ext)}
     held = stored.read_members(compared)
-    added = {
-        pair
-        for pair in want
-        if pair[0] not in stored.groups or (pair[0] in compared and pair not in held)
-    }
-    return added, held - want, digests
+    added: set[tuple[str, str]] = set()
+    for group, users in want.by_group.items():
+        if group not in stored.groups:
+            added.update((group, user) for user in users)
+        elif group in compared:
+            added.update(pair for pair in ((group, user) for user in users) if pair not in held)
+    wanted = {group: set(want.of(group)) for group in compared}
+    removed = {(group, user) for group, user in held if user not in wanted[group]}
+    return added, removed, digests
 
 
 def make_plan(

@@ -141,3 +141,18 @@ def test_a_store_without_digests_is_compared_in_full_once_then_kept(ldap_directo
     assert held(ldap_directory) == expected(FIRST)
     _, stored = resync(ldap_directory, directory_of(FIRST))
     assert stored.members_read == set()
+
+
+def test_a_member_named_twice_in_two_spellings_is_one_membership(ldap_directory):
+    twice = {
+        "g1": [*members("user1", "user2"), f"UID=User1,OU=People,{PEOPLE.split(',', 1)[1]}"],
+        "g2": members("user3", "user3"),
+    }
+
+    plan, _ = resync(ldap_directory, directory_of(twice))
+
+    assert plan.counts.memberships_added == 3
+    assert held(ldap_directory) == {("g1", "u1"), ("g1", "u2"), ("g2", "u3")}
+    # The digest is of the distinct users: the next resync reads nothing.
+    _, stored = resync(ldap_directory, directory_of(twice))
+    assert stored.members_read == set()
