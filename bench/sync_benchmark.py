@@ -154,8 +154,8 @@ def raw_copy(users: list, groups: list) -> float:
                 )
         with raw.copy(
             "COPY raw_directories_directorygroup (id, directory_id, external_id, dn, "
-            "name, search_text, fingerprint, synced_at, member_values, members_digest) "
-            "FROM STDIN"
+            "name, search_text, fingerprint, synced_at, member_values, members_digest, "
+            "users_digest) FROM STDIN"
         ) as copy:
             for i, (dn, a) in enumerate(groups):
                 # The member values as sent, kept for incremental reads.
@@ -172,6 +172,8 @@ def raw_copy(users: list, groups: list) -> float:
                         "2026-01-01T00:00:00Z",
                         orjson.dumps(values).decode(),
                         members_digest(values),
+                        # Like the fingerprint, a placeholder: no member is resolved here.
+                        "0" * 32,
                     )
                 )
         with raw.copy(
