@@ -561,6 +561,18 @@ def _member_changes(
     return added, removed, digests
 
 
+def _rewritten(
+    digests: dict[str, str], held: dict[str, str], stored: Stored, updated: set[str]
+) -> list[str]:
+    """The stored groups, of those read (`digests`: a digest each) and not `updated`,
+    whose digest the store holds (`held`) is another."""
+    return [
+        ext
+        for ext, digest in digests.items()
+        if ext in stored.groups and ext not in updated and digest != held.get(ext)
+    ]
+
+
 def make_plan(
     directory,
     received: Received,
@@ -604,20 +616,12 @@ def make_plan(
         if g in stored.groups and g not in gone_groups and g not in updated_groups
     }
     member_digests = {ext: members_digest(group[2]) for ext, group in received.groups.items()}
-    member_values_rewritten = [
-        ext
-        for ext, digest in member_digests.items()
-        if ext in stored.groups
-        and ext not in updated_groups
-        and digest != stored.member_digests.get(ext)
-    ]
-    users_digests_rewritten = [
-        ext
-        for ext, digest in users_digests.items()
-        if ext in stored.groups
-        and ext not in updated_groups
-        and digest != stored.users_digests.get(ext)
-    ]
+    member_values_rewritten = _rewritten(
+        member_digests, stored.member_digests, stored, updated_groups
+    )
+    users_digests_rewritten = _rewritten(
+        users_digests, stored.users_digests, stored, updated_groups
+    )
     violations: list[Violation] = []
     if safeguards:
         updates, deletions = _counted(users, old_users, pks, new_users)
