@@ -848,6 +848,8 @@ def _consume(
                 raise LeaseLost
             continue
         elif kind == "begin":
+            if began:
+                raise ValueError("a second begin record")
             began = True
             if record.get("read") == "incremental":
                 if base is None:

@@ -734,6 +734,18 @@ def test_a_malformed_record_makes_the_attempt_incomplete_and_says_so(agents, sen
     assert message.endswith("); discarded")
 
 
+def test_a_second_begin_record_makes_the_attempt_incomplete_and_the_next_connector_syncs(
+    agents, sent
+):
+    twice = [*GOOD[:2], GOOD[0], *GOOD[2:]]
+    done = run(make(for_agent(agents("c1", twice)), for_agent(agents("c2"))))
+    assert tried(done) == [("c1", "incomplete"), ("c2", "succeeded")]
+    message = done.attempts.get(position=1).message
+    assert message == "c1 sent a malformed record (ValueError('a second begin record')); discarded"
+    users = DirectoryUser.objects.filter(directory=done.directory)
+    assert sorted(users.values_list("external_id", flat=True)) == ["u1", "u2"]
+
+
 def test_an_agent_that_hangs_on_a_lookup_leaves_the_values_counted(agents, sent, settings, caplog):
     settings.CONNECTOR_STREAM_TIMEOUT = 1.0
     slow = agents("c1")
