@@ -582,15 +582,14 @@ def _take_user(
     else:
         fp = fingerprint(values)
         if stored is None:
-            _hold(received, ext, values, fp)
+            _hold(received, ext, _packed(values, fp), fp)
         else:
             _sort(received, ext, values, fp, stored.take(ext))
 
 
-def _hold(received: Received, ext: str, values: tuple, fp: str) -> None:
-    """Hold a user read before the stored users are known: packed, else (a value with
-    NUL) whole with its fingerprint."""
-    held = _packed(values, fp)
+def _hold(received: Received, ext: str, held: tuple, fp: str) -> None:
+    """Hold a user as `_packed` gave it: packed, else (a value with NUL) whole with its
+    fingerprint."""
     received.users[ext] = held
     if len(held) != PACKED:
         received.user_fps[ext] = fp
@@ -604,11 +603,12 @@ def _sort(received: Received, ext: str, values: tuple, fp: str, old: str | None)
         received.users[ext] = values[:KEPT]
         return
     (received.updated if old is not None else received.added).append(ext)
-    if received.stage is not None and len(_packed(values, fp)) == PACKED:
+    held = _packed(values, fp)
+    if received.stage is not None and len(held) == PACKED:
         received.stage.add(ext, values, fp, old is None)
         received.users[ext] = (*values[:KEPT], None)
     else:
-        _hold(received, ext, values, fp)
+        _hold(received, ext, held, fp)
 
 
 def _keep_as_stored(received: Received, stored: incremental.StoredUsers) -> None:

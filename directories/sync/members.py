@@ -56,8 +56,6 @@ class Memberships:
                 held.add(user)
                 members.append(user)
                 self._count += 1
-        if not members:
-            del self.by_group[group]
 
     def of(self, group: str) -> list[str]:
         return self.by_group.get(group, [])
@@ -69,9 +67,6 @@ class Memberships:
 
     def __len__(self) -> int:
         return self._count
-
-    def __bool__(self) -> bool:
-        return self._count > 0
 
     def __eq__(self, other: object) -> bool:
         """Equal to the set of the same pairs (or to Memberships holding them)."""
