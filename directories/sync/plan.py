@@ -213,7 +213,6 @@ class StoreLoad:
 
     def __init__(self, directory_id: int, with_base: bool) -> None:
         self.with_base = with_base
-        self.base_given = False
         # For an incremental read, loaded once the read says it needs the whole store
         # (`Waited.want`): a read of changed values alone never does.
         self.loading: Loading[tuple[Stored, Base | None]] = Loading(
@@ -229,10 +228,10 @@ class StoreLoad:
         return Stored.load(directory_id, base), base
 
     def base(self) -> Waited[Base]:
-        """An incremental read's base: the one loaded with the store the first time it is
-        asked for (a read takes the base's dicts over), a load of its own after that."""
-        if self.with_base and not self.base_given:
-            self.base_given = True
+        """An incremental read's base: the one loaded with the store while no read has
+        started that load (a read takes the base's dicts over; a connector that failed
+        before its read needed them left them whole), a load of its own after that."""
+        if self.with_base and not self.loading.wanted:
             return _BaseOf(self.loading)
         return Loading(Base.load, self.loading.directory_id, "incremental base", wanted=False)
 

@@ -719,6 +719,63 @@ def test_an_agent_that_refuses_the_watermark_reads_in_full_instead(twins):
     assert "HTTP 400: " in failed.message and "page_size must be" in failed.message
 
 
+def test_a_full_answer_after_a_connector_that_failed_first_takes_the_stored_users(
+    twins, store_loads, monkeypatch
+):
+    """An incremental question, the first connector refused before it read a record, the
+    next one answers in full: that read is given the stored users (it holds less of the
+    unchanged ones) and the run loads the whole store once."""
+    from directories.services import save_sync_connectors
+    from directories.sync import fetch
+    from directories.sync.plan import StoreLoad
+
+    model, make = twins
+    (inc, full), (agent, _) = make()
+    for name in ("ann", "bob", "cy"):
+        model.add_user(name)
+    sync_both(inc, full)
+    broken = ScriptedAgent("broken", [])
+    broken.refuse = lambda body: "page_size must be an integer between 1 and 100000"
+    save_sync_connectors(inc, [for_agent(broken).pk, inc.sync_connector_id])
+    model.full_only.add(inc.pk)
+    model.add_user("dee")
+    # The stored users wait for their load (in a sync this large the read ends first).
+    reader = StoreLoad.users_reader
+
+    def loaded_when_wanted(self):
+        users = reader(self)
+
+        def waited():
+            given = users()
+            if given is None and self.loading.wanted:
+                self.loading.join()
+                given = users()
+            return given
+
+        return waited
+
+    monkeypatch.setattr(StoreLoad, "users_reader", loaded_when_wanted)
+    given = []
+    take = fetch._take_user
+
+    def watching(received, rec, attribute, stored=None):
+        given.append(stored is not None)
+        take(received, rec, attribute, stored)
+
+    monkeypatch.setattr(fetch, "_take_user", watching)
+    store_loads.clear()
+    try:
+        a, b = sync_both(inc, full)
+    finally:
+        broken.close()
+    assert (a.connector_used_name, a.read_mode) == (agent.name, ReadMode.FULL)
+    assert [body.get("changes_since") is not None for body in broken.bodies] == [True]
+    # Both directories' reads, each of four users.
+    assert given == [True] * 8
+    assert store_loads[inc.pk] == 1
+    assert (store(inc), outcome(a)) == (store(full), outcome(b))
+
+
 def test_departures_keep_the_store_less_what_left_or_changed_and_skipped_records():
     base = stored_ann()
     skipped = {"type": "user", "id": "u3", "dn": f"uid=x,{PEOPLE}", "username": ""}
