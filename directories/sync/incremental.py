@@ -131,6 +131,12 @@ def choose_read(directory: Directory, body: dict[str, Any]) -> ReadChoice:
     return ReadChoice(dict(watermark["agent"]), "", base.pk)
 
 
+def _shrink_below(size: int) -> int:
+    """Stored users held in a table sized for `size` move to a smaller one when fewer than
+    a quarter are left, if there were a few thousand (memory only)."""
+    return size // 4 if size >= 4096 else -1  # pragma: no mutate
+
+
 class StoredUsers(dict[str, str]):
     """Each stored user's fingerprint by stable id, as a full read is given them: it takes
     out each user it reads (`take`), so at its end they hold the users it did not read,
@@ -141,13 +147,22 @@ class StoredUsers(dict[str, str]):
         super().__init__(*args)
         # How many users `take` took out.
         self.taken = 0
+        # Below this many users left, they move to a table their size: a dict keeps its
+        # table as entries leave (a million users' table, 31 MB, would outlive them).
+        self._shrink_below = _shrink_below(len(self))
 
     def take(self, ext: str) -> str | None:
         """The stored fingerprint of `ext`, taken out; None when the store holds no such
-        user."""
+        user. Once three quarters of the users the table was sized for are out, the rest
+        move to a table their size."""
         fp = self.pop(ext, None)
         if fp is not None:
             self.taken += 1
+            if len(self) < self._shrink_below:
+                rest = dict(self)
+                self.clear()
+                self.update(rest)
+                self._shrink_below = _shrink_below(len(self))
         return fp
 
     @property
