@@ -148,13 +148,16 @@ class StoredUsers(dict[str, str]):
         # How many users `take` took out.
         self.taken = 0
         # Below this many users left, they move to a table their size: a dict keeps its
-        # table as entries leave (a million users' table, 31 MB, would outlive them).
-        self._shrink_below = _shrink_below(len(self))
+        # table as entries leave (a million users' table, 31 MB, would outlive them). Set
+        # by the first `take`, once the users are all in (`Base.load` adds them one by one).
+        self._shrink_below: int | None = None
 
     def take(self, ext: str) -> str | None:
         """The stored fingerprint of `ext`, taken out; None when the store holds no such
         user. Once three quarters of the users the table was sized for are out, the rest
         move to a table their size."""
+        if self._shrink_below is None:
+            self._shrink_below = _shrink_below(len(self))
         fp = self.pop(ext, None)
         if fp is not None:
             self.taken += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -28,8 +29,21 @@ def test_taking_users_leaves_those_not_taken_and_counts_every_one(size, share, r
     assert (stored.total, stored.taken) == (size, size - len(left))
 
 
-def test_the_table_shrinks_as_users_are_taken_out():
-    stored = StoredUsers((f"u{n}", "f" * 32) for n in range(100_000))
+def filled_at_once(pairs):
+    return StoredUsers(pairs)
+
+
+def filled_one_by_one(pairs):
+    """As `Base.load` fills them, from the rows of an incremental read's base."""
+    stored = StoredUsers()
+    for ext, fp in pairs:
+        stored[ext] = fp
+    return stored
+
+
+@pytest.mark.parametrize("fill", [filled_at_once, filled_one_by_one])
+def test_the_table_shrinks_as_users_are_taken_out(fill):
+    stored = fill((f"u{n}", "f" * 32) for n in range(100_000))
     plain = dict(stored)
     for n in range(99_000):
         stored.take(f"u{n}")
