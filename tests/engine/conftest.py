@@ -96,3 +96,20 @@ def ldap_directory(directory) -> Directory:
     directory.group_dns = [GROUPS]
     directory.save()
     return directory
+
+
+@pytest.fixture
+def stored_given(monkeypatch) -> list[bool]:
+    """For each user record a read takes, in order, whether the read had been given the
+    stored users by then (it then keeps less of an unchanged one)."""
+    from directories.sync import fetch
+
+    given: list[bool] = []
+    take = fetch._take_user
+
+    def watching(received, record, attribute, stored=None):
+        given.append(stored is not None)
+        take(received, record, attribute, stored)
+
+    monkeypatch.setattr(fetch, "_take_user", watching)
+    return given

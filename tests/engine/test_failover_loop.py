@@ -845,7 +845,7 @@ def test_a_run_kept_to_its_sync_connector_by_the_version_gate_says_so(agents, se
 
 
 def test_a_full_resync_through_a_second_connector_keeps_less_of_unchanged_users_and_writes_all(
-    agents, sent, monkeypatch
+    agents, sent, monkeypatch, stored_given
 ):
     from directories.sync.plan import StoreLoad
 
@@ -897,23 +897,16 @@ def test_a_full_resync_through_a_second_connector_keeps_less_of_unchanged_users_
         return users
 
     monkeypatch.setattr(StoreLoad, "users_reader", loaded_first)
-    given = []
-    take = fetch._take_user
-
-    def watching(received, rec, attribute, stored=None):
-        given.append(stored is not None)
-        take(received, rec, attribute, stored)
-
-    monkeypatch.setattr(fetch, "_take_user", watching)
     directory.safeguard_users_deleted_percent = None
     directory.safeguard_users_updated_percent = None
     directory.safeguard_members_removed_percent = None
     directory.save()
+    stored_given.clear()
     done = run(directory)
 
     assert done.status == RunStatus.COMPLETED, done.message
     assert done.connector_used_name == "c2"
-    assert all(given) and len(given) > len(now)
+    assert all(stored_given) and len(stored_given) > len(now)
     assert (done.users_added, done.users_updated, done.users_deleted) == (60, 100, 100)
     import json
 

@@ -720,13 +720,12 @@ def test_an_agent_that_refuses_the_watermark_reads_in_full_instead(twins):
 
 
 def test_a_full_answer_after_a_connector_that_failed_first_takes_the_stored_users(
-    twins, store_loads, monkeypatch
+    twins, store_loads, monkeypatch, stored_given
 ):
     """An incremental question, the first connector refused before it read a record, the
     next one answers in full: that read is given the stored users (it holds less of the
     unchanged ones) and the run loads the whole store once."""
     from directories.services import save_sync_connectors
-    from directories.sync import fetch
     from directories.sync.plan import StoreLoad
 
     model, make = twins
@@ -755,15 +754,8 @@ def test_a_full_answer_after_a_connector_that_failed_first_takes_the_stored_user
         return waited
 
     monkeypatch.setattr(StoreLoad, "users_reader", loaded_when_wanted)
-    given = []
-    take = fetch._take_user
-
-    def watching(received, rec, attribute, stored=None):
-        given.append(stored is not None)
-        take(received, rec, attribute, stored)
-
-    monkeypatch.setattr(fetch, "_take_user", watching)
     store_loads.clear()
+    stored_given.clear()
     try:
         a, b = sync_both(inc, full)
     finally:
@@ -771,7 +763,7 @@ def test_a_full_answer_after_a_connector_that_failed_first_takes_the_stored_user
     assert (a.connector_used_name, a.read_mode) == (agent.name, ReadMode.FULL)
     assert [body.get("changes_since") is not None for body in broken.bodies] == [True]
     # Both directories' reads, each of four users.
-    assert given == [True] * 8
+    assert stored_given == [True] * 8
     assert store_loads[inc.pk] == 1
     assert (store(inc), outcome(a)) == (store(full), outcome(b))
 
