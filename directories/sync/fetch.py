@@ -611,9 +611,15 @@ def _sort(received: Received, ext: str, values: tuple, fp: str, old: str | None)
         _hold(received, ext, held, fp)
 
 
-def _keep_as_stored(received: Received, stored: incremental.StoredUsers) -> None:
-    """`received` given the stored users once they are loaded: the users read before are
-    taken out of them and sorted as `_take_user` sorts those it reads after."""
+def _keep_as_stored(
+    received: Received, stored_users: Callable[[], incremental.StoredUsers | None]
+) -> incremental.StoredUsers | None:
+    """The stored users if `stored_users` gives them (they are loaded), else None. Once
+    given, `received` holds them: the users read before are taken out of them and sorted
+    as `_take_user` sorts those it reads after."""
+    stored = stored_users()
+    if stored is None:
+        return None
     received.consumed = stored
     users, fps = received.users, received.user_fps
     for ext, values in users.items():
@@ -621,6 +627,7 @@ def _keep_as_stored(received: Received, stored: incremental.StoredUsers) -> None
         assert fp is not None
         fps.pop(ext, None)
         _sort(received, ext, user_values(values), fp, stored.take(ext))
+    return stored
 
 
 def _take_group(received: Received, record: dict, shared_dns: dict[str, str] | None = None) -> None:
@@ -872,9 +879,8 @@ def _consume(
                     received.read_reason = _text(
                         record.get("reason") or "the agent read the directory in full", 1000
                     )
-                stored = stored_users() if stored_users is not None else None
-                if stored is not None:
-                    _keep_as_stored(received, stored)
+                if stored_users is not None:
+                    stored = _keep_as_stored(received, stored_users)
             continue
         elif kind == "end":
             if not began:
@@ -932,9 +938,7 @@ def _consume(
         count += 1
         if count & 255 == 0:
             if stored is None and stored_users is not None and changes is None and began:
-                stored = stored_users()
-                if stored is not None:
-                    _keep_as_stored(received, stored)
+                stored = _keep_as_stored(received, stored_users)
             beat.entries_received = count
             if beat.lost:
                 # Another worker declared this run dead and freed the connector: stop reading.

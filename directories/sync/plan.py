@@ -7,7 +7,6 @@ sync hands the plan to `writer.write`.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -33,8 +32,7 @@ GROUP_COLUMNS = ("dn", "name")
 def users_digest(exts: Iterable[str]) -> str:
     """Digest of the users a group holds as members: their stable ids, sorted (what
     `DirectoryGroup.users_digest` keeps of the memberships the store holds)."""
-    joined = "\x1f".join(sorted(exts))
-    return hashlib.md5(joined.encode(), usedforsecurity=False).hexdigest()
+    return members_digest(sorted(exts))
 
 
 @dataclass
